@@ -1,0 +1,46 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'src/gen/', 'openapi/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-imports': 'off',
+    },
+  },
+  {
+    // Layering: the HTTP layer never reaches into gRPC/protobuf; the engine never into HTTP.
+    files: ['src/http/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/containerd/**', '**/gen/**', '@grpc/*', 'protobufjs'] },
+      ],
+    },
+  },
+  {
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['**/http/**', 'fastify', '**/gen/**', '@grpc/*'] }],
+    },
+  },
+  {
+    files: ['src/containerd/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['**/http/**', '**/engine/**', 'fastify'] }],
+    },
+  },
+  {
+    files: ['src/errors/**/*.ts', 'src/oci/**/*.ts', 'src/util/**/*.ts', 'src/log/**/*.ts', 'src/config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/http/**', '**/engine/**', '**/containerd/**', 'fastify', '@grpc/*'] },
+      ],
+    },
+  },
+);

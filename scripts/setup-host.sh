@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# setup-host.sh — idempotent host preparation for ckptd on Debian 12 (run as root).
+#
+# Installs containerd, runc, iptables, the containerd .proto files (for the wire-parity test)
+# and a CRIU >= 4 that passes `criu check`. Debian 12's CRIU 3.17 fails on recent kernels
+# (vDSO), so CRIU 4.x is taken from Debian 13 ("trixie"): the trixie suite is added at pin
+# priority 100 (never chosen by a plain install/upgrade), criu and the trixie libraries it
+# needs are `apt-get download`ed and unpacked into a private prefix, and a wrapper runs the
+# prefix's own dynamic loader. The system libc is never touched.
+#
+# Environment: CKPTD_CRIU_PREFIX (default /opt/ckptd/criu4), CKPTD_CRIU_WRAPPER
+# (default /usr/local/sbin/criu), CKPTD_SETUP_QUIET=1 for less output.
+set -euo pipefail
+
+PREFIX=${CKPTD_CRIU_PREFIX:-/opt/ckptd/criu4}
+WRAPPER=${CKPTD_CRIU_WRAPPER:-/usr/local/sbin/criu}
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '[setup-host] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+  log "must run as root"; exit 1
+fi
+
+need_pkgs=()
+for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils ca-certificates busybox-static python3-docker; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
+
+# trixie at low priority: only ever used by `apt-get download -t trixie` below.
+TRIXIE_LIST=/etc/apt/sources.list.d/ckptd-trixie.list
+TRIXIE_PIN=/etc/apt/preferences.d/ckptd-trixie
+added_trixie=0
+if [ ! -f "$TRIXIE_LIST" ]; then
+  echo 'deb http://deb.debian.org/debian trixie main' > "$TRIXIE_LIST"
+  added_trixie=1
+fi
+if [ ! -f "$TRIXIE_PIN" ]; then
+  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > "$TRIXIE_PIN"
+fi
+
+criu_ok() { [ -x "$WRAPPER" ] && "$WRAPPER" --version 2>/dev/null | grep -Eq 'Version: ([4-9]|[1-9][0-9])\.' ; }
+
+if [ ${#need_pkgs[@]} -gt 0 ] || [ $added_trixie = 1 ] || ! criu_ok; then
+  log "apt-get update"
+  apt-get update -qq
+fi
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing: ${need_pkgs[*]}"
+  apt-get install -y -qq --no-install-recommends -t bookworm "${need_pkgs[@]}" >/dev/null
+fi
+
+# Debian's containerd package starts a system containerd on /run/containerd; ckptd manages
+# its own, so leave the system one as the admin configured it (we never depend on it).
+
+if ! criu_ok; then
+  log "installing CRIU 4 from trixie into $PREFIX"
+  PKGS="criu libcompel1 libc6 libgcc-s1 libprotobuf-c1 libnet1 libnl-3-200 libnftables1 libnftnl11 libxtables12
+        libmnl0 libjansson4 libedit2 libtinfo6 libbsd0 libmd0 libgnutls30t64 libnettle8t64
+        libhogweed6t64 libgmp10 libidn2-0 libunistring5 libtasn1-6 libp11-kit0 libffi8 libuuid1 libzstd1 libcap2"
+  tmp=$(mktemp -d) && chmod 755 "$tmp"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get download -qq -t trixie $PKGS)
+  rm -rf "$PREFIX.new" && mkdir -p "$PREFIX.new"
+  for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$PREFIX.new/root"; done
+  R=$PREFIX/root
+  if "$PREFIX.new/root/usr/lib64/ld-linux-x86-64.so.2" --library-path "$PREFIX.new/root/usr/lib/x86_64-linux-gnu" \
+       --list "$PREFIX.new/root/usr/sbin/criu" | grep 'not found'; then
+    log "CRIU 4 needs libraries not in the prefix (listed above)"; exit 1
+  fi
+  rm -rf "$PREFIX" && mv "$PREFIX.new" "$PREFIX"
+  mkdir -p "$(dirname "$WRAPPER")"
+  cat > "$WRAPPER.tmp" <<EOT
+#!/bin/sh
+# CRIU 4 from Debian trixie, run through its own loader (installed by ckptd's setup-host.sh)
+R=$R
+exec \$R/usr/lib64/ld-linux-x86-64.so.2 --library-path \$R/usr/lib/x86_64-linux-gnu \$R/usr/sbin/criu "\$@"
+EOT
+  chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"
+fi
+
+# runc looks CRIU up on PATH; /usr/local/sbin precedes /usr/sbin, and Debian's criu 3.17 is
+# not installed by us. Verify what runc and containerd will actually run.
+if ! "$WRAPPER" check >/dev/null 2>&1; then
+  log "criu check failed:"; "$WRAPPER" check || true; exit 1
+fi
+[ "${CKPTD_SETUP_QUIET:-0}" = 1 ] || log "ok: $(containerd --version | head -1); $(runc --version | head -1); criu $("$WRAPPER" --version | awk '/Version/{print $2}')"

@@ -1,0 +1,137 @@
+/**
+ * EngineError is the one error hierarchy of ckptd. Every layer below HTTP throws these (or
+ * wraps foreign errors into them); the HTTP layer maps `kind` to a status once.
+ *
+ * Branch on `code` (stable, documented in ERROR_CODES) or `kind`, never on message text.
+ */
+export type ErrorKind =
+  | 'InvalidArgument'
+  | 'NotFound'
+  | 'Conflict'
+  | 'AlreadyExists'
+  | 'FailedPrecondition'
+  | 'PermissionDenied'
+  | 'NotImplemented'
+  | 'NotModified'
+  | 'Unavailable'
+  | 'Cancelled'
+  | 'Internal';
+
+/** ERROR_CODES documents every error code ckptd emits; a unit test keeps it complete. */
+export const ERROR_CODES = {
+  CKPTD_INVALID_ARGUMENT: 'A request parameter or body is malformed or out of range.',
+  CKPTD_NOT_FOUND: 'The named object (container, image, checkpoint, content...) does not exist.',
+  CKPTD_CONFLICT: 'The object is in a state that forbids the operation (running, in use, name taken).',
+  CKPTD_ALREADY_EXISTS: 'An object with that name or digest already exists.',
+  CKPTD_FAILED_PRECONDITION: 'A precondition of the operation does not hold.',
+  CKPTD_PERMISSION_DENIED: 'The operation is not permitted (read-only rootfs, forbidden path).',
+  CKPTD_NOT_IMPLEMENTED: 'The operation is not implemented by ckptd or by containerd.',
+  CKPTD_NOT_MODIFIED: 'Nothing to do: the object is already in the requested state.',
+  CKPTD_UNAVAILABLE: 'containerd (or another backend) cannot be reached right now; retry later.',
+  CKPTD_CANCELLED: 'The operation was cancelled (client gone, daemon shutting down, deadline).',
+  CKPTD_INTERNAL: 'An unexpected failure; the message says which action failed.',
+  CKPTD_API_VERSION: 'The client asked for an API version outside the supported range.',
+} as const;
+
+/** ErrorCode is one documented code of ERROR_CODES. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const defaultCode: Record<ErrorKind, ErrorCode> = {
+  InvalidArgument: 'CKPTD_INVALID_ARGUMENT',
+  NotFound: 'CKPTD_NOT_FOUND',
+  Conflict: 'CKPTD_CONFLICT',
+  AlreadyExists: 'CKPTD_ALREADY_EXISTS',
+  FailedPrecondition: 'CKPTD_FAILED_PRECONDITION',
+  PermissionDenied: 'CKPTD_PERMISSION_DENIED',
+  NotImplemented: 'CKPTD_NOT_IMPLEMENTED',
+  NotModified: 'CKPTD_NOT_MODIFIED',
+  Unavailable: 'CKPTD_UNAVAILABLE',
+  Cancelled: 'CKPTD_CANCELLED',
+  Internal: 'CKPTD_INTERNAL',
+};
+
+/** EngineErrorOptions carries an optional specific code and the underlying cause. */
+export interface EngineErrorOptions {
+  code?: ErrorCode;
+  cause?: unknown;
+}
+
+/** EngineError is the base class; use a subclass to pick the kind. */
+export abstract class EngineError extends Error {
+  abstract readonly kind: ErrorKind;
+  readonly #code: ErrorCode | undefined;
+
+  constructor(message: string, opts: EngineErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.#code = opts.code;
+    this.name = new.target.name;
+  }
+
+  /** code is the stable, documented identifier of this error. */
+  get code(): ErrorCode {
+    return this.#code ?? defaultCode[this.kind];
+  }
+}
+
+/** InvalidArgumentError: bad input from the client (HTTP 400). */
+export class InvalidArgumentError extends EngineError {
+  readonly kind = 'InvalidArgument' as const;
+}
+/** NotFoundError: the object does not exist (HTTP 404). */
+export class NotFoundError extends EngineError {
+  readonly kind = 'NotFound' as const;
+}
+/** ConflictError: state conflict (HTTP 409). */
+export class ConflictError extends EngineError {
+  readonly kind = 'Conflict' as const;
+}
+/** AlreadyExistsError: name or digest taken (HTTP 409). */
+export class AlreadyExistsError extends EngineError {
+  readonly kind = 'AlreadyExists' as const;
+}
+/** FailedPreconditionError: a precondition does not hold (HTTP 400). */
+export class FailedPreconditionError extends EngineError {
+  readonly kind = 'FailedPrecondition' as const;
+}
+/** PermissionDeniedError: not permitted (HTTP 403). */
+export class PermissionDeniedError extends EngineError {
+  readonly kind = 'PermissionDenied' as const;
+}
+/** NotImplementedError: unsupported operation (HTTP 501). */
+export class NotImplementedError extends EngineError {
+  readonly kind = 'NotImplemented' as const;
+}
+/** NotModifiedError: already in the requested state (HTTP 304). */
+export class NotModifiedError extends EngineError {
+  readonly kind = 'NotModified' as const;
+}
+/** UnavailableError: backend unreachable (HTTP 503). */
+export class UnavailableError extends EngineError {
+  readonly kind = 'Unavailable' as const;
+}
+/** CancelledError: the operation was aborted (logged as 499, the client is gone). */
+export class CancelledError extends EngineError {
+  readonly kind = 'Cancelled' as const;
+}
+/** InternalError: unexpected failure (HTTP 500). */
+export class InternalError extends EngineError {
+  readonly kind = 'Internal' as const;
+}
+
+/** isEngineError narrows unknown values to EngineError. */
+export function isEngineError(err: unknown): err is EngineError {
+  return err instanceof EngineError;
+}
+
+/**
+ * wrapError prefixes the action that failed to an error, keeping its kind when it is an
+ * EngineError and turning anything else into an InternalError.
+ */
+export function wrapError(action: string, err: unknown): EngineError {
+  if (err instanceof EngineError) {
+    const Ctor = err.constructor as new (m: string, o: EngineErrorOptions) => EngineError;
+    return new Ctor(`${action}: ${err.message}`, { code: err.code, cause: err });
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new InternalError(`${action}: ${msg}`, { cause: err });
+}

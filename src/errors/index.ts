@@ -1,0 +1,2 @@
+export * from './errors.js';
+export { httpStatusOf } from './to-http.js';
