@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# ensure-deps.sh — host setup plus node modules; shared by start.sh and test.sh. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CKPTD_SETUP_QUIET=${CKPTD_SETUP_QUIET:-1} bash scripts/setup-host.sh
+# npm ci only when the lockfile changed since the last install
+stamp=node_modules/.ckptd-lock-sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[ensure-deps] npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import { parseFlags, USAGE } from './config/flags.js';
+import { startDaemon } from './daemon.js';
+import { isEngineError } from './errors/index.js';
+import { createLogger } from './log/logger.js';
+import { CKPTD_VERSION } from './util/version.js';
+
+async function main(): Promise<number> {
+  let flags;
+  try {
+    flags = await parseFlags(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`ckptd: ${isEngineError(err) ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (flags.action === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (flags.action === 'version') {
+    process.stdout.write(`ckptd version ${CKPTD_VERSION}\n`);
+    return 0;
+  }
+  const logger = createLogger(flags.config.logLevel);
+  let daemon;
+  try {
+    daemon = await startDaemon(flags.config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'ckptd failed to start');
+    return 1;
+  }
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal: sig }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal: sig }, 'shutting down');
+      daemon.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'unclean shutdown');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return done;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // give pino's async destination a moment to flush, then leave even if a handle lingers
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`ckptd: ${String(err)}\n`);
+    process.exit(1);
+  },
+);
