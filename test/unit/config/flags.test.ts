@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseFlags } from '../../../src/config/flags.js';
+import { parseHost } from '../../../src/config/config.js';
+import { InvalidArgumentError } from '../../../src/errors/index.js';
+
+test('parseFlags applies dockerd-like defaults', async () => {
+  const r = await parseFlags([]);
+  assert.equal(r.action, 'run');
+  if (r.action !== 'run') return;
+  assert.deepEqual(r.config.hosts, ['unix:///run/ckptd.sock']);
+  assert.equal(r.config.containerd, undefined);
+  assert.equal(r.config.containerdNamespace, 'default');
+  assert.equal(r.config.dataRoot, '/var/lib/ckptd');
+  assert.equal(r.config.logLevel, 'info');
+});
+
+test('parseFlags accepts repeated -H/--host and the other flags', async () => {
+  const r = await parseFlags([
+    '-H', 'unix:///tmp/a.sock', '--host', 'tcp://127.0.0.1:2375', '--containerd', '/x.sock',
+    '--containerd-namespace', 'ns1', '--data-root', '/d', '--log-level', 'debug', '--group', 'staff',
+  ]);
+  assert.equal(r.action, 'run');
+  if (r.action !== 'run') return;
+  assert.deepEqual(r.config.hosts, ['unix:///tmp/a.sock', 'tcp://127.0.0.1:2375']);
+  assert.equal(r.config.containerd, '/x.sock');
+  assert.equal(r.config.containerdNamespace, 'ns1');
+  assert.equal(r.config.dataRoot, '/d');
+  assert.equal(r.config.logLevel, 'debug');
+  assert.equal(r.config.group, 'staff');
+});
+
+test('parseFlags merges a --config JSON file under the flags', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ckptd-flags-'));
+  const file = join(dir, 'c.json');
+  await writeFile(file, JSON.stringify({ 'data-root': '/from-file', 'log-level': 'warn', hosts: ['unix:///f.sock'] }));
+  const r = await parseFlags(['--config', file, '--log-level', 'error']);
+  assert.equal(r.action, 'run');
+  if (r.action !== 'run') return;
+  assert.equal(r.config.dataRoot, '/from-file');
+  assert.equal(r.config.logLevel, 'error');
+  assert.deepEqual(r.config.hosts, ['unix:///f.sock']);
+});
+
+test('parseFlags rejects unknown flags, bad hosts, bad levels and unknown config keys', async () => {
+  await assert.rejects(parseFlags(['--nope']), InvalidArgumentError);
+  await assert.rejects(parseFlags(['-H', 'fd://']), /only unix:\/\/ and tcp:\/\//);
+  await assert.rejects(parseFlags(['-H', 'unix://relative.sock']), /must be absolute/);
+  await assert.rejects(parseFlags(['--log-level', 'loud']), /invalid log level/);
+  const dir = await mkdtemp(join(tmpdir(), 'ckptd-flags-'));
+  await writeFile(join(dir, 'bad.json'), '{"colour": "blue"}');
+  await assert.rejects(parseFlags(['--config', join(dir, 'bad.json')]), /unknown key "colour"/);
+  await writeFile(join(dir, 'broken.json'), '{');
+  await assert.rejects(parseFlags(['--config', join(dir, 'broken.json')]), /not valid JSON/);
+});
+
+test('parseHost parses unix and tcp addresses', () => {
+  assert.deepEqual(parseHost('unix:///run/x.sock'), { kind: 'unix', path: '/run/x.sock' });
+  assert.deepEqual(parseHost('tcp://0.0.0.0:2375'), { kind: 'tcp', host: '0.0.0.0', port: 2375 });
+  assert.deepEqual(parseHost('tcp://[::1]:2375'), { kind: 'tcp', host: '::1', port: 2375 });
+  assert.throws(() => parseHost('tcp://host'), /expected tcp:\/\/addr:port/);
+});
+
+test('parseFlags answers --help and --version', async () => {
+  assert.equal((await parseFlags(['--help'])).action, 'help');
+  assert.equal((await parseFlags(['-v'])).action, 'version');
+});
