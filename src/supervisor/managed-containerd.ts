@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
@@ -25,6 +25,7 @@ export function managedContainerdPaths(dataRoot: string): {
   address: string;
   ttrpcAddress: string;
   config: string;
+  pidFile: string;
 } {
   const dir = join(dataRoot, 'containerd');
   return {
@@ -34,6 +35,7 @@ export function managedContainerdPaths(dataRoot: string): {
     address: join(dir, 'containerd.sock'),
     ttrpcAddress: join(dir, 'containerd.sock.ttrpc'),
     config: join(dir, 'config.toml'),
+    pidFile: join(dir, 'containerd.pid'),
   };
 }
 
@@ -97,6 +99,7 @@ export class ManagedContainerd {
     await mkdir(p.root, { recursive: true, mode: 0o711 });
     await mkdir(p.state, { recursive: true, mode: 0o711 });
     await writeFile(p.config, containerdConfigToml(p), { mode: 0o644 });
+    await this.#killOrphan();
     // a socket left by a crashed containerd would make its bind fail
     await rm(p.address, { force: true });
     await rm(p.ttrpcAddress, { force: true });
@@ -113,15 +116,33 @@ export class ManagedContainerd {
     this.#opts.logger.info({ address: p.address, pid: this.pid }, 'managed containerd is ready');
   }
 
+  /** #killOrphan stops a containerd left running by a ckptd that died without stopping it. */
+  async #killOrphan(): Promise<void> {
+    const pid = Number((await readFile(this.paths.pidFile, 'utf8').catch(() => '')).trim());
+    if (!(pid > 0)) return;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(this.paths.config)) return;
+    this.#opts.logger.warn({ pid }, 'stopping a managed containerd left over by an earlier ckptd');
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (!(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''))) return;
+    }
+    process.kill(pid, 'SIGKILL');
+  }
+
   #spawn(): void {
     const log = this.#opts.logger;
     const child = spawn(this.#opts.binary ?? 'containerd', ['--config', this.paths.config], {
       stdio: ['ignore', 'pipe', 'pipe'],
       // runc finds CRIU on PATH; the CRIU 4 wrapper lives in /usr/local/sbin.
       env: { ...process.env, PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` },
-      detached: false,
+      // its own process group: a Ctrl-C on ckptd's terminal must not reach containerd directly;
+      // ckptd stops it in order, after its own streams are closed
+      detached: true,
     });
     this.#child = child;
+    if (child.pid) void writeFile(this.paths.pidFile, `${child.pid}\n`).catch(() => undefined);
     for (const s of [child.stdout, child.stderr]) {
       if (!s) continue;
       createInterface({ input: s }).on('line', (line) => log.debug({ containerd: line }, 'containerd'));
