@@ -1,0 +1,87 @@
+/**
+ * The OpenAPI document of ckptd's API, built from the route schemas exactly as the server
+ * serves it at /openapi.json, rendered deterministically for the committed openapi/ckptd.json.
+ */
+import pino from 'pino';
+import type { SystemBackend } from '../engine/system.js';
+import { NotImplementedError } from '../errors/index.js';
+import type { ImagesBackend } from '../engine/images-backend.js';
+import type { ContainersBackend } from '../engine/containers.js';
+import { registerContainersRoutes } from './routes/containers.routes.js';
+import { registerImageRoutes } from './routes/images.routes.js';
+import { buildServer, type RouteRegistrar } from './server.js';
+
+/** OPENAPI_FILE is the committed document's path, relative to the repository root. */
+export const OPENAPI_FILE = 'openapi/ckptd.json';
+
+const notServing = (): never => {
+  throw new NotImplementedError('the OpenAPI generator serves no requests');
+};
+
+/** STUB_SYSTEM stands in for the engine: building the document never calls a backend. */
+const STUB_SYSTEM: SystemBackend = { version: notServing, info: notServing, events: notServing };
+
+/** STUB_IMAGES stands in for the ImageService. */
+const STUB_IMAGES: ImagesBackend = {
+  loadImage: notServing,
+  images: notServing,
+  imageInspect: notServing,
+  imageHistory: notServing,
+  tagImage: notServing,
+  imageDelete: notServing,
+};
+
+/** STUB_CONTAINERS stands in for the ContainerService. */
+const STUB_CONTAINERS: ContainersBackend = {
+  containerCreate: notServing,
+  containerStart: notServing,
+  containerStop: notServing,
+  containerKill: notServing,
+  containerRestart: notServing,
+  containerWait: notServing,
+  containerPause: notServing,
+  containerUnpause: notServing,
+  containerRemove: notServing,
+  containers: notServing,
+  containerInspect: notServing,
+};
+
+/** STUB_ROUTES are the route groups documented besides the system group. */
+const STUB_ROUTES: RouteRegistrar[] = [
+  (app) => registerImageRoutes(app, STUB_IMAGES),
+  (app) => registerContainersRoutes(app, STUB_CONTAINERS),
+];
+
+/** renderOpenApi builds the app with stub backends and returns its OpenAPI document as JSON text (sorted keys, 2-space indent, trailing newline). */
+export async function renderOpenApi(): Promise<string> {
+  const app = await buildServer({
+    system: STUB_SYSTEM,
+    logger: pino({ level: 'silent' }),
+    version: '0.0.0',
+    routes: STUB_ROUTES,
+  });
+  try {
+    await app.ready();
+    return `${JSON.stringify(sortKeys(app.swagger()), null, 2)}\n`;
+  } finally {
+    await app.close();
+  }
+}
+
+/** sortKeys returns a copy of a JSON value with every object's keys in code-point order, so the text does not depend on registration order. */
+export function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      Object.defineProperty(out, k, {
+        value: sortKeys((value as Record<string, unknown>)[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  return value;
+}
