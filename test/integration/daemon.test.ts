@@ -4,6 +4,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { request } from 'node:http';
+import { ContainerdClient } from '../../src/containerd/index.js';
 import { startContainerd } from '../helpers/containerd.js';
 import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
 
@@ -48,17 +50,23 @@ describe('ckptd with a managed containerd (the default)', () => {
       ApiVersion: string;
       Components: { Name: string; Version: string }[];
     };
-    const pkg = JSON.parse(await readFile(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(await readFile(join(import.meta.dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
     assert.equal(server.Version, pkg.version);
     assert.equal(server.ApiVersion, '1.47');
     const names = server.Components.map((c) => c.Name);
-    for (const n of ['Engine', 'containerd', 'runc', 'criu']) assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
+    for (const n of ['Engine', 'containerd', 'runc', 'criu'])
+      assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
     assert.match(server.Components.find((c) => c.Name === 'containerd')?.Version ?? '', /^1\.6\./);
     assert.match(server.Components.find((c) => c.Name === 'criu')?.Version ?? '', /^[4-9]\./);
   });
 
   test('docker info prints real figures', async () => {
-    const info = JSON.parse(await docker(d.socket, 'info', '--format', '{{json .}}')) as Record<string, unknown>;
+    const info = JSON.parse(await docker(d.socket, 'info', '--format', '{{json .}}')) as Record<
+      string,
+      unknown
+    >;
     assert.equal(info.Driver, 'overlayfs');
     assert.equal(info.DockerRootDir, d.dataRoot);
     assert.equal(info.NCPU, (await import('node:os')).availableParallelism());
@@ -79,15 +87,35 @@ describe('ckptd with a managed containerd (the default)', () => {
   });
 
   test('a managed containerd that dies is restarted, and ckptd serves again without a restart', async () => {
-    const pid = Number((await execFileP('pgrep', ['-f', `${d.dataRoot}/containerd/config.toml`])).stdout.trim().split('\n')[0]);
+    const pid = Number(
+      (await execFileP('pgrep', ['-f', `${d.dataRoot}/containerd/config.toml`])).stdout.trim().split('\n')[0],
+    );
     assert.ok(pid > 0);
     process.kill(pid, 'SIGKILL');
-    await until('containerd back', async () => (await httpRequest(d.socket, 'GET', '/version')).status === 200);
+    await until(
+      'containerd back',
+      async () => (await httpRequest(d.socket, 'GET', '/version')).status === 200,
+    );
   });
 
-  test('SIGTERM stops ckptd with exit code 0 and stops the managed containerd', async () => {
+  test('SIGTERM ends open event streams, exits 0 at once and stops the managed containerd', async () => {
     const cfg = `${d.dataRoot}/containerd/config.toml`;
+    // a long stream is open: shutdown must end it rather than wait out --shutdown-timeout (15 s)
+    const streamEnded = new Promise<void>((resolve, reject) => {
+      const req = request({ socketPath: d.socket, path: '/events' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+        res.on('error', () => resolve());
+        res.on('close', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
     assert.equal(await d.stop(), 0);
+    await streamEnded;
+    assert.ok(Date.now() - t0 < 10_000, `shutdown took ${Date.now() - t0} ms`);
     await until('managed containerd gone', async () => {
       try {
         await execFileP('pgrep', ['-f', cfg]);
@@ -122,6 +150,65 @@ describe('ckptd --containerd PATH (an external containerd)', () => {
     await assert.rejects(stat(join(d.dataRoot, 'containerd', 'containerd.sock')));
   });
 
+  test('/events streams containerd’s events translated to Docker’s, and replays them with since/until', async () => {
+    const t0 = Math.floor(Date.now() / 1000) - 1;
+    const lines: string[] = [];
+    let headersAt = 0;
+    const filters = encodeURIComponent(JSON.stringify({ type: { image: true } }));
+    const req = request({ socketPath: d.socket, path: `/v1.47/events?filters=${filters}` });
+    const gotLine = new Promise<void>((resolve, reject) => {
+      req.on('response', (res) => {
+        headersAt = Date.now();
+        assert.equal(res.statusCode, 200);
+        res.setEncoding('utf8');
+        let buf = '';
+        res.on('data', (c: string) => {
+          buf += c;
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            lines.push(buf.slice(0, i));
+            buf = buf.slice(i + 1);
+            resolve();
+          }
+        });
+      });
+      req.on('error', reject);
+    });
+    req.end();
+    await until('events headers', async () => headersAt > 0);
+    // another containerd client (ctr-like) creates an image record in ckptd's namespace
+    const c = new ContainerdClient({ address: ctd.address, namespace: 'ckptd-ext' });
+    const digest = `sha256:${'1'.repeat(64)}`;
+    try {
+      await c.images.create({
+        name: 'docker.io/library/evtest:1',
+        target: { media_type: 'application/vnd.oci.image.manifest.v1+json', digest, size: 10 },
+      });
+      await gotLine;
+    } finally {
+      req.destroy();
+      await c.images.delete('docker.io/library/evtest:1').catch(() => undefined);
+      c.close();
+    }
+    const ev = JSON.parse(lines[0] ?? '{}') as {
+      Type: string;
+      Action: string;
+      Actor: { ID: string };
+      time: number;
+    };
+    assert.equal(ev.Type, 'image');
+    assert.equal(ev.Action, 'tag');
+    assert.equal(ev.Actor.ID, 'docker.io/library/evtest:1');
+    // the same event comes back from the daemon's history, and the stream ends at `until`
+    const now = Math.ceil(Date.now() / 1000) + 1;
+    const past = await httpRequest(d.socket, 'GET', `/events?since=${t0}&until=${now}&filters=${filters}`);
+    assert.equal(past.status, 200);
+    const actions = past.body
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { Action: string }).Action);
+    assert.deepEqual(actions.slice(0, 2), ['tag', 'untag']);
+  });
+
   test('with containerd killed, /_ping answers and containerd routes are 503; after a restart ckptd serves again', async () => {
     await ctd.kill();
     const ping = await httpRequest(d.socket, 'GET', '/_ping');
@@ -134,7 +221,10 @@ describe('ckptd --containerd PATH (an external containerd)', () => {
     assert.ok(Date.now() - t0 < 10_000, 'a 503 comes quickly, not after a long hang');
     assert.equal((await httpRequest(d.socket, 'GET', '/info')).status, 503);
     await ctd.restart();
-    await until('containerd back', async () => (await httpRequest(d.socket, 'GET', '/version')).status === 200);
+    await until(
+      'containerd back',
+      async () => (await httpRequest(d.socket, 'GET', '/version')).status === 200,
+    );
     assert.equal((await httpRequest(d.socket, 'GET', '/info')).status, 200);
   });
 });
