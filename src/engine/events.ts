@@ -135,6 +135,7 @@ export class EventsService {
   readonly #buffer: { ev: DockerEvent; seq: number }[] = [];
   readonly #listeners = new Set<Listener>();
   readonly #attrs = new Map<string, Record<string, string>>();
+  readonly #mutedImages = new Map<string, number>();
   #seq = 0;
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
@@ -163,6 +164,18 @@ export class EventsService {
     this.#emit(this.#message(type, action, id, attributes, this.#o.nowNano()));
   }
 
+  /**
+   * muteImageEcho drops the translation of containerd's next /images/* event for the record
+   * `name` (for 30 s): the ImageService publishes its own, richer tag/untag/delete events (ID =
+   * image ID, `name` = familiar reference, as dockerd), so its record changes must not show
+   * twice. Image records changed by other containerd clients (ctr, nerdctl) still show.
+   */
+  muteImageEcho(name: string, ttlMs = 30_000): void {
+    const now = Date.now();
+    for (const [n, until] of this.#mutedImages) if (until < now) this.#mutedImages.delete(n);
+    this.#mutedImages.set(name, now + ttlMs);
+  }
+
   async #follow(): Promise<void> {
     const signal = this.#abort.signal;
     let delay = 250;
@@ -187,6 +200,13 @@ export class EventsService {
     if (env.namespace !== this.#o.namespace) return;
     const t = translateTopic(env.topic, env.event.value);
     if (!t || !t.id) return;
+    if (t.type === 'image') {
+      const until = this.#mutedImages.get(t.id);
+      if (until !== undefined) {
+        this.#mutedImages.delete(t.id);
+        if (until >= Date.now()) return;
+      }
+    }
     let attrs: Record<string, string> = {};
     if (t.type === 'container') {
       attrs = { ...(await this.#containerAttrs(t.id)), ...t.attrs };

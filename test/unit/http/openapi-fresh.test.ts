@@ -20,13 +20,22 @@ describe('openapi/ckptd.json', () => {
     const ops = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap(
       (p) => Object.values(p).map((o) => o.operationId),
     );
-    assert.deepEqual(ops.sort(), [
+    // Every route group documents its operations; each group's test names its own.
+    for (const op of [
       'SystemEvents',
       'SystemInfo',
       'SystemPing',
       'SystemPingHead',
       'SystemVersion',
-    ]);
+      'ImageDelete',
+      'ImageHistory',
+      'ImageInspect',
+      'ImageList',
+      'ImageLoad',
+      'ImageTag',
+    ]) {
+      assert.ok(ops.includes(op), `${op} is documented`);
+    }
     assert.equal(new Set(ops).size, ops.length, 'operationIds are unique');
   });
 });
