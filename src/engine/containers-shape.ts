@@ -1,0 +1,268 @@
+/**
+ * Pure shaping for the container lifecycle: Docker's state names and status strings
+ * (moby `container/state.go`, go-units `HumanDuration`), the `docker ps` filters (moby
+ * `daemon/list.go`), name/ID/prefix lookup (moby `daemon.GetContainer`) and signal parsing.
+ * No I/O: the engine feeds it snapshots of containers, tests feed it literals.
+ */
+import { constants } from 'node:os';
+import { InvalidArgumentError, NotFoundError } from '../errors/index.js';
+import type { Filters } from '../oci/filters.js';
+import { invalidFilterError } from '../oci/filters.js';
+
+/** ContainerStatus is Docker's `State.Status`. */
+export type ContainerStatus =
+  'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** CONTAINER_STATUSES are the values `status=` filters accept. */
+export const CONTAINER_STATUSES: readonly ContainerStatus[] = [
+  'created',
+  'running',
+  'paused',
+  'restarting',
+  'removing',
+  'exited',
+  'dead',
+];
+
+/** ZERO_TIME is Go's zero time.Time as Docker prints it for unset StartedAt/FinishedAt. */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/**
+ * humanDuration is go-units' `HumanDuration`, which `docker ps` uses for "Up 3 seconds" and
+ * "Exited (0) 2 minutes ago".
+ */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
+
+/** StatusFacts is what a status string is computed from. */
+export interface StatusFacts {
+  status: ContainerStatus;
+  exitCode: number;
+  /** startedAt/finishedAt: RFC 3339 strings, ZERO_TIME when unset. */
+  startedAt: string;
+  finishedAt: string;
+}
+
+function since(iso: string, now: number): number {
+  return Math.max(0, now - Date.parse(iso));
+}
+
+/** statusString is `docker ps`'s STATUS column (moby `State.String`). */
+export function statusString(s: StatusFacts, now: number = Date.now()): string {
+  switch (s.status) {
+    case 'running':
+      return `Up ${humanDuration(since(s.startedAt, now))}`;
+    case 'paused':
+      return `Up ${humanDuration(since(s.startedAt, now))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${s.exitCode}) ${humanDuration(since(s.finishedAt, now))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'created':
+      return 'Created';
+    case 'exited':
+      if (s.finishedAt === ZERO_TIME || s.finishedAt === '') return `Exited (${s.exitCode})`;
+      return `Exited (${s.exitCode}) ${humanDuration(since(s.finishedAt, now))} ago`;
+  }
+}
+
+/** commandString is `docker ps`'s COMMAND: path and args, args holding spaces single-quoted. */
+export function commandString(path: string, args: readonly string[]): string {
+  if (args.length === 0) return path;
+  return `${path} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+}
+
+/** LookupEntry is the part of a container that name/ID lookup reads. */
+export interface LookupEntry {
+  id: string;
+  /** name without the leading `/` (a foreign container's name is its ID). */
+  name: string;
+}
+
+/**
+ * lookupContainer finds a container as moby's `GetContainer` does: a full ID, then a name
+ * (with or without the leading `/`), then a unique ID prefix. Missing is NotFoundError
+ * `No such container: x`; an ambiguous prefix is InvalidArgumentError.
+ */
+export function lookupContainer<T extends LookupEntry>(entries: readonly T[], ref: string): T {
+  if (ref === '') throw new NotFoundError('No such container: ');
+  const byId = entries.find((e) => e.id === ref);
+  if (byId) return byId;
+  const name = ref.startsWith('/') ? ref.slice(1) : ref;
+  const byName = entries.find((e) => e.name === name);
+  if (byName) return byName;
+  if (/^[a-zA-Z0-9_.-]+$/.test(ref)) {
+    const matches = entries.filter((e) => e.id.startsWith(ref));
+    if (matches.length > 1) {
+      throw new InvalidArgumentError(`Multiple IDs found with provided prefix: ${ref}`);
+    }
+    if (matches[0]) return matches[0];
+  }
+  throw new NotFoundError(`No such container: ${ref}`);
+}
+
+/** LIST_FILTER_KEYS are the filter keys GET /containers/json accepts (moby `acceptedPsFilterTags`). */
+export const LIST_FILTER_KEYS: readonly string[] = [
+  'ancestor',
+  'before',
+  'expose',
+  'exited',
+  'health',
+  'id',
+  'isolation',
+  'is-task',
+  'label',
+  'name',
+  'network',
+  'publish',
+  'since',
+  'status',
+  'volume',
+];
+
+/** ListEntry is the part of a container the list filters read. */
+export interface ListEntry extends LookupEntry {
+  status: ContainerStatus;
+  exitCode: number;
+  labels: Record<string, string>;
+  /** image is the reference the container was created from; imageId its config digest ('' if unknown). */
+  image: string;
+  imageId: string;
+  /** created in ms since the epoch, for ordering. */
+  created: number;
+}
+
+/** ListOptions are GET /containers/json's parameters after parsing. */
+export interface ListOptions {
+  all?: boolean;
+  /** limit > 0 returns the `limit` most recently created containers, of any state. */
+  limit?: number;
+  filters?: Filters;
+}
+
+/** ImageMatcher says whether an image reference/ID given to `ancestor=` denotes the entry's image. */
+export type ImageMatcher = (ancestor: string, entry: ListEntry) => boolean;
+
+/** defaultImageMatcher compares references and ID (prefixes), without resolving anything. */
+export const defaultImageMatcher: ImageMatcher = (ancestor, e) => {
+  const strip = (s: string) => s.replace(/^sha256:/, '');
+  if (ancestor === e.image) return true;
+  if (e.imageId !== '' && strip(ancestor).length >= 4 && strip(e.imageId).startsWith(strip(ancestor)))
+    return true;
+  const withTag = (s: string) => (/:[^/]*$/.test(s) || s.includes('@') ? s : `${s}:latest`);
+  const norm = (s: string) => withTag(s).replace(/^docker\.io\/(library\/)?/, '');
+  return norm(ancestor) === norm(e.image);
+};
+
+/**
+ * selectContainers applies `all`, `limit` and the filters of GET /containers/json and returns
+ * the entries newest first (moby `daemon/list.go`). Filter keys are validated; bad `status`
+ * or `exited` values are `invalid filter 'k=v'` (400).
+ */
+export function selectContainers<T extends ListEntry>(
+  entries: readonly T[],
+  opts: ListOptions,
+  matchImage: ImageMatcher = defaultImageMatcher,
+): T[] {
+  const f = opts.filters;
+  f?.validateKeys(LIST_FILTER_KEYS);
+  const statuses = f?.get('status') ?? [];
+  for (const s of statuses) {
+    if (!CONTAINER_STATUSES.includes(s as ContainerStatus)) throw invalidFilterError('status', [s]);
+  }
+  const exited = (f?.get('exited') ?? []).map((v) => {
+    if (!/^-?\d+$/.test(v)) throw invalidFilterError('exited', [v]);
+    return Number(v);
+  });
+  const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : 0;
+  // Like moby: an explicit status (or exited) filter looks at every container.
+  const all = opts.all === true || limit > 0 || statuses.length > 0 || exited.length > 0;
+
+  const sorted = [...entries].sort((a, b) => b.created - a.created);
+  const out: T[] = [];
+  for (const e of sorted) {
+    if (!all && e.status !== 'running' && e.status !== 'paused') continue;
+    if (f) {
+      if (!f.fuzzyMatch('id', e.id)) continue;
+      if (f.has('name') && !(f.match('name', `/${e.name}`) || f.match('name', e.name))) continue;
+      if (!f.matchKVList('label', e.labels)) continue;
+      if (statuses.length > 0 && !statuses.includes(e.status)) continue;
+      if (exited.length > 0 && (e.status !== 'exited' || !exited.includes(e.exitCode))) continue;
+      const ancestors = f.get('ancestor');
+      if (ancestors.length > 0 && !ancestors.some((a) => matchImage(a, e))) continue;
+    }
+    out.push(e);
+    if (limit > 0 && out.length >= limit) break;
+  }
+  return out;
+}
+
+/** DEFAULT_STOP_SIGNAL is the signal `docker stop` sends first. */
+export const DEFAULT_STOP_SIGNAL = 'SIGTERM';
+/** DEFAULT_STOP_TIMEOUT is the seconds `docker stop` waits before SIGKILL. */
+export const DEFAULT_STOP_TIMEOUT = 10;
+
+/**
+ * parseSignal turns `SIGTERM`, `TERM`, `term` or `15` into a signal number (moby
+ * `signal.ParseSignal`); anything else is InvalidArgumentError `Invalid signal: x`.
+ */
+export function parseSignal(raw: string): number {
+  const s = raw.trim();
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n < 1 || n > 64) throw new InvalidArgumentError(`Invalid signal: ${raw}`);
+    return n;
+  }
+  const upper = s.toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  const n = (constants.signals as Record<string, number | undefined>)[name];
+  if (n === undefined) {
+    const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(name);
+    if (rt) return 34 + Number(rt[1] ?? 0);
+    throw new InvalidArgumentError(`Invalid signal: ${raw}`);
+  }
+  return n;
+}
+
+/** WaitCondition is POST /containers/{id}/wait's `condition`. */
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+/** parseWaitCondition validates `condition` (default not-running): 400 `invalid condition: "x"`. */
+export function parseWaitCondition(raw: string | undefined): WaitCondition {
+  if (raw === undefined || raw === '' || raw === 'not-running') return 'not-running';
+  if (raw === 'next-exit' || raw === 'removed') return raw;
+  throw new InvalidArgumentError(`invalid condition: ${JSON.stringify(raw)}`);
+}
+
+/** SUPPORTED_NETWORK_MODES are the HostConfig.NetworkMode values ckptd runs. */
+export const SUPPORTED_NETWORK_MODES = ['none', 'host'] as const;
+
+/**
+ * parseNetworkMode maps HostConfig.NetworkMode to what ckptd runs. `none` and `host` are
+ * themselves; '' and `default` (what the docker CLI and docker-py send when `--network` is
+ * absent) become `none`, because ckptd sets up no bridge; anything else is a 400 saying so.
+ */
+export function parseNetworkMode(raw: string | undefined): 'none' | 'host' {
+  if (raw === undefined || raw === '' || raw === 'default' || raw === 'none') return 'none';
+  if (raw === 'host') return 'host';
+  throw new InvalidArgumentError(
+    `network mode "${raw}" is not supported: ckptd supports only NetworkMode "none" and "host" ` +
+      `(no --network means "none")`,
+  );
+}

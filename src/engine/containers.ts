@@ -1,0 +1,1363 @@
+/**
+ * The container lifecycle of the Docker API over containerd (moby `daemon/{create,start,stop,
+ * kill,wait,delete,list,inspect}.go`, nerdctl's `container` commands): a containerd container
+ * record per Docker container (spec built by ckptd, rootfs snapshot keyed by the container ID),
+ * a task per run, and Docker's own facts (merged Config, HostConfig, name, start/exit times)
+ * persisted under `<data-root>/containers/<id>/`. Live state (running, paused, pid) always comes
+ * from containerd; exits are recorded by a Tasks.Wait watcher per running task and reconciled
+ * when ckptd starts, so state survives a ckptd restart.
+ */
+import { execFile } from 'node:child_process';
+import { access, mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { hostname as osHostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type {
+  ContainerdClient,
+  Container,
+  TaskProcess,
+  ExitStatus,
+  Mount as CtdMount,
+} from '../containerd/index.js';
+import { packSpec, timestampToDate, unpackSpec } from '../containerd/index.js';
+import {
+  ConflictError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotModifiedError,
+  isEngineError,
+  wrapError,
+} from '../errors/index.js';
+import {
+  mergeContainerConfig,
+  type ContainerRequestConfig,
+  type MergedContainerConfig,
+} from '../oci/container-config.js';
+import type { Filters } from '../oci/filters.js';
+import type { ImageConfig } from '../oci/image-config.js';
+import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
+import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
+import {
+  buildRuntimeSpec,
+  execUserFromFiles,
+  parseBind,
+  userResolverFromFiles,
+  type RuntimeSpec,
+  type UserResolver,
+} from '../oci/runtime-spec.js';
+import {
+  DEFAULT_STOP_SIGNAL,
+  DEFAULT_STOP_TIMEOUT,
+  ZERO_TIME,
+  commandString,
+  lookupContainer,
+  parseNetworkMode,
+  parseSignal,
+  selectContainers,
+  statusString,
+  type ContainerStatus,
+  type ListEntry,
+  type WaitCondition,
+} from './containers-shape.js';
+import type { ContainerIO, TaskIO } from './io/types.js';
+
+const execFileP = promisify(execFile);
+
+/** RUNC_RUNTIME is the containerd runtime of every container ckptd creates. */
+export const RUNC_RUNTIME = 'io.containerd.runc.v2';
+
+/** ResolvedImage is what the lifecycle needs to know about an image. */
+export interface ResolvedImage {
+  /** id is the image ID: the config digest (`sha256:...`). */
+  id: string;
+  /** names are the image's references (`docker.io/library/busybox:latest`), possibly empty. */
+  names: string[];
+  /** config is the parsed image config. */
+  config: ImageConfig;
+}
+
+/**
+ * ImageResolver is the narrow part of the image service the lifecycle calls: find an image by
+ * reference, ID or ID prefix (NotFoundError when absent), and make sure its layers are unpacked
+ * into the snapshotter, returning the chain ID to use as the container snapshot's parent.
+ */
+export interface ImageResolver {
+  resolveImage(nameOrId: string, signal?: AbortSignal): Promise<ResolvedImage>;
+  ensureUnpacked(image: ResolvedImage, signal?: AbortSignal): Promise<string>;
+}
+
+/** HostConfig is the part of the create request's HostConfig ckptd honours (the rest is kept as sent). */
+export interface HostConfig {
+  NetworkMode?: string;
+  Binds?: string[] | null;
+  ReadonlyRootfs?: boolean;
+  AutoRemove?: boolean;
+  ShmSize?: number;
+  Sysctls?: Record<string, string> | null;
+  [extra: string]: unknown;
+}
+
+/** CreateContainerRequest is POST /containers/create's body (Docker's container.CreateRequest). */
+export interface CreateContainerRequest extends ContainerRequestConfig {
+  Image?: string;
+  StopTimeout?: number | null;
+  HostConfig?: HostConfig | null;
+  NetworkingConfig?: unknown;
+}
+
+/** CreateContainerResponse is POST /containers/create's 201 body. */
+export interface CreateContainerResponse {
+  Id: string;
+  Warnings: string[];
+}
+
+/** WaitResponse is POST /containers/{id}/wait's body. */
+export interface WaitResponse {
+  StatusCode: number;
+  Error: { Message: string } | null;
+}
+
+/** ContainerWaiter is a registered wait: `result` settles when the condition is met. */
+export interface ContainerWaiter {
+  result: Promise<WaitResponse>;
+}
+
+/** ContainerSummary is one element of GET /containers/json (Docker's container.Summary). */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: never[];
+  Labels: Record<string, string>;
+  State: ContainerStatus;
+  Status: string;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, unknown> };
+  Mounts: MountPoint[];
+  SizeRw?: number;
+  SizeRootFs?: number;
+}
+
+/** MountPoint is a bind mount as inspect and list show it. */
+export interface MountPoint {
+  Type: 'bind';
+  Source: string;
+  Destination: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+/** ContainerState is inspect's `State`. */
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** ContainerInspect is GET /containers/{id}/json's body (the fields ckptd fills). */
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  HostConfig: Record<string, unknown>;
+  GraphDriver: { Name: string; Data: Record<string, string> | null };
+  Mounts: MountPoint[];
+  Config: Record<string, unknown>;
+  NetworkSettings: Record<string, unknown>;
+}
+
+/** ListContainersOptions are GET /containers/json's parameters. */
+export interface ListContainersOptions {
+  all?: boolean;
+  limit?: number;
+  size?: boolean;
+  filters?: Filters;
+}
+
+/** StopOptions are stop's and restart's parameters: `timeout` seconds (-1 = forever), first signal. */
+export interface StopOptions {
+  timeout?: number;
+  signal?: string;
+}
+
+/** RemoveOptions are DELETE /containers/{id}'s parameters. */
+export interface RemoveOptions {
+  force?: boolean;
+  removeVolumes?: boolean;
+}
+
+/**
+ * ContainersBackend is what the container routes call (moby `router/container/backend.go`).
+ * `ref` is a full ID, a name (with or without `/`) or a unique ID prefix.
+ */
+export interface ContainersBackend {
+  /** containerCreate creates a container (201); 404 image, 409 name taken, 400 bad config. */
+  containerCreate(
+    name: string | undefined,
+    req: CreateContainerRequest,
+    signal?: AbortSignal,
+  ): Promise<CreateContainerResponse>;
+  /** containerStart starts the container's task; NotModifiedError when already running. */
+  containerStart(ref: string, signal?: AbortSignal): Promise<void>;
+  /** containerStop signals, waits `timeout` seconds, then kills; NotModifiedError when not running. */
+  containerStop(ref: string, opts?: StopOptions, signal?: AbortSignal): Promise<void>;
+  /** containerKill sends a signal (default SIGKILL); ConflictError when not running. */
+  containerKill(ref: string, signal?: string): Promise<void>;
+  /** containerRestart stops (if running) and starts the container. */
+  containerRestart(ref: string, opts?: StopOptions, signal?: AbortSignal): Promise<void>;
+  /** containerWait checks the container exists and registers a wait for `condition`. */
+  containerWait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<ContainerWaiter>;
+  /** containerPause freezes the container; ConflictError when not running or already paused. */
+  containerPause(ref: string): Promise<void>;
+  /** containerUnpause thaws the container; ConflictError when not paused. */
+  containerUnpause(ref: string): Promise<void>;
+  /** containerRemove deletes task, container, snapshot and files; ConflictError when running without force. */
+  containerRemove(ref: string, opts?: RemoveOptions): Promise<void>;
+  /** containers lists containers as GET /containers/json. */
+  containers(opts: ListContainersOptions, signal?: AbortSignal): Promise<ContainerSummary[]>;
+  /** containerInspect describes one container as GET /containers/{id}/json. */
+  containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect>;
+}
+
+/** ContainerRecord is Docker's view of a container, persisted as `config.json`. */
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  Config: MergedContainerConfig & { Image: string; StopTimeout?: number };
+  HostConfig: HostConfig & { NetworkMode: string };
+  /** Image is the image ID (config digest). */
+  Image: string;
+  Driver: string;
+  Platform: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+}
+
+/** RunState is the part of State ckptd must remember between runs, persisted as `state.json`. */
+export interface RunState {
+  StartedAt: string;
+  FinishedAt: string;
+  ExitCode: number;
+  Error: string;
+  /** Running is true while ckptd believes a task of this container runs (for reconciliation). */
+  Running: boolean;
+}
+
+interface Local {
+  record: ContainerRecord;
+  state: RunState;
+  removing: boolean;
+}
+
+/** View joins a containerd container, its task and ckptd's record. */
+interface View {
+  id: string;
+  name: string;
+  container: Container;
+  task: TaskProcess | undefined;
+  local: Local | undefined;
+}
+
+/** ContainerServiceOptions configure a ContainerService. */
+export interface ContainerServiceOptions {
+  client: ContainerdClient;
+  images: ImageResolver;
+  io: ContainerIO;
+  dataRoot: string;
+  namespace: string;
+  snapshotter: string;
+  cgroupVersion?: 1 | 2;
+  logger?: {
+    info(o: object, m?: string): void;
+    warn(o: object, m?: string): void;
+    debug(o: object, m?: string): void;
+  };
+  /** ioClosedTimeoutMs bounds how long an exit waits for the output to drain (default 10 s). */
+  ioClosedTimeoutMs?: number;
+}
+
+type ExitListener = (code: number) => void;
+
+const TASK_GONE = new Set(['CKPTD_NOT_FOUND']);
+
+function isNotFound(err: unknown): boolean {
+  return isEngineError(err) && TASK_GONE.has(err.code);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function iso(d: Date): string {
+  return d.getTime() <= 0 ? ZERO_TIME : d.toISOString();
+}
+
+/**
+ * ContainerService implements ContainersBackend over containerd. Call `init()` once at start-up
+ * (reconciles tasks that ran or exited while ckptd was down) and `close()` at shutdown.
+ */
+export class ContainerService implements ContainersBackend {
+  readonly #o: ContainerServiceOptions;
+  readonly #client: ContainerdClient;
+  readonly #locals = new Map<string, Local>();
+  readonly #reservedNames = new Set<string>();
+  readonly #watchers = new Map<string, Promise<void>>();
+  readonly #exitListeners = new Map<string, Set<ExitListener>>();
+  readonly #removeListeners = new Map<string, Set<ExitListener>>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #abort = new AbortController();
+  #io: ContainerIO;
+
+  constructor(o: ContainerServiceOptions) {
+    this.#o = o;
+    this.#client = o.client;
+    this.#io = o.io;
+  }
+
+  /**
+   * useIO swaps in the container IO engine. It exists because IO is wired after this service
+   * (IO needs this service's `lookup`); call it before init().
+   */
+  useIO(io: ContainerIO): void {
+    this.#io = io;
+  }
+
+  /** containersDir is `<data-root>/containers`. */
+  get containersDir(): string {
+    return join(this.#o.dataRoot, 'containers');
+  }
+
+  /**
+   * init loads the persisted records and reconciles them with containerd: running tasks get a
+   * watcher and their IO reattached; tasks that exited while ckptd was down are recorded
+   * (exit code and time from containerd) and deleted; AutoRemove applies to them.
+   */
+  async init(): Promise<void> {
+    await mkdir(this.containersDir, { recursive: true, mode: 0o700 });
+    for (const id of await readdir(this.containersDir)) {
+      if (!/^[a-f0-9]{64}$/.test(id)) continue;
+      try {
+        const record = JSON.parse(
+          await readFile(join(this.containersDir, id, 'config.json'), 'utf8'),
+        ) as ContainerRecord;
+        const state = JSON.parse(
+          await readFile(join(this.containersDir, id, 'state.json'), 'utf8'),
+        ) as RunState;
+        this.#locals.set(id, { record, state, removing: false });
+      } catch (err) {
+        this.#o.logger?.warn({ err, id }, 'ignoring an unreadable container record');
+      }
+    }
+    let containers: Container[] = [];
+    let tasks: TaskProcess[] = [];
+    try {
+      [containers, tasks] = await Promise.all([this.#client.containers.list(), this.#client.tasks.list()]);
+    } catch (err) {
+      this.#o.logger?.warn({ err }, 'cannot reconcile containers with containerd yet');
+      return;
+    }
+    const byId = new Map(tasks.map((t) => [t.id || t.container_id, t]));
+    const present = new Set(containers.map((c) => c.id));
+    for (const [id, local] of this.#locals) {
+      if (!present.has(id)) {
+        // removed behind ckptd's back (ctr, nerdctl): forget it
+        this.#o.logger?.info({ id }, 'container vanished from containerd; dropping its record');
+        this.#locals.delete(id);
+        await rm(this.#dir(id), { recursive: true, force: true });
+        continue;
+      }
+      const task = byId.get(id);
+      const opts = {
+        tty: local.record.Config.Tty === true,
+        openStdin: local.record.Config.OpenStdin === true,
+      };
+      if (task === undefined) {
+        if (local.state.Running) {
+          // the task was deleted by someone else: its exit status is lost
+          local.state = { ...local.state, Running: false, FinishedAt: local.state.FinishedAt };
+          await this.#saveState(id);
+        }
+        continue;
+      }
+      if (task.status === 'RUNNING' || task.status === 'PAUSED' || task.status === 'PAUSING') {
+        await this.#io
+          .reattach(id, opts)
+          .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'reattaching IO failed'));
+        this.#watch(id);
+      } else if (task.status === 'STOPPED') {
+        await this.#io.reattach(id, opts).catch(() => undefined);
+        this.#watch(id); // Tasks.Wait answers at once with the recorded exit
+      } else {
+        // CREATED: a start that never completed
+        await this.#client.tasks.delete(id).catch(() => undefined);
+        await this.#io.release(id).catch(() => undefined);
+      }
+    }
+  }
+
+  /** close stops the exit watchers (tasks keep running; init() picks them up again). */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await Promise.allSettled([...this.#watchers.values()]);
+  }
+
+  // ---- create ----
+
+  async containerCreate(
+    name: string | undefined,
+    req: CreateContainerRequest,
+    signal?: AbortSignal,
+  ): Promise<CreateContainerResponse> {
+    if (req === null || typeof req !== 'object')
+      throw new InvalidArgumentError('config cannot be empty in order to create a container');
+    const imageRef = typeof req.Image === 'string' ? req.Image : '';
+    if (imageRef === '') throw new InvalidArgumentError('No image specified');
+    const hostConfig: HostConfig = { ...(req.HostConfig ?? {}) };
+    const networkMode = parseNetworkMode(hostConfig.NetworkMode);
+    for (const b of hostConfig.Binds ?? []) parseBind(b); // 400 before any work
+
+    let image: ResolvedImage;
+    try {
+      image = await this.#o.images.resolveImage(imageRef, signal);
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`No such image: ${imageRef}`, { cause: err });
+      throw err;
+    }
+
+    const { HostConfig: _h, NetworkingConfig: _n, Image: _i, StopTimeout, ...configReq } = req;
+    const merged = mergeContainerConfig(configReq, image.config.config);
+    const id = generateContainerId();
+    const chosen = await this.#reserveName(name, id, signal);
+    const dir = this.#dir(id);
+    let snapshotPrepared = false;
+    try {
+      if (networkMode === 'host' && !merged.Hostname) merged.Hostname = osHostname();
+      if (!merged.Hostname) merged.Hostname = id.slice(0, 12);
+      const config = {
+        ...merged,
+        Image: imageRef,
+        ...(typeof StopTimeout === 'number' ? { StopTimeout } : {}),
+      } as ContainerRecord['Config'];
+      const hc: ContainerRecord['HostConfig'] = {
+        ...hostConfig,
+        NetworkMode: networkMode,
+        Binds: hostConfig.Binds ?? null,
+        AutoRemove: hostConfig.AutoRemove === true,
+        ReadonlyRootfs: hostConfig.ReadonlyRootfs === true,
+      };
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const etc = await this.#writeEtcFiles(dir, merged.Hostname, networkMode);
+      await this.#ensureBindSources(hc.Binds ?? []);
+
+      await this.#client.withLease(
+        async (ctx) => {
+          const parent = await this.#o.images.ensureUnpacked(image, signal);
+          const mounts = await this.#client.snapshots(this.#o.snapshotter).prepare(id, parent, {}, ctx);
+          snapshotPrepared = true;
+          const resolveUser = await this.#userResolver(merged.User, mounts);
+          const spec = buildRuntimeSpec({
+            id,
+            config: merged,
+            hostConfig: hc,
+            networkMode,
+            namespace: this.#o.namespace,
+            cgroupVersion: this.#o.cgroupVersion ?? 2,
+            etcFiles: etc,
+            ...(resolveUser ? { resolveUser } : {}),
+            ...(Array.isArray(req.ConsoleSize) ? { consoleSize: req.ConsoleSize as [number, number] } : {}),
+          });
+          clampRlimits(spec, await hostNofileLimit());
+          const record: ContainerRecord = {
+            Id: id,
+            Name: chosen,
+            Created: new Date().toISOString(),
+            Path: spec.process.args[0] ?? '',
+            Args: spec.process.args.slice(1),
+            Config: config,
+            HostConfig: hc,
+            Image: image.id,
+            Driver: this.#o.snapshotter,
+            Platform: 'linux',
+            ResolvConfPath: etc.resolvConf,
+            HostnamePath: etc.hostname,
+            HostsPath: etc.hosts,
+          };
+          const state: RunState = {
+            StartedAt: ZERO_TIME,
+            FinishedAt: ZERO_TIME,
+            ExitCode: 0,
+            Error: '',
+            Running: false,
+          };
+          await writeFile(join(dir, 'config.json'), JSON.stringify(record));
+          await writeFile(join(dir, 'state.json'), JSON.stringify(state));
+          const labels: Record<string, string> = {
+            ...merged.Labels,
+            [LABEL_NAME]: chosen,
+            [LABEL_IMAGE_REF]: imageRef,
+          };
+          await this.#client.containers.create(
+            {
+              id,
+              labels,
+              image: image.names[0] ?? imageRef,
+              runtime: { name: RUNC_RUNTIME, options: null },
+              spec: packSpec(spec),
+              snapshotter: this.#o.snapshotter,
+              snapshot_key: id,
+            },
+            ctx,
+          );
+          this.#locals.set(id, { record, state, removing: false });
+        },
+        signal ? { ctx: { signal } } : {},
+      );
+    } catch (err) {
+      if (snapshotPrepared) {
+        await this.#client
+          .snapshots(this.#o.snapshotter)
+          .remove(id)
+          .catch(() => undefined);
+      }
+      await rm(dir, { recursive: true, force: true });
+      this.#locals.delete(id);
+      throw isEngineError(err) ? err : wrapError('create container', err);
+    } finally {
+      this.#reservedNames.delete(chosen);
+    }
+    return { Id: id, Warnings: [] };
+  }
+
+  async #reserveName(name: string | undefined, id: string, signal?: AbortSignal): Promise<string> {
+    const all = await this.#views(signal);
+    const taken = (n: string) => this.#reservedNames.has(n) || all.some((v) => v.name === n || v.id === n);
+    let chosen: string;
+    if (name !== undefined && name !== '') {
+      chosen = validateContainerName(name);
+      if (taken(chosen)) {
+        const holder = all.find((v) => v.name === chosen || v.id === chosen)?.id ?? id;
+        throw new ConflictError(
+          `Conflict. The container name "/${chosen}" is already in use by container "${holder}". ` +
+            'You have to remove (or rename) that container to be able to reuse that name.',
+        );
+      }
+    } else {
+      let retry = 0;
+      do chosen = generateName(retry++);
+      while (taken(chosen));
+    }
+    this.#reservedNames.add(chosen);
+    return chosen;
+  }
+
+  async #writeEtcFiles(
+    dir: string,
+    hostname: string,
+    networkMode: 'none' | 'host',
+  ): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+    const paths = {
+      hostname: join(dir, 'hostname'),
+      hosts: join(dir, 'hosts'),
+      resolvConf: join(dir, 'resolv.conf'),
+    };
+    await writeFile(paths.hostname, `${hostname}\n`);
+    let hosts =
+      '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n' +
+      'ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+    if (networkMode === 'host') {
+      hosts = await readFile('/etc/hosts', 'utf8').catch(() => hosts);
+    }
+    await writeFile(paths.hosts, hosts);
+    let resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    if (networkMode === 'none') {
+      // like dockerd: a loopback resolver of the host is unreachable from another network namespace
+      resolv = resolv
+        .split('\n')
+        .filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l))
+        .join('\n');
+    }
+    await writeFile(paths.resolvConf, resolv);
+    return paths;
+  }
+
+  async #ensureBindSources(binds: readonly string[]): Promise<void> {
+    for (const b of binds) {
+      const { source } = parseBind(b);
+      // dockerd creates a missing bind source as a directory
+      await mkdir(source, { recursive: true });
+    }
+  }
+
+  /**
+   * userResolver returns a resolver reading the image's /etc/passwd and /etc/group when User
+   * names a user or group (numbers and '' need no files). The rootfs is mounted read-only for
+   * a moment, as containerd's `oci.WithUser` does.
+   */
+  async #userResolver(user: string, mounts: CtdMount[]): Promise<UserResolver | undefined> {
+    const [u = '', g = ''] = user.split(':');
+    const numeric = (s: string) => s === '' || /^\d+$/.test(s);
+    if (user === '' || (numeric(u) && numeric(g))) {
+      // root's supplementary groups need /etc/group only for named users; numbers resolve alone
+      if (user === '') return undefined;
+      return (spec) => execUserFromFiles(spec);
+    }
+    const files = await this.#readRootfsFiles(mounts, ['etc/passwd', 'etc/group']);
+    return userResolverFromFiles({
+      ...(files[0] !== undefined ? { passwd: files[0] } : {}),
+      ...(files[1] !== undefined ? { group: files[1] } : {}),
+    });
+  }
+
+  async #readRootfsFiles(mounts: CtdMount[], paths: string[]): Promise<(string | undefined)[]> {
+    const m = mounts[0];
+    if (m === undefined || mounts.length !== 1)
+      throw new InternalError('cannot read the image rootfs: unexpected mounts');
+    const target = await mkdtemp(join(tmpdir(), 'ckptd-rootfs-'));
+    try {
+      const options = [...m.options.filter((o) => o !== 'rw'), 'ro'];
+      if (m.type === 'bind') options.push('bind');
+      await execFileP('mount', [
+        '-t',
+        m.type === 'bind' ? 'none' : m.type,
+        '-o',
+        options.join(','),
+        m.source,
+        target,
+      ]);
+      try {
+        return await Promise.all(paths.map((p) => readFile(join(target, p), 'utf8').catch(() => undefined)));
+      } finally {
+        await execFileP('umount', [target]).catch(() => execFileP('umount', ['-l', target]));
+      }
+    } finally {
+      await rmdir(target).catch(() => undefined);
+    }
+  }
+
+  // ---- views ----
+
+  #dir(id: string): string {
+    return join(this.containersDir, id);
+  }
+
+  async #saveState(id: string): Promise<void> {
+    const l = this.#locals.get(id);
+    if (!l) return;
+    await writeFile(join(this.#dir(id), 'state.json'), JSON.stringify(l.state)).catch((err: unknown) =>
+      this.#o.logger?.warn({ err, id }, 'cannot persist container state'),
+    );
+  }
+
+  async #views(signal?: AbortSignal): Promise<View[]> {
+    const ctx = signal ? { signal } : undefined;
+    const [containers, tasks] = await Promise.all([
+      this.#client.containers.list([], ctx),
+      this.#client.tasks.list('', ctx),
+    ]);
+    const byId = new Map(tasks.map((t) => [t.id || t.container_id, t]));
+    return containers.map((c) => this.#view(c, byId.get(c.id)));
+  }
+
+  #view(c: Container, task: TaskProcess | undefined): View {
+    const local = this.#locals.get(c.id);
+    return { id: c.id, name: local?.record.Name ?? c.labels[LABEL_NAME] ?? c.id, container: c, task, local };
+  }
+
+  /** #find resolves a reference to one container with fresh task state. */
+  async #find(ref: string, signal?: AbortSignal): Promise<View> {
+    const v = lookupContainer(await this.#views(signal), ref);
+    return v;
+  }
+
+  async #fresh(id: string): Promise<View> {
+    const c = await this.#client.containers.get(id).catch((err: unknown) => {
+      if (isNotFound(err)) throw new NotFoundError(`No such container: ${id}`);
+      throw err;
+    });
+    const task = await this.#client.tasks.get(id).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    return this.#view(c, task);
+  }
+
+  #state(v: View): ContainerState {
+    const s: RunState = v.local?.state ?? {
+      StartedAt: ZERO_TIME,
+      FinishedAt: ZERO_TIME,
+      ExitCode: 0,
+      Error: '',
+      Running: false,
+    };
+    const base: ContainerState = {
+      Status: 'created',
+      Running: false,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: 0,
+      ExitCode: s.ExitCode,
+      Error: s.Error,
+      StartedAt: s.StartedAt,
+      FinishedAt: s.FinishedAt,
+    };
+    const t = v.task;
+    if (v.local?.removing) return { ...base, Status: 'removing' };
+    if (t !== undefined) {
+      if (t.status === 'RUNNING')
+        return { ...base, Status: 'running', Running: true, Pid: t.pid, ExitCode: 0 };
+      if (t.status === 'PAUSED' || t.status === 'PAUSING') {
+        return { ...base, Status: 'paused', Running: true, Paused: true, Pid: t.pid, ExitCode: 0 };
+      }
+      if (t.status === 'STOPPED') {
+        const exited = iso(timestampToDate(t.exited_at));
+        return {
+          ...base,
+          Status: 'exited',
+          ExitCode: t.exit_status,
+          FinishedAt: exited,
+          StartedAt: s.StartedAt === ZERO_TIME && v.local === undefined ? exited : s.StartedAt,
+        };
+      }
+      return base; // CREATED: a start in progress
+    }
+    if (s.StartedAt !== ZERO_TIME) return { ...base, Status: 'exited' };
+    return base;
+  }
+
+  #spec(v: View): Partial<RuntimeSpec> {
+    try {
+      return v.container.spec ? unpackSpec<Partial<RuntimeSpec>>(v.container.spec) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  #record(v: View): ContainerRecord {
+    if (v.local) return v.local.record;
+    // A container of another containerd client (ctr, nerdctl): derive what we can from its spec.
+    const spec = this.#spec(v);
+    const args = spec.process?.args ?? [];
+    const created = iso(timestampToDate(v.container.created_at));
+    return {
+      Id: v.id,
+      Name: v.name,
+      Created: created,
+      Path: args[0] ?? '',
+      Args: args.slice(1),
+      Config: {
+        Hostname: spec.hostname ?? '',
+        Domainname: '',
+        User: spec.process ? `${spec.process.user.uid}:${spec.process.user.gid}` : '',
+        Tty: spec.process?.terminal ?? false,
+        OpenStdin: false,
+        Env: spec.process?.env ?? [],
+        Cmd: args,
+        Entrypoint: null,
+        Image: v.container.image,
+        WorkingDir: spec.process?.cwd ?? '',
+        Labels: v.container.labels,
+      },
+      HostConfig: {
+        NetworkMode: spec.linux?.namespaces?.some((n) => n.type === 'network' && !n.path) ? 'none' : 'host',
+        Binds: null,
+        AutoRemove: false,
+        ReadonlyRootfs: spec.root?.readonly ?? false,
+      },
+      Image: '',
+      Driver: v.container.snapshotter,
+      Platform: 'linux',
+      ResolvConfPath: '',
+      HostnamePath: '',
+      HostsPath: '',
+    };
+  }
+
+  #mounts(r: ContainerRecord): MountPoint[] {
+    return (r.HostConfig.Binds ?? []).map((raw) => {
+      const b = parseBind(raw);
+      const mode = raw.split(':')[2] ?? '';
+      return {
+        Type: 'bind',
+        Source: b.source,
+        Destination: b.destination,
+        Mode: mode,
+        RW: !b.readOnly,
+        Propagation: b.propagation,
+      };
+    });
+  }
+
+  // ---- list / inspect ----
+
+  async containers(opts: ListContainersOptions, signal?: AbortSignal): Promise<ContainerSummary[]> {
+    const views = await this.#views(signal);
+    const now = Date.now();
+    const entries = views.map((v) => {
+      const r = this.#record(v);
+      const st = this.#state(v);
+      const entry: ListEntry & { v: View; r: ContainerRecord; st: ContainerState } = {
+        id: v.id,
+        name: v.name,
+        status: st.Status,
+        exitCode: st.ExitCode,
+        labels: v.container.labels,
+        image: r.Config.Image,
+        imageId: r.Image,
+        created: Date.parse(r.Created) || 0,
+        v,
+        r,
+        st,
+      };
+      return entry;
+    });
+    const selected = selectContainers(entries, {
+      ...(opts.all !== undefined ? { all: opts.all } : {}),
+      ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+      ...(opts.filters !== undefined ? { filters: opts.filters } : {}),
+    });
+    return selected.map(({ v, r, st }) => {
+      const s: ContainerSummary = {
+        Id: v.id,
+        Names: [`/${v.name}`],
+        Image: r.Config.Image,
+        ImageID: r.Image,
+        Command: commandString(r.Path, r.Args),
+        Created: Math.floor((Date.parse(r.Created) || 0) / 1000),
+        Ports: [],
+        Labels: publicLabels(v.container.labels),
+        State: st.Status,
+        Status: statusString(
+          { status: st.Status, exitCode: st.ExitCode, startedAt: st.StartedAt, finishedAt: st.FinishedAt },
+          now,
+        ),
+        HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
+        NetworkSettings: { Networks: {} },
+        Mounts: this.#mounts(r),
+      };
+      if (opts.size) {
+        s.SizeRw = 0;
+        s.SizeRootFs = 0;
+      }
+      return s;
+    });
+  }
+
+  async containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect> {
+    const v = await this.#find(ref, signal);
+    const r = this.#record(v);
+    const st = this.#state(v);
+    const { Image: imageRef, ...configRest } = r.Config;
+    return {
+      Id: v.id,
+      Created: r.Created,
+      Path: r.Path,
+      Args: r.Args,
+      State: st,
+      Image: r.Image,
+      ResolvConfPath: r.ResolvConfPath,
+      HostnamePath: r.HostnamePath,
+      HostsPath: r.HostsPath,
+      LogPath: '',
+      Name: `/${v.name}`,
+      RestartCount: 0,
+      Driver: r.Driver,
+      Platform: r.Platform,
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: null,
+      HostConfig: {
+        ...r.HostConfig,
+        RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+        LogConfig: { Type: 'json-file', Config: {} },
+        PortBindings: {},
+      },
+      GraphDriver: { Name: r.Driver, Data: null },
+      Mounts: this.#mounts(r),
+      Config: {
+        ...configRest,
+        Image: imageRef,
+        Labels: publicLabels(v.container.labels),
+        AttachStdin: r.Config.AttachStdin ?? false,
+        AttachStdout: r.Config.AttachStdout ?? false,
+        AttachStderr: r.Config.AttachStderr ?? false,
+        StdinOnce: r.Config.StdinOnce ?? false,
+      },
+      NetworkSettings: {
+        Bridge: '',
+        SandboxID: '',
+        SandboxKey: '',
+        Ports: {},
+        Gateway: '',
+        IPAddress: '',
+        IPPrefixLen: 0,
+        MacAddress: '',
+        Networks: {},
+      },
+    };
+  }
+
+  /**
+   * lookup resolves a reference for container IO (its `ContainerLookup`): ID, tty/stdin
+   * settings and whether the task runs.
+   */
+  async lookup(
+    ref: string,
+    signal?: AbortSignal,
+  ): Promise<{ id: string; tty: boolean; openStdin: boolean; stdinOnce: boolean; running: boolean }> {
+    const v = await this.#find(ref, signal);
+    const r = this.#record(v);
+    return {
+      id: v.id,
+      tty: r.Config.Tty === true,
+      openStdin: r.Config.OpenStdin === true,
+      stdinOnce: r.Config.StdinOnce === true,
+      running: v.task?.status === 'RUNNING',
+    };
+  }
+
+  // ---- lifecycle ----
+
+  /** #locked serializes lifecycle operations on one container. */
+  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+
+  async containerStart(ref: string, signal?: AbortSignal): Promise<void> {
+    const { id } = await this.#find(ref, signal);
+    await this.#locked(id, () => this.#start(id));
+  }
+
+  async #start(id: string): Promise<void> {
+    let v = await this.#fresh(id);
+    if (v.local?.removing)
+      throw new ConflictError(`container ${id} is marked for removal and cannot be started`);
+    if (v.task?.status === 'RUNNING') throw new NotModifiedError(`Container ${id} is already running`);
+    if (v.task?.status === 'PAUSED' || v.task?.status === 'PAUSING') {
+      throw new ConflictError('cannot start a paused container, try unpause instead');
+    }
+    if (v.task !== undefined) {
+      // a previous run still being recorded (or a stale CREATED task)
+      const w = this.#watchers.get(id);
+      if (w) await w;
+      await this.#deleteTask(id);
+      v = await this.#fresh(id);
+    }
+    const local = v.local;
+    const r = this.#record(v);
+    if (local) await this.#ensureBindSources(r.HostConfig.Binds ?? []);
+    const noIo: TaskIO = { stdin: '', stdout: '', stderr: '', terminal: r.Config.Tty === true };
+    const io = local
+      ? await this.#io.prepare(id, { tty: r.Config.Tty === true, openStdin: r.Config.OpenStdin === true })
+      : noIo;
+    let pid: number;
+    try {
+      // containerd's task service mounts only what it is given (its Go client passes the
+      // snapshot's mounts the same way)
+      const c = v.container;
+      const rootfs =
+        c.snapshot_key !== '' ? await this.#client.snapshots(c.snapshotter).mounts(c.snapshot_key) : [];
+      await this.#client.tasks.create({
+        container_id: id,
+        rootfs,
+        stdin: io.stdin,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        terminal: io.terminal,
+      });
+      pid = await this.#client.tasks.start(id);
+    } catch (err) {
+      await this.#client.tasks.delete(id).catch(() => undefined);
+      if (local) await this.#io.release(id).catch(() => undefined);
+      const msg = err instanceof Error ? err.message : String(err);
+      const code = /executable file not found|no such file or directory/.test(msg)
+        ? 127
+        : /permission denied/.test(msg)
+          ? 126
+          : 128;
+      if (local) {
+        local.state = { ...local.state, ExitCode: code, Error: msg, Running: false };
+        await this.#saveState(id);
+      }
+      if (code !== 128)
+        throw new InvalidArgumentError(`failed to create task for container: ${msg}`, { cause: err });
+      throw wrapError('start container', err);
+    }
+    if (local) {
+      local.state = {
+        StartedAt: new Date().toISOString(),
+        FinishedAt: local.state.FinishedAt,
+        ExitCode: 0,
+        Error: '',
+        Running: true,
+      };
+      await this.#saveState(id);
+    }
+    this.#o.logger?.debug({ id, pid }, 'container started');
+    this.#watch(id);
+  }
+
+  async #deleteTask(id: string): Promise<void> {
+    try {
+      await this.#client.tasks.delete(id);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** #watch follows a task until it exits, then records the exit (once per task). */
+  #watch(id: string): void {
+    if (this.#watchers.has(id)) return;
+    const signal = this.#abort.signal;
+    const p = (async () => {
+      let exit: ExitStatus | undefined;
+      let delay = 250;
+      while (!signal.aborted) {
+        try {
+          exit = await this.#client.tasks.wait(id, '', { signal });
+          break;
+        } catch (err) {
+          if (signal.aborted) return;
+          if (isNotFound(err)) break; // the task was deleted by someone else
+          this.#o.logger?.debug({ err, id }, 'waiting for the task failed; retrying');
+          await sleep(delay);
+          delay = Math.min(delay * 2, 5000);
+        }
+      }
+      if (signal.aborted) return;
+      await this.#handleExit(id, exit);
+    })()
+      .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'recording a container exit failed'))
+      .finally(() => {
+        if (this.#watchers.get(id) === p) this.#watchers.delete(id);
+      });
+    this.#watchers.set(id, p);
+  }
+
+  async #handleExit(id: string, exit: ExitStatus | undefined): Promise<void> {
+    const local = this.#locals.get(id);
+    if (local) {
+      const timeout = this.#o.ioClosedTimeoutMs ?? 10_000;
+      const closed = await Promise.race([
+        this.#io.closed(id).then(() => true),
+        sleep(timeout).then(() => false),
+      ]).catch(() => true);
+      if (!closed) this.#o.logger?.warn({ id }, 'container output did not reach EOF in time');
+    }
+    // Record the exit first: once the task is deleted, readers fall back to the record.
+    let final = exit;
+    if (final === undefined) {
+      const t = await this.#client.tasks.get(id).catch(() => undefined);
+      if (t?.status === 'STOPPED')
+        final = { exitStatus: t.exit_status, exitedAt: timestampToDate(t.exited_at) };
+    }
+    const code = final?.exitStatus ?? 255;
+    if (local) {
+      local.state = {
+        ...local.state,
+        ExitCode: code,
+        FinishedAt: final ? iso(final.exitedAt) : new Date().toISOString(),
+        Running: false,
+      };
+      await this.#saveState(id);
+    }
+    // A foreign container's stopped task is left to its owner (ctr shows it STOPPED, as we do).
+    if (local) {
+      try {
+        await this.#client.tasks.delete(id);
+      } catch (err) {
+        if (!isNotFound(err)) this.#o.logger?.warn({ err, id }, 'deleting the exited task failed');
+      }
+      await this.#io
+        .release(id)
+        .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'releasing IO failed'));
+    }
+    this.#notify(this.#exitListeners, id, code);
+    if (local?.record.HostConfig.AutoRemove && !local.removing) {
+      await this.#remove(id, true).catch((err: unknown) =>
+        this.#o.logger?.warn({ err, id }, 'AutoRemove failed'),
+      );
+    }
+  }
+
+  #notify(map: Map<string, Set<ExitListener>>, id: string, code: number): void {
+    const set = map.get(id);
+    map.delete(id);
+    for (const l of set ?? []) l(code);
+  }
+
+  #listen(map: Map<string, Set<ExitListener>>, id: string, signal?: AbortSignal): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      let set = map.get(id);
+      if (!set) map.set(id, (set = new Set()));
+      const l: ExitListener = (code) => resolve(code);
+      set.add(l);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          set.delete(l);
+          reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  #isRunning(v: View): boolean {
+    const s = v.task?.status;
+    return s === 'RUNNING' || s === 'PAUSED' || s === 'PAUSING';
+  }
+
+  async containerStop(ref: string, opts: StopOptions = {}, signal?: AbortSignal): Promise<void> {
+    const { id } = await this.#find(ref, signal);
+    await this.#locked(id, () => this.#stop(id, opts));
+  }
+
+  async #stop(id: string, opts: StopOptions): Promise<void> {
+    const v = await this.#fresh(id);
+    if (!this.#isRunning(v)) throw new NotModifiedError(`Container ${id} is not running`);
+    const r = this.#record(v);
+    const sig = parseSignal(opts.signal || r.Config.StopSignal || DEFAULT_STOP_SIGNAL);
+    const timeout = opts.timeout ?? r.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    this.#watch(id);
+    const exited = this.#listen(this.#exitListeners, id);
+    await this.#signal(v, sig);
+    const first =
+      timeout < 0 ? await exited : await Promise.race([exited, sleep(timeout * 1000).then(() => undefined)]);
+    if (first !== undefined) return;
+    this.#o.logger?.info({ id, timeout }, 'container did not stop in time; killing it');
+    await this.#signal(await this.#fresh(id), 9, true);
+    const killed = await Promise.race([exited, sleep(30_000).then(() => undefined)]);
+    if (killed === undefined) throw new InternalError(`container ${id} did not exit after SIGKILL`);
+  }
+
+  /** #signal kills the task; a paused task is thawed afterwards so the signal is delivered (moby). */
+  async #signal(v: View, sig: number, all = false): Promise<void> {
+    try {
+      await this.#client.tasks.kill(v.id, sig, { all });
+    } catch (err) {
+      if (isNotFound(err)) return; // exited meanwhile
+      throw wrapError(`cannot kill container ${v.id}`, err);
+    }
+    if (v.task?.status === 'PAUSED' || v.task?.status === 'PAUSING') {
+      await this.#client.tasks
+        .resume(v.id)
+        .catch((err: unknown) =>
+          this.#o.logger?.warn({ err, id: v.id }, 'resuming the paused container after signalling it failed'),
+        );
+    }
+  }
+
+  async containerKill(ref: string, signal?: string): Promise<void> {
+    const sig = parseSignal(signal || 'SIGKILL');
+    const v = await this.#find(ref);
+    if (!this.#isRunning(v)) throw new ConflictError(`Container ${v.id} is not running`);
+    this.#watch(v.id);
+    const exited = this.#listen(this.#exitListeners, v.id);
+    exited.catch(() => undefined);
+    await this.#signal(v, sig);
+    // like moby: after SIGKILL, give the exit a moment to be recorded so `kill; rm` works
+    if (sig === 9) await Promise.race([exited, sleep(5000)]);
+  }
+
+  async containerRestart(ref: string, opts: StopOptions = {}, signal?: AbortSignal): Promise<void> {
+    const { id } = await this.#find(ref, signal);
+    await this.#locked(id, async () => {
+      try {
+        await this.#stop(id, opts);
+      } catch (err) {
+        if (!(err instanceof NotModifiedError)) throw err;
+      }
+      await this.#start(id);
+    });
+  }
+
+  async containerWait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<ContainerWaiter> {
+    const v = await this.#find(ref, signal);
+    const id = v.id;
+    const code = () => this.#locals.get(id)?.state.ExitCode ?? 0;
+    const answer = (n: number): WaitResponse => ({ StatusCode: n, Error: null });
+    if (condition === 'removed') {
+      return { result: this.#listen(this.#removeListeners, id, signal).then(answer) };
+    }
+    if (condition === 'next-exit') {
+      if (v.task !== undefined) this.#watch(id);
+      return { result: this.#listen(this.#exitListeners, id, signal).then(answer) };
+    }
+    // not-running
+    if (this.#isRunning(v) || v.task?.status === 'CREATED') {
+      this.#watch(id);
+      return { result: this.#listen(this.#exitListeners, id, signal).then(answer) };
+    }
+    if (v.task?.status === 'STOPPED') this.#watch(id);
+    // an exit being recorded right now: answer once it is
+    const w = this.#watchers.get(id) ?? Promise.resolve();
+    return { result: w.then(() => answer(v.local ? code() : (v.task?.exit_status ?? 0))) };
+  }
+
+  async containerPause(ref: string): Promise<void> {
+    const v = await this.#find(ref);
+    if (!this.#isRunning(v)) throw new ConflictError(`Container ${v.id} is not running`);
+    if (v.task?.status !== 'RUNNING') throw new ConflictError(`Container ${v.id} is already paused`);
+    await this.#client.tasks.pause(v.id);
+  }
+
+  async containerUnpause(ref: string): Promise<void> {
+    const v = await this.#find(ref);
+    if (v.task?.status !== 'PAUSED' && v.task?.status !== 'PAUSING') {
+      throw new ConflictError(`Container ${v.id} is not paused`);
+    }
+    await this.#client.tasks.resume(v.id);
+  }
+
+  async containerRemove(ref: string, opts: RemoveOptions = {}): Promise<void> {
+    const found = await this.#find(ref);
+    await this.#locked(found.id, async () => {
+      const v = await this.#fresh(found.id);
+      if (this.#isRunning(v)) {
+        if (!opts.force) {
+          throw new ConflictError(
+            `cannot remove container "/${v.name}": container is running: stop the container before removing or force remove`,
+          );
+        }
+        this.#watch(v.id);
+        const exited = this.#listen(this.#exitListeners, v.id);
+        if (v.local) v.local.removing = true; // AutoRemove must not race this removal
+        await this.#signal(v, 9, true);
+        if ((await Promise.race([exited, sleep(30_000).then(() => undefined)])) === undefined) {
+          throw new InternalError(`container ${v.id} did not exit after SIGKILL`);
+        }
+      }
+      await this.#remove(v.id);
+    });
+  }
+
+  /** #remove deletes a stopped container's task, IO, record, snapshot and files; then resolves `removed` waits. */
+  async #remove(id: string, fromWatcher = false): Promise<void> {
+    const local = this.#locals.get(id);
+    if (local) local.removing = true;
+    try {
+      const w = fromWatcher ? undefined : this.#watchers.get(id);
+      if (w) await w;
+      let c: Container | undefined;
+      try {
+        c = await this.#client.containers.get(id);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      await this.#deleteTask(id);
+      if (local)
+        await this.#io
+          .remove(id)
+          .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'removing IO failed'));
+      if (c) {
+        try {
+          await this.#client.containers.delete(id);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        if (c.snapshot_key !== '' && c.snapshotter !== '') {
+          await this.#client
+            .snapshots(c.snapshotter)
+            .remove(c.snapshot_key)
+            .catch((err: unknown) => {
+              if (!isNotFound(err))
+                this.#o.logger?.warn({ err, id }, 'removing the container snapshot failed');
+            });
+        }
+      }
+      await rm(this.#dir(id), { recursive: true, force: true });
+      this.#locals.delete(id);
+      this.#notify(this.#removeListeners, id, local?.state.ExitCode ?? 0);
+      // a next-exit wait on a container that is gone can never be met: answer it now
+      this.#notify(this.#exitListeners, id, local?.state.ExitCode ?? 0);
+    } catch (err) {
+      if (local) local.removing = false;
+      throw isEngineError(err) ? err : wrapError(`remove container ${id}`, err);
+    }
+  }
+}
+
+let nofileLimit: Promise<number | undefined> | undefined;
+
+/** hostNofileLimit reads ckptd's own hard RLIMIT_NOFILE (what runc may grant without CAP_SYS_RESOURCE). */
+function hostNofileLimit(): Promise<number | undefined> {
+  nofileLimit ??= readFile('/proc/self/limits', 'utf8').then(
+    (t) => {
+      const m = /^Max open files\s+\S+\s+(\d+|unlimited)/m.exec(t);
+      return m?.[1] === undefined || m[1] === 'unlimited' ? undefined : Number(m[1]);
+    },
+    () => undefined,
+  );
+  return nofileLimit;
+}
+
+/**
+ * clampRlimits lowers the spec's RLIMIT_NOFILE to the host's hard limit: runc cannot raise a
+ * hard limit in a user namespace or sandbox without CAP_SYS_RESOURCE, and dockerd likewise
+ * inherits its own limits rather than failing.
+ */
+export function clampRlimits(spec: RuntimeSpec, hardLimit: number | undefined): void {
+  if (hardLimit === undefined) return;
+  for (const r of spec.process.rlimits) {
+    if (r.type === 'RLIMIT_NOFILE') {
+      r.hard = Math.min(r.hard, hardLimit);
+      r.soft = Math.min(r.soft, hardLimit);
+    }
+  }
+}
+
+/** publicLabels hides ckptd's own bookkeeping labels from clients. */
+function publicLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith('ckptd/')));
+}
+
+/** dataRootHasCgroup2 tells whether the host runs the unified cgroup hierarchy. */
+export async function hostCgroupVersion(): Promise<1 | 2> {
+  return access('/sys/fs/cgroup/cgroup.controllers').then(
+    () => 2 as const,
+    () => 1 as const,
+  );
+}

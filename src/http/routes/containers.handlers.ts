@@ -1,0 +1,179 @@
+/**
+ * Handlers of the container lifecycle routes (moby `router/container/container_routes.go`).
+ * Each parses its input with dockerd's rules, calls one ContainersBackend method with the
+ * request's abort signal, and replies.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ContainersBackend, CreateContainerRequest } from '../../engine/containers.js';
+import { parseWaitCondition } from '../../engine/containers-shape.js';
+import { InvalidArgumentError } from '../../errors/index.js';
+import { parseFilters as parseFilterArgs } from '../../oci/filters.js';
+import { firstValue, parseBool } from '../params.js';
+import { recordError } from '../request-context.js';
+
+type Query = Record<string, unknown>;
+type Params = { id: string };
+
+/** ContainersHandlers are the route handlers the containers route table points at. */
+export interface ContainersHandlers {
+  postContainersCreate(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  getContainersJSON(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  getContainersByName(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  postContainersStart(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainersStop(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainersRestart(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainersKill(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainersWait(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainersPause(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainersUnpause(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  deleteContainers(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+}
+
+/** parseInt10 reads an integer query value (`t`, `limit`); absent/empty -> undefined, else 400. */
+export function parseIntParam(v: unknown, name: string): number | undefined {
+  const s = firstValue(v);
+  if (s === undefined || s === '') return undefined;
+  if (!/^[+-]?\d+$/.test(s.trim())) {
+    throw new InvalidArgumentError(
+      `invalid value for ${name}: strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`,
+    );
+  }
+  return Number(s.trim());
+}
+
+/** containersHandlers binds the container handlers to a backend. */
+export function containersHandlers(backend: ContainersBackend): ContainersHandlers {
+  const id = (request: FastifyRequest) => (request.params as Params).id;
+  const q = (request: FastifyRequest) => request.query as Query;
+  const noContent = (reply: FastifyReply) => {
+    void reply.code(204).send();
+  };
+  return {
+    async postContainersCreate(request, reply) {
+      const body = request.body;
+      if (body === undefined || body === null) {
+        throw new InvalidArgumentError('config cannot be empty in order to create a container');
+      }
+      if (typeof body !== 'object' || Array.isArray(body)) {
+        throw new InvalidArgumentError('invalid JSON body: expected an object');
+      }
+      const name = firstValue(q(request).name);
+      const res = await backend.containerCreate(name, body as CreateContainerRequest, request.abortSignal);
+      void reply.code(201);
+      return res;
+    },
+
+    async getContainersJSON(request) {
+      const query = q(request);
+      const limit = parseIntParam(query.limit, 'limit');
+      return backend.containers(
+        {
+          all: parseBool(query.all),
+          size: parseBool(query.size),
+          ...(limit !== undefined ? { limit } : {}),
+          filters: parseFilterArgs(firstValue(query.filters)),
+        },
+        request.abortSignal,
+      );
+    },
+
+    async getContainersByName(request) {
+      return backend.containerInspect(id(request), request.abortSignal);
+    },
+
+    async postContainersStart(request, reply) {
+      const query = q(request);
+      if (firstValue(query.checkpoint) || firstValue(query['checkpoint-dir'])) {
+        // restore-on-start belongs to the checkpoint routes; refuse rather than silently cold-start
+        throw new InvalidArgumentError('starting from a checkpoint is not supported by this route yet');
+      }
+      await backend.containerStart(id(request), request.abortSignal);
+      noContent(reply);
+    },
+
+    async postContainersStop(request, reply) {
+      const query = q(request);
+      const timeout = parseIntParam(query.t, 't');
+      const signal = firstValue(query.signal);
+      await backend.containerStop(
+        id(request),
+        { ...(timeout !== undefined ? { timeout } : {}), ...(signal ? { signal } : {}) },
+        request.abortSignal,
+      );
+      noContent(reply);
+    },
+
+    async postContainersRestart(request, reply) {
+      const query = q(request);
+      const timeout = parseIntParam(query.t, 't');
+      const signal = firstValue(query.signal);
+      await backend.containerRestart(
+        id(request),
+        { ...(timeout !== undefined ? { timeout } : {}), ...(signal ? { signal } : {}) },
+        request.abortSignal,
+      );
+      noContent(reply);
+    },
+
+    async postContainersKill(request, reply) {
+      await backend.containerKill(id(request), firstValue(q(request).signal));
+      noContent(reply);
+    },
+
+    /**
+     * postContainersWait sends 200 and the headers at once (moby does `WriteHeader` +
+     * `Flush` before waiting): `docker run` waits for them before it starts the container.
+     * The body follows when the condition is met; afterwards an error can only be reported
+     * in-band as `Error.Message`.
+     */
+    async postContainersWait(request, reply) {
+      const condition = parseWaitCondition(firstValue(q(request).condition));
+      const signal = request.abortSignal;
+      const waiter = await backend.containerWait(id(request), condition, signal);
+      reply.hijack();
+      const res = reply.raw;
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) res.setHeader(name, value);
+      }
+      res.setHeader('content-type', 'application/json');
+      res.writeHead(200);
+      res.flushHeaders();
+      let body: string;
+      try {
+        body = JSON.stringify(await waiter.result);
+      } catch (err) {
+        if (signal.aborted || res.destroyed) {
+          recordError(request, err);
+          if (!res.destroyed) res.destroy();
+          return;
+        }
+        recordError(request, err);
+        body = JSON.stringify({
+          StatusCode: -1,
+          Error: { Message: err instanceof Error ? err.message : String(err) },
+        });
+      }
+      if (!res.destroyed) res.end(`${body}\n`);
+    },
+
+    async postContainersPause(request, reply) {
+      await backend.containerPause(id(request));
+      noContent(reply);
+    },
+
+    async postContainersUnpause(request, reply) {
+      await backend.containerUnpause(id(request));
+      noContent(reply);
+    },
+
+    async deleteContainers(request, reply) {
+      const query = q(request);
+      if (parseBool(query.link)) throw new InvalidArgumentError('links are not supported by ckptd');
+      await backend.containerRemove(id(request), {
+        force: parseBool(query.force),
+        removeVolumes: parseBool(query.v),
+      });
+      noContent(reply);
+    },
+  };
+}

@@ -1,0 +1,372 @@
+// The container lifecycle against the real daemon, a real containerd and runc, driven by the
+// docker CLI, docker-py and raw HTTP. The image is imported with ctr (the image routes are
+// another part of issue 3), so this file does not depend on POST /images/load.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
+import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
+import { buildTestImage } from '../helpers/images.js';
+
+const execFileP = promisify(execFile);
+const NS = 'ckptd-ct';
+const IMG = 'ckptd-test/busybox:latest';
+
+interface Inspect {
+  Id: string;
+  Name: string;
+  Image: string;
+  State: {
+    Status: string;
+    Running: boolean;
+    Paused: boolean;
+    Pid: number;
+    ExitCode: number;
+    StartedAt: string;
+    FinishedAt: string;
+  };
+  Config: { Image: string; Cmd: string[]; Labels: Record<string, string>; Hostname: string };
+  HostConfig: { NetworkMode: string; AutoRemove: boolean };
+}
+
+async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe('container lifecycle through ckptd', () => {
+  let ctd: RunningContainerd;
+  let d: CkptdProcess;
+  let dockerConfig: string;
+  let dataRoot: string;
+  let work: string;
+
+  const docker = async (...args: string[]): Promise<string> => {
+    const { stdout } = await execFileP('docker', args, {
+      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
+      timeout: 60_000,
+    });
+    return stdout;
+  };
+  const dockerFails = async (...args: string[]): Promise<string> => {
+    try {
+      await docker(...args);
+    } catch (err) {
+      return String((err as { stderr?: string }).stderr ?? err);
+    }
+    assert.fail(`docker ${args.join(' ')} succeeded`);
+  };
+  const api = (method: string, path: string, body?: unknown) =>
+    httpRequest(
+      d.socket,
+      method,
+      `/v1.47${path}`,
+      body === undefined ? undefined : JSON.stringify(body),
+      body === undefined ? {} : { 'content-type': 'application/json' },
+    );
+  const inspect = async (ref: string): Promise<Inspect> =>
+    JSON.parse(await docker('inspect', '--type', 'container', ref)).at(0) as Inspect;
+  const python = async (code: string): Promise<string> => {
+    const { stdout } = await execFileP('python3', ['-c', code], {
+      env: { ...process.env, CKPTD_SOCK: `unix://${d.socket}` },
+      timeout: 60_000,
+    });
+    return stdout.trim();
+  };
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ckptd-ct-'));
+    dockerConfig = join(work, 'docker-config');
+    dataRoot = join(work, 'data');
+    ctd = await startContainerd();
+    const tar = join(work, 'img.tar');
+    await buildTestImage(tar, { name: IMG });
+    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
+    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
+  });
+
+  after(async () => {
+    await d?.cleanup();
+    await ctd?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test('docker run -d --network none --name tt starts a container; docker ps lists it; inspect shows the real Pid', async () => {
+    const id = (await docker('run', '-d', '--network', 'none', '--name', 'tt', IMG, 'sleep', '1000')).trim();
+    assert.match(id, /^[a-f0-9]{64}$/);
+    const ps = await docker('ps', '--format', '{{.ID}} {{.Names}} {{.Status}} {{.Command}}');
+    assert.match(ps, new RegExp(`^${id.slice(0, 12)} tt Up .* "sleep 1000"`, 'm'));
+    const c = await inspect('tt');
+    assert.equal(c.Id, id);
+    assert.equal(c.Name, '/tt');
+    assert.equal(c.State.Status, 'running');
+    assert.ok(c.State.Pid > 0);
+    const comm = await readFile(`/proc/${c.State.Pid}/cmdline`, 'utf8');
+    assert.deepEqual(comm.split('\0').slice(0, 2), ['sleep', '1000']);
+    assert.match(c.Image, /^sha256:[a-f0-9]{64}$/);
+    await docker('stop', '-t', '1', 'tt');
+    assert.equal((await inspect('tt')).State.Status, 'exited');
+    await docker('rm', 'tt');
+    assert.match(await dockerFails('inspect', '--type', 'container', 'tt'), /No such container: tt/);
+  });
+
+  test('docker run without --network runs with network mode none', async () => {
+    await docker('run', '-d', '--name', 'defnet', IMG, 'sleep', '1000');
+    const c = await inspect('defnet');
+    assert.equal(c.HostConfig.NetworkMode, 'none');
+    await docker('rm', '-f', 'defnet');
+  });
+
+  test('wait reports the exit code of sh -c "exit 3"; ps -a shows Exited (3)', async () => {
+    await docker('create', '--name', 'ex3', IMG, 'sh', '-c', 'exit 3');
+    await docker('start', 'ex3');
+    assert.equal((await docker('wait', 'ex3')).trim(), '3');
+    const c = await inspect('ex3');
+    assert.equal(c.State.Status, 'exited');
+    assert.equal(c.State.ExitCode, 3);
+    assert.notEqual(c.State.FinishedAt, '0001-01-01T00:00:00Z');
+    assert.match(
+      await docker('ps', '-a', '--filter', 'name=ex3', '--format', '{{.Status}}'),
+      /^Exited \(3\) /,
+    );
+    assert.equal(
+      await docker('ps', '-a', '-q', '--filter', 'exited=3', '--filter', 'name=ex3'),
+      `${c.Id.slice(0, 12)}\n`,
+    );
+    await docker('rm', 'ex3');
+  });
+
+  test('wait next-exit registered before start (as docker run does) answers with the exit code', async () => {
+    const created = await api('POST', '/containers/create?name=wn', {
+      Image: IMG,
+      Cmd: ['sh', '-c', 'exit 7'],
+    });
+    assert.equal(created.status, 201);
+    const waited = api('POST', '/containers/wn/wait?condition=next-exit');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await api('POST', '/containers/wn/start')).status, 204);
+    const w = await waited;
+    assert.equal(w.status, 200);
+    assert.deepEqual(JSON.parse(w.body), { StatusCode: 7, Error: null });
+    assert.equal((await api('DELETE', '/containers/wn')).status, 204);
+  });
+
+  test('docker run (attached, no -d) returns the container exit code', async () => {
+    try {
+      await docker('run', '--network', 'none', '--name', 'att', IMG, 'sh', '-c', 'exit 5');
+      assert.fail('expected exit 5');
+    } catch (err) {
+      assert.equal((err as { code?: number }).code, 5);
+    }
+    await docker('rm', 'att');
+    assert.equal(await docker('run', '--rm', '--network', 'none', IMG, 'echo', 'hi'), 'hi\n');
+  });
+
+  test('kill, restart, pause and unpause', async () => {
+    await docker('run', '-d', '--name', 'kk', IMG, 'sleep', '1000');
+    const pid1 = (await inspect('kk')).State.Pid;
+    await docker('pause', 'kk');
+    let c = await inspect('kk');
+    assert.equal(c.State.Status, 'paused');
+    assert.equal(c.State.Paused, true);
+    assert.match(await docker('ps', '--filter', 'name=kk', '--format', '{{.Status}}'), /\(Paused\)/);
+    const again = await api('POST', '/containers/kk/pause');
+    assert.equal(again.status, 409);
+    await docker('unpause', 'kk');
+    assert.equal((await api('POST', '/containers/kk/unpause')).status, 409);
+    await docker('restart', '-t', '1', 'kk');
+    c = await inspect('kk');
+    assert.equal(c.State.Status, 'running');
+    assert.notEqual(c.State.Pid, pid1);
+    await docker('kill', 'kk');
+    c = await inspect('kk');
+    assert.equal(c.State.Status, 'exited');
+    assert.equal(c.State.ExitCode, 137);
+    const k2 = await api('POST', '/containers/kk/kill');
+    assert.equal(k2.status, 409);
+    assert.deepEqual(JSON.parse(k2.body), { message: `Container ${c.Id} is not running` });
+    assert.equal((await api('POST', '/containers/kk/stop')).status, 304);
+    await docker('rm', 'kk');
+  });
+
+  test('stop honours --signal and the timeout; start of a running container is 304', async () => {
+    await docker(
+      'run',
+      '-d',
+      '--name',
+      'ss',
+      IMG,
+      'sh',
+      '-c',
+      'trap "exit 42" USR1; while true; do sleep 0.1; done',
+    );
+    assert.equal((await api('POST', '/containers/ss/start')).status, 304);
+    await docker('stop', '--signal', 'USR1', '-t', '5', 'ss');
+    assert.equal((await inspect('ss')).State.ExitCode, 42);
+    await docker('rm', 'ss');
+  });
+
+  test('errors: 404 no such container, 409 name taken, 409 rm running, 400 bad name and network', async () => {
+    let r = await api('GET', '/containers/nope/json');
+    assert.equal(r.status, 404);
+    assert.deepEqual(JSON.parse(r.body), { message: 'No such container: nope' });
+    r = await api('POST', '/containers/create?name=dup', { Image: IMG, Cmd: ['sleep', '1000'] });
+    assert.equal(r.status, 201);
+    const id = (JSON.parse(r.body) as { Id: string }).Id;
+    r = await api('POST', '/containers/create?name=dup', { Image: IMG });
+    assert.equal(r.status, 409);
+    assert.equal(
+      (JSON.parse(r.body) as { message: string }).message,
+      `Conflict. The container name "/dup" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
+    assert.equal((await api('POST', '/containers/dup/start')).status, 204);
+    r = await api('DELETE', '/containers/dup');
+    assert.equal(r.status, 409);
+    assert.deepEqual(JSON.parse(r.body), {
+      message:
+        'cannot remove container "/dup": container is running: stop the container before removing or force remove',
+    });
+    assert.equal((await api('DELETE', '/containers/dup?force=1')).status, 204);
+    r = await api('POST', '/containers/create?name=bad%20name', { Image: IMG });
+    assert.equal(r.status, 400);
+    assert.match((JSON.parse(r.body) as { message: string }).message, /^Invalid container name \(bad name\)/);
+    r = await api('POST', '/containers/create', { Image: IMG, HostConfig: { NetworkMode: 'bridge' } });
+    assert.equal(r.status, 400);
+    assert.match(
+      (JSON.parse(r.body) as { message: string }).message,
+      /supports only NetworkMode "none" and "host"/,
+    );
+    r = await api('POST', '/containers/create', { Image: 'nosuch:image' });
+    assert.equal(r.status, 404);
+    assert.deepEqual(JSON.parse(r.body), { message: 'No such image: nosuch:image' });
+    r = await api('POST', '/containers/x/wait?condition=bogus');
+    assert.equal(r.status, 400);
+    const list = JSON.parse((await api('GET', '/containers/json?all=1')).body) as unknown[];
+    assert.equal(list.length, 0, 'failed creates left nothing behind');
+  });
+
+  test('lookup by unique ID prefix and by /name', async () => {
+    const id = (await docker('create', '--name', 'pfx', IMG, 'true')).trim();
+    assert.equal((await inspect(id.slice(0, 6))).Name, '/pfx');
+    const r = await api('GET', '/containers/%2Fpfx/json');
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body) as { Id: string }).Id, id);
+    assert.equal(
+      (await docker('ps', '-a', '--filter', 'status=created', '--format', '{{.Names}} {{.Status}}')).trim(),
+      'pfx Created',
+    );
+    await docker('rm', 'pfx');
+  });
+
+  test('AutoRemove removes the container after exit and wait condition=removed resolves', async () => {
+    const r = await api('POST', '/containers/create?name=ar', {
+      Image: IMG,
+      Cmd: ['sh', '-c', 'exit 2'],
+      HostConfig: { AutoRemove: true },
+    });
+    assert.equal(r.status, 201);
+    const waited = api('POST', '/containers/ar/wait?condition=removed');
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal((await api('POST', '/containers/ar/start')).status, 204);
+    assert.deepEqual(JSON.parse((await waited).body), { StatusCode: 2, Error: null });
+    assert.equal((await api('GET', '/containers/ar/json')).status, 404);
+    await docker('run', '--rm', '--network', 'none', IMG, 'true');
+    assert.equal((await docker('ps', '-aq')).trim(), '');
+  });
+
+  test('binds: a missing host source is created; :ro is read-only', async () => {
+    const src = join(work, 'bind-src');
+    await docker('run', '--name', 'bb', '-v', `${src}:/data`, IMG, 'sh', '-c', 'echo hi > /data/f');
+    assert.equal(await readFile(join(src, 'f'), 'utf8'), 'hi\n');
+    const c = JSON.parse(await docker('inspect', 'bb')) as {
+      Mounts: { Source: string; Destination: string; RW: boolean }[];
+    }[];
+    assert.deepEqual(
+      c[0]?.Mounts.map((m) => [m.Source, m.Destination, m.RW]),
+      [[src, '/data', true]],
+    );
+    await docker('rm', 'bb');
+    await assert.rejects(docker('run', '--rm', '-v', `${src}:/data:ro`, IMG, 'sh', '-c', 'echo x > /data/g'));
+    await assert.rejects(stat(join(src, 'g')));
+  });
+
+  test('docker-py: create, start, wait, inspect, list, stop, remove', async () => {
+    const out = await python(`
+import docker, os
+c = docker.DockerClient(base_url=os.environ['CKPTD_SOCK'])
+x = c.containers.run(${JSON.stringify(IMG)}, ['sh', '-c', 'exit 4'], detach=True, name='py1', labels={'a': 'b'})
+print(x.wait()['StatusCode'])
+x.reload()
+print(x.status, x.attrs['State']['ExitCode'], x.name, x.labels.get('a'))
+print([y.name for y in c.containers.list(all=True, filters={'label': 'a=b'})])
+y = c.containers.run(${JSON.stringify(IMG)}, ['sleep', '1000'], detach=True, name='py2')
+y.reload()
+print(y.status, y.attrs['State']['Pid'] > 0)
+print([z.name for z in c.containers.list()])
+y.stop(timeout=1)
+y.reload()
+print(y.status)
+x.remove(); y.remove()
+print(len(c.containers.list(all=True)))
+`);
+    assert.equal(
+      out,
+      ['4', 'exited 4 py1 b', "['py1']", 'running True', "['py2']", 'exited', '0'].join('\n'),
+    );
+  });
+
+  test('containers of other containerd clients are listed and usable', async () => {
+    await execFileP('ctr', [
+      '-a',
+      ctd.address,
+      '-n',
+      NS,
+      'run',
+      '-d',
+      `docker.io/${IMG}`,
+      'foreign',
+      'sleep',
+      '1000',
+    ]);
+    const ps = await docker('ps', '--format', '{{.Names}} {{.State}}');
+    assert.match(ps, /^foreign running$/m);
+    const c = await inspect('foreign');
+    assert.ok(c.State.Pid > 0);
+    await docker('kill', 'foreign');
+    await until('foreign exited', async () => (await inspect('foreign')).State.Status === 'exited');
+    await docker('rm', 'foreign');
+    assert.equal((await docker('ps', '-aq')).trim(), '');
+  });
+
+  test('after ckptd restarts, a running container keeps its Pid and one that exited meanwhile shows its code', async () => {
+    await docker('run', '-d', '--name', 'keep', IMG, 'sleep', '1000');
+    await docker('run', '-d', '--name', 'dies', IMG, 'sh', '-c', 'sleep 2; exit 9');
+    const pid = (await inspect('keep')).State.Pid;
+    d.child.kill('SIGKILL');
+    await new Promise((r) => d.child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 3000)); // `dies` exits while ckptd is down
+    const old = d;
+    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
+    await rm(old.dir, { recursive: true, force: true });
+    const keep = await inspect('keep');
+    assert.equal(keep.State.Status, 'running');
+    assert.equal(keep.State.Pid, pid);
+    await until('dies recorded', async () => {
+      const c = await inspect('dies');
+      return c.State.Status === 'exited' && c.State.ExitCode === 9;
+    });
+    assert.match(
+      await docker('ps', '-a', '--filter', 'name=dies', '--format', '{{.Status}}'),
+      /^Exited \(9\)/,
+    );
+    await docker('rm', '-f', 'keep', 'dies');
+  });
+});

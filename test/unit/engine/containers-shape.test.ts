@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  commandString,
+  humanDuration,
+  lookupContainer,
+  parseNetworkMode,
+  parseSignal,
+  parseWaitCondition,
+  selectContainers,
+  statusString,
+  ZERO_TIME,
+  type ListEntry,
+} from '../../../src/engine/containers-shape.js';
+import { NotFoundError } from '../../../src/errors/index.js';
+import { parseFilters } from '../../../src/oci/filters.js';
+
+const NOW = Date.parse('2024-01-01T12:00:00Z');
+const ago = (ms: number) => new Date(NOW - ms).toISOString();
+
+describe('status strings', () => {
+  test('humanDuration follows go-units', () => {
+    assert.equal(humanDuration(500), 'Less than a second');
+    assert.equal(humanDuration(1000), '1 second');
+    assert.equal(humanDuration(3000), '3 seconds');
+    assert.equal(humanDuration(61_000), 'About a minute');
+    assert.equal(humanDuration(5 * 60_000), '5 minutes');
+    assert.equal(humanDuration(3_600_000), 'About an hour');
+    assert.equal(humanDuration(5 * 3_600_000), '5 hours');
+    assert.equal(humanDuration(3 * 86_400_000), '3 days');
+  });
+
+  test('running, paused, exited and created read as docker ps prints them', () => {
+    const base = { exitCode: 0, startedAt: ago(3000), finishedAt: ZERO_TIME };
+    assert.equal(statusString({ ...base, status: 'running' }, NOW), 'Up 3 seconds');
+    assert.equal(statusString({ ...base, status: 'paused' }, NOW), 'Up 3 seconds (Paused)');
+    assert.equal(statusString({ ...base, status: 'created' }, NOW), 'Created');
+    assert.equal(
+      statusString({ status: 'exited', exitCode: 3, startedAt: ago(9000), finishedAt: ago(2000) }, NOW),
+      'Exited (3) 2 seconds ago',
+    );
+  });
+
+  test('commandString quotes args with spaces', () => {
+    assert.equal(commandString('sh', ['-c', 'exit 3']), "sh -c 'exit 3'");
+    assert.equal(commandString('sleep', []), 'sleep');
+  });
+});
+
+describe('lookupContainer', () => {
+  const entries = [
+    { id: 'abc123' + '0'.repeat(58), name: 'web' },
+    { id: 'abd456' + '0'.repeat(58), name: 'db' },
+  ];
+  test('finds by full ID, name, /name and unique prefix', () => {
+    assert.equal(lookupContainer(entries, entries[0]!.id).name, 'web');
+    assert.equal(lookupContainer(entries, 'db').name, 'db');
+    assert.equal(lookupContainer(entries, '/db').name, 'db');
+    assert.equal(lookupContainer(entries, 'abc').name, 'web');
+  });
+  test('an ambiguous prefix is a 400, a missing one No such container', () => {
+    assert.throws(() => lookupContainer(entries, 'ab'), /Multiple IDs found with provided prefix: ab/);
+    assert.throws(
+      () => lookupContainer(entries, 'zz'),
+      (e: unknown) => e instanceof NotFoundError && e.message === 'No such container: zz',
+    );
+  });
+  test('a name wins over an ID prefix', () => {
+    const e = [...entries, { id: 'f'.repeat(64), name: 'abc' }];
+    assert.equal(lookupContainer(e, 'abc').id, 'f'.repeat(64));
+  });
+});
+
+describe('selectContainers', () => {
+  const mk = (
+    name: string,
+    status: ListEntry['status'],
+    created: number,
+    extra: Partial<ListEntry> = {},
+  ): ListEntry => ({
+    id: `${name}`.padEnd(64, '0'),
+    name,
+    status,
+    exitCode: 0,
+    labels: {},
+    image: 'docker.io/library/busybox:latest',
+    imageId: 'sha256:' + 'e'.repeat(64),
+    created,
+    ...extra,
+  });
+  const entries = [
+    mk('a1', 'running', 1, { labels: { tier: 'web' } }),
+    mk('b2', 'exited', 2, { exitCode: 3 }),
+    mk('c3', 'created', 3),
+    mk('d4', 'paused', 4),
+  ];
+  const names = (es: ListEntry[]) => es.map((e) => e.name);
+
+  test('without all only running and paused, newest first', () => {
+    assert.deepEqual(names(selectContainers(entries, {})), ['d4', 'a1']);
+    assert.deepEqual(names(selectContainers(entries, { all: true })), ['d4', 'c3', 'b2', 'a1']);
+  });
+  test('limit implies all', () => {
+    assert.deepEqual(names(selectContainers(entries, { limit: 2 })), ['d4', 'c3']);
+  });
+  test('status, exited, label, name, id and ancestor filters', () => {
+    const f = (raw: object) => selectContainers(entries, { filters: parseFilters(JSON.stringify(raw)) });
+    assert.deepEqual(names(f({ status: ['exited'] })), ['b2']);
+    assert.deepEqual(names(f({ exited: { '3': true } })), ['b2']);
+    assert.deepEqual(names(f({ label: ['tier=web'] })), ['a1']);
+    assert.deepEqual(names(f({ name: ['^/d'] })), ['d4']);
+    assert.deepEqual(names(f({ id: ['a1'] })), ['a1']);
+    assert.deepEqual(names(f({ ancestor: ['busybox'] })), ['d4', 'a1']);
+    assert.deepEqual(names(f({ ancestor: ['eeee'] })), ['d4', 'a1']);
+    assert.deepEqual(names(f({ ancestor: ['alpine'] })), []);
+  });
+  test('bad filters are 400s', () => {
+    assert.throws(
+      () => selectContainers(entries, { filters: parseFilters('{"status":["zombie"]}') }),
+      /invalid filter 'status=\[zombie\]'/,
+    );
+    assert.throws(
+      () => selectContainers(entries, { filters: parseFilters('{"bogus":["x"]}') }),
+      /invalid filter 'bogus'/,
+    );
+  });
+});
+
+describe('parameters', () => {
+  test('parseSignal accepts names, short names and numbers', () => {
+    assert.equal(parseSignal('SIGTERM'), 15);
+    assert.equal(parseSignal('kill'), 9);
+    assert.equal(parseSignal('10'), 10);
+    assert.throws(() => parseSignal('SIGNOPE'), /Invalid signal: SIGNOPE/);
+  });
+  test('parseWaitCondition defaults to not-running', () => {
+    assert.equal(parseWaitCondition(undefined), 'not-running');
+    assert.equal(parseWaitCondition('removed'), 'removed');
+    assert.throws(() => parseWaitCondition('later'), /invalid condition: "later"/);
+  });
+  test('network mode: default and empty mean none, bridge is refused with what is supported', () => {
+    assert.equal(parseNetworkMode(undefined), 'none');
+    assert.equal(parseNetworkMode('default'), 'none');
+    assert.equal(parseNetworkMode('host'), 'host');
+    assert.throws(() => parseNetworkMode('bridge'), /supports only NetworkMode "none" and "host"/);
+  });
+});
