@@ -19,7 +19,7 @@ import type {
   ExitStatus,
   Mount as CtdMount,
 } from '../containerd/index.js';
-import { packSpec, timestampToDate, unpackSpec } from '../containerd/index.js';
+import { packRuncOptions, packSpec, timestampToDate, unpackSpec } from '../containerd/index.js';
 import {
   ConflictError,
   InternalError,
@@ -225,8 +225,11 @@ export interface ContainersBackend {
     req: CreateContainerRequest,
     signal?: AbortSignal,
   ): Promise<CreateContainerResponse>;
-  /** containerStart starts the container's task; NotModifiedError when already running. */
-  containerStart(ref: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * containerStart starts the container's task; NotModifiedError when already running. With
+   * `opts.checkpoint` it restores the task from that checkpoint instead (never a cold start).
+   */
+  containerStart(ref: string, signal?: AbortSignal, opts?: StartOptions): Promise<void>;
   /** containerStop signals, waits `timeout` seconds, then kills; NotModifiedError when not running. */
   containerStop(ref: string, opts?: StopOptions, signal?: AbortSignal): Promise<void>;
   /** containerKill sends a signal (default SIGKILL); ConflictError when not running. */
@@ -247,6 +250,26 @@ export interface ContainersBackend {
   containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect>;
 }
 
+/** StartOptions are POST /containers/{id}/start's checkpoint parameters. */
+export interface StartOptions {
+  /** checkpoint names the checkpoint to restore from. */
+  checkpoint?: string;
+  /** checkpointDir is the directory holding it (default: the container's own checkpoints). */
+  checkpointDir?: string;
+}
+
+/**
+ * CheckpointStarter restores a stopped container from a checkpoint for `start?checkpoint=`
+ * (the checkpoint engine; wired with useCheckpointStarter).
+ */
+export type CheckpointStarter = (ref: string, opts: StartOptions, signal?: AbortSignal) => Promise<void>;
+
+/** RestoreTaskOptions point runc's restore at CRIU images (runc Options criu_image_path / criu_work_path). */
+export interface RestoreTaskOptions {
+  imagePath: string;
+  workPath: string;
+}
+
 /** ContainerRecord is Docker's view of a container, persisted as `config.json`. */
 export interface ContainerRecord {
   Id: string;
@@ -265,6 +288,19 @@ export interface ContainerRecord {
   HostsPath: string;
 }
 
+/** CommitSource is what commit, changes and export need to know about a container. */
+export interface CommitSource {
+  id: string;
+  name: string;
+  record: ContainerRecord;
+  snapshotter: string;
+  snapshotKey: string;
+  /** taskStatus is containerd's task status (`RUNNING`, `PAUSED`...), undefined without a task. */
+  taskStatus: string | undefined;
+  removing: boolean;
+  mountDestinations: string[];
+}
+
 /** RunState is the part of State ckptd must remember between runs, persisted as `state.json`. */
 export interface RunState {
   StartedAt: string;
@@ -273,6 +309,10 @@ export interface RunState {
   Error: string;
   /** Running is true while ckptd believes a task of this container runs (for reconciliation). */
   Running: boolean;
+  /** Checkpointed is the time of the last checkpoint that stopped the container (podman's flag). */
+  Checkpointed?: string;
+  /** Restored is the time the running task was restored from a checkpoint. */
+  Restored?: string;
 }
 
 interface Local {
@@ -339,6 +379,7 @@ export class ContainerService implements ContainersBackend {
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #abort = new AbortController();
   #io: ContainerIO;
+  #checkpointStarter: CheckpointStarter | undefined;
 
   constructor(o: ContainerServiceOptions) {
     this.#o = o;
@@ -352,6 +393,11 @@ export class ContainerService implements ContainersBackend {
    */
   useIO(io: ContainerIO): void {
     this.#io = io;
+  }
+
+  /** useCheckpointStarter wires the checkpoint engine that serves `start?checkpoint=`. */
+  useCheckpointStarter(starter: CheckpointStarter): void {
+    this.#checkpointStarter = starter;
   }
 
   /** containersDir is `<data-root>/containers`. */
@@ -950,6 +996,27 @@ export class ContainerService implements ContainersBackend {
     };
   }
 
+  /**
+   * commitSource describes a container for commit, changes and export (issue 4): its record
+   * (Path, Args, Config, image ID), its snapshot (snapshotter and key), its task status and the
+   * destinations of the mounts runc creates inside its rootfs (so `docker diff` can skip them).
+   */
+  async commitSource(ref: string, signal?: AbortSignal): Promise<CommitSource> {
+    const v = await this.#find(ref, signal);
+    const r = this.#record(v);
+    const spec = this.#spec(v);
+    return {
+      id: v.id,
+      name: v.name,
+      record: r,
+      snapshotter: v.container.snapshotter || this.#o.snapshotter,
+      snapshotKey: v.container.snapshot_key,
+      taskStatus: v.task ? String(v.task.status) : undefined,
+      removing: v.local?.removing === true,
+      mountDestinations: (spec.mounts ?? []).map((m) => m.destination),
+    };
+  }
+
   // ---- lifecycle ----
 
   /** #locked serializes lifecycle operations on one container. */
@@ -965,12 +1032,45 @@ export class ContainerService implements ContainersBackend {
     }
   }
 
-  async containerStart(ref: string, signal?: AbortSignal): Promise<void> {
+  async containerStart(ref: string, signal?: AbortSignal, opts: StartOptions = {}): Promise<void> {
+    if (opts.checkpoint !== undefined || opts.checkpointDir !== undefined) {
+      if (this.#checkpointStarter === undefined)
+        throw new InvalidArgumentError('checkpoint restore is not available in this daemon');
+      await this.#checkpointStarter(ref, opts, signal);
+      return;
+    }
     const { id } = await this.#find(ref, signal);
     await this.#locked(id, () => this.#start(id));
   }
 
-  async #start(id: string): Promise<void> {
+  // ---- checkpoint hooks (issue 5): the checkpoint engine calls these ----
+
+  /**
+   * restoreTask creates the container's task from CRIU images (containerd 1.6 reads runc
+   * Options.criu_image_path in Tasks.Create and runs `runc restore` at Tasks.Start) with fresh
+   * IO, as a start would. NotModifiedError when it runs. On failure no task is left and the
+   * error is thrown as containerd reported it (the caller adds CRIU's reason).
+   */
+  async restoreTask(id: string, restore: RestoreTaskOptions): Promise<number> {
+    return this.#locked(id, () => this.#start(id, restore));
+  }
+
+  /** noteCheckpoint records in state.json that a checkpoint stopped (or restored) the container. */
+  async noteCheckpoint(id: string, what: 'checkpointed' | 'restored'): Promise<void> {
+    const local = this.#locals.get(id);
+    if (!local) return;
+    const now = new Date().toISOString();
+    local.state =
+      what === 'checkpointed' ? { ...local.state, Checkpointed: now } : { ...local.state, Restored: now };
+    await this.#saveState(id);
+  }
+
+  /** taskExited resolves once the exit of the container's current task is recorded (watcher done). */
+  async taskExited(id: string): Promise<void> {
+    await this.#watchers.get(id);
+  }
+
+  async #start(id: string, restore?: RestoreTaskOptions): Promise<number> {
     let v = await this.#fresh(id);
     if (v.local?.removing)
       throw new ConflictError(`container ${id} is marked for removal and cannot be started`);
@@ -1006,11 +1106,20 @@ export class ContainerService implements ContainersBackend {
         stdout: io.stdout,
         stderr: io.stderr,
         terminal: io.terminal,
+        ...(restore
+          ? {
+              options: packRuncOptions({
+                criu_image_path: restore.imagePath,
+                criu_work_path: restore.workPath,
+              }),
+            }
+          : {}),
       });
       pid = await this.#client.tasks.start(id);
     } catch (err) {
       await this.#client.tasks.delete(id).catch(() => undefined);
       if (local) await this.#io.release(id).catch(() => undefined);
+      if (restore) throw err; // the checkpoint engine reports CRIU's reason
       const msg = err instanceof Error ? err.message : String(err);
       const code = /executable file not found|no such file or directory/.test(msg)
         ? 127
@@ -1032,11 +1141,13 @@ export class ContainerService implements ContainersBackend {
         ExitCode: 0,
         Error: '',
         Running: true,
+        ...(restore ? { Restored: new Date().toISOString() } : {}),
       };
       await this.#saveState(id);
     }
-    this.#o.logger?.debug({ id, pid }, 'container started');
+    this.#o.logger?.debug({ id, pid, restored: restore !== undefined }, 'container started');
     this.#watch(id);
+    return pid;
   }
 
   async #deleteTask(id: string): Promise<void> {

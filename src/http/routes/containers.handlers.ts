@@ -83,11 +83,16 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
 
     async postContainersStart(request, reply) {
       const query = q(request);
-      if (firstValue(query.checkpoint) || firstValue(query['checkpoint-dir'])) {
-        // restore-on-start belongs to the checkpoint routes; refuse rather than silently cold-start
-        throw new InvalidArgumentError('starting from a checkpoint is not supported by this route yet');
-      }
-      await backend.containerStart(id(request), request.abortSignal);
+      // `checkpoint` restores from a checkpoint (never a silent cold start); `checkpoint-dir`
+      // works too (dockerd answers 403 there). An empty value is dockerd's "no checkpoint".
+      const checkpoint = firstValue(query.checkpoint);
+      const checkpointDir = firstValue(query['checkpoint-dir']);
+      if (!checkpoint && checkpointDir) throw new InvalidArgumentError('checkpoint-dir needs checkpoint');
+      await backend.containerStart(
+        id(request),
+        request.abortSignal,
+        checkpoint ? { checkpoint, ...(checkpointDir ? { checkpointDir } : {}) } : undefined,
+      );
       noContent(reply);
     },
 

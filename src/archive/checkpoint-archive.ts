@@ -1,0 +1,534 @@
+/**
+ * Checkpoint archives in the Podman/CRI-O layout (checkpointctl `lib/metadata.go`): packing a
+ * checkpoint directory as a tar stream, unpacking an untrusted one into a staging directory,
+ * and the container's filesystem changes as Podman keeps them (`rootfs-diff.tar`, a plain tar of
+ * new and changed files, plus `deleted.files`, a JSON list of removed paths).
+ *
+ * Everything coming from an archive is untrusted: entry names are cleaned (no `..`, no absolute
+ * paths, no NUL), only regular files and directories are accepted in the archive itself, the
+ * rootfs diff may hold files, directories, symlinks, hardlinks and FIFOs but never device nodes,
+ * and every write below a root refuses to pass through a symlink (podman uses securejoin and
+ * chrootarchive for the same reason).
+ */
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import {
+  chmod,
+  chown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  unlink,
+} from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import tar from 'tar-stream';
+import { CancelledError, InvalidArgumentError, isEngineError, type EngineError } from '../errors/index.js';
+import { AutoDecompress, ByteLimit } from './compression.js';
+import { cleanArchivePath } from './image-archive-reader.js';
+
+const execFileP = promisify(execFile);
+
+/** ROOTFS_DIFF_TAR is the rootfs changes file of the Podman layout. */
+export const ROOTFS_DIFF_TAR = 'rootfs-diff.tar';
+/** DELETED_FILES is the JSON list of paths deleted from the image rootfs. */
+export const DELETED_FILES = 'deleted.files';
+
+/** CheckpointArchiveLimits bound what an imported archive may hold. */
+export interface CheckpointArchiveLimits {
+  /** maxBytes caps the uncompressed archive. */
+  maxBytes: number;
+  /** maxEntries caps the number of entries of the archive and of its rootfs diff each. */
+  maxEntries: number;
+  /** maxMetadataBytes caps each JSON file (config.dump, spec.dump, deleted.files, ...). */
+  maxMetadataBytes: number;
+}
+
+/** DEFAULT_CHECKPOINT_LIMITS: 64 GiB, 1M entries, 16 MiB per JSON file. */
+export const DEFAULT_CHECKPOINT_LIMITS: Readonly<CheckpointArchiveLimits> = Object.freeze({
+  maxBytes: 64 * 1024 ** 3,
+  maxEntries: 1_000_000,
+  maxMetadataBytes: 16 * 1024 * 1024,
+});
+
+const METADATA_FILES = new Set(['config.dump', 'spec.dump', DELETED_FILES, 'network.status', 'ckptd.dump']);
+
+const invalid = (m: string) => new InvalidArgumentError(`invalid checkpoint archive: ${m}`);
+
+// ---- packing ----
+
+async function* walk(root: string, rel = ''): AsyncGenerator<{ rel: string; abs: string }> {
+  const entries = await readdir(join(root, rel), { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const r = rel === '' ? e.name : `${rel}/${e.name}`;
+    yield { rel: r, abs: join(root, r) };
+    if (e.isDirectory()) yield* walk(root, r);
+  }
+}
+
+/**
+ * packCheckpointDir streams a checkpoint directory as a tar (regular files and directories;
+ * anything else is skipped). Files are read one at a time with backpressure: memory stays
+ * bounded whatever the checkpoint's size. `skip` names top-level entries to leave out.
+ */
+export function packCheckpointDir(dir: string, opts: { skip?: readonly string[] } = {}): Readable {
+  const pack = tar.pack();
+  const skip = new Set(opts.skip ?? []);
+  void (async () => {
+    for await (const { rel, abs } of walk(dir)) {
+      if (skip.has(rel.split('/')[0] ?? '')) continue;
+      const st = await lstat(abs);
+      const header = { name: rel, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
+      if (st.isDirectory()) {
+        await new Promise<void>((res, rej) =>
+          pack.entry({ ...header, type: 'directory' }, (err) => (err ? rej(err) : res())),
+        );
+      } else if (st.isFile()) {
+        const entry = pack.entry({ ...header, type: 'file', size: st.size });
+        await pipeline(createReadStream(abs), entry);
+      }
+    }
+    pack.finalize();
+  })().catch((err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))));
+  return pack as unknown as Readable;
+}
+
+// ---- unpacking an untrusted archive ----
+
+/**
+ * extractCheckpointArchive reads an (optionally compressed) checkpoint archive into `dest`
+ * (which must exist and be empty). Only regular files and directories are accepted, names are
+ * cleaned, sizes and counts bounded. A truncated or hostile archive fails with an
+ * InvalidArgumentError; the caller removes `dest`. The input is consumed to its end or
+ * destroyed.
+ */
+export async function extractCheckpointArchive(
+  input: Readable,
+  dest: string,
+  signal: AbortSignal,
+  limits: CheckpointArchiveLimits = DEFAULT_CHECKPOINT_LIMITS,
+): Promise<void> {
+  const internal = new AbortController();
+  const sig = AbortSignal.any([signal, internal.signal]);
+  const extract = tar.extract();
+  const feeding = pipeline(
+    input,
+    new AutoDecompress(),
+    new ByteLimit(limits.maxBytes, 'checkpoint archive (uncompressed)'),
+    extract,
+    { signal: sig },
+  );
+  feeding.catch((err: unknown) => internal.abort(err)); // unblocks an entry left half-read
+  let failure: unknown;
+  let count = 0;
+  let sawConfig = false;
+  let sawImages = false;
+  try {
+    for await (const entry of extract) {
+      if (++count > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
+      const h = entry.header;
+      const name = cleanArchivePath(h.name);
+      if (name === undefined) throw invalid(`entry ${JSON.stringify(h.name)} escapes the archive`);
+      const target = join(dest, name);
+      if (h.type === 'directory') {
+        await mkdirInside(dest, name);
+        entry.resume();
+        continue;
+      }
+      if (h.type !== 'file' && h.type !== 'contiguous-file') {
+        throw invalid(
+          `entry ${JSON.stringify(h.name)} is a ${h.type ?? 'special file'}; only files are allowed`,
+        );
+      }
+      if (METADATA_FILES.has(name) && (h.size ?? 0) > limits.maxMetadataBytes) {
+        throw invalid(`${name} is larger than ${limits.maxMetadataBytes} bytes`);
+      }
+      if (name === 'config.dump') sawConfig = true;
+      if (name.startsWith('checkpoint/')) sawImages = true;
+      const slash = name.lastIndexOf('/');
+      if (slash > 0) await mkdirInside(dest, name.slice(0, slash));
+      const fh = await open(
+        target,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+      await pipeline(entry, new FileHandleWritable(fh), { signal: sig });
+    }
+    if (!sawConfig) throw invalid('config.dump is missing');
+    if (!sawImages) throw invalid('the checkpoint/ directory (CRIU images) is missing');
+  } catch (err) {
+    failure = err;
+    internal.abort(err);
+  }
+  try {
+    await feeding;
+  } catch (err) {
+    failure ??= err;
+    if (!isEngineError(failure) && isEngineError(err)) failure = err;
+  }
+  if (failure === undefined) return;
+  throw toArchiveError(failure, signal);
+}
+
+function toArchiveError(err: unknown, signal: AbortSignal): EngineError {
+  if (signal.aborted)
+    return new CancelledError('checkpoint import cancelled', { cause: signal.reason ?? err });
+  if (isEngineError(err)) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/unexpected end|premature close|aborted/i.test(msg))
+    return invalid('unexpected end of data (truncated archive?)');
+  if ((err as NodeJS.ErrnoException).code === 'EEXIST') return invalid(`duplicate entry (${msg})`);
+  return invalid(msg);
+}
+
+/**
+ * mkdirInside creates `rel` (cleaned, relative) below `root`, one component at a time, refusing
+ * to pass through anything that is not a real directory (a symlink planted earlier).
+ */
+async function mkdirInside(root: string, rel: string, mode = 0o755): Promise<void> {
+  let cur = root;
+  for (const seg of rel.split('/')) {
+    cur = join(cur, seg);
+    const st = await lstat(cur).catch(() => undefined);
+    if (st === undefined) {
+      await mkdir(cur, { mode });
+      continue;
+    }
+    if (!st.isDirectory()) throw invalid(`${rel}: a path component is not a directory`);
+  }
+}
+
+// ---- rootfs diff: capture from an overlay upper dir ----
+
+/** OverlayDirs are the directories of an overlay snapshot mount. */
+export interface OverlayDirs {
+  upper: string;
+  lowers: string[];
+}
+
+/** overlayDirs reads upperdir/lowerdir out of an overlay mount's options; undefined for other mounts. */
+export function overlayDirs(mount: { type: string; options: string[] }): OverlayDirs | undefined {
+  if (mount.type !== 'overlay') return undefined;
+  let upper: string | undefined;
+  let lowers: string[] = [];
+  for (const o of mount.options) {
+    if (o.startsWith('upperdir=')) upper = o.slice('upperdir='.length);
+    else if (o.startsWith('lowerdir=')) lowers = o.slice('lowerdir='.length).split(':');
+  }
+  return upper === undefined ? undefined : { upper, lowers };
+}
+
+async function isOpaque(dir: string): Promise<boolean> {
+  // trusted.overlay.opaque=y marks a directory that hides the lower layers' contents. Node has
+  // no getxattr: ask getfattr when present, else assume not opaque.
+  try {
+    const { stdout } = await execFileP('getfattr', [
+      '--absolute-names',
+      '--only-values',
+      '-n',
+      'trusted.overlay.opaque',
+      dir,
+    ]);
+    return stdout.trim() === 'y';
+  } catch {
+    return false;
+  }
+}
+
+/** RootfsDiffSummary counts what writeRootfsDiff captured. */
+export interface RootfsDiffSummary {
+  entries: number;
+  bytes: number;
+  deleted: string[];
+}
+
+/**
+ * writeRootfsDiff captures an overlay snapshot's changes the way Podman stores them: new and
+ * changed files (with hardlinks, symlinks, FIFOs, owners, modes and times) into `tarPath`, and
+ * the deleted paths (overlay whiteouts; the lower entries an opaque directory hides) as a JSON
+ * list into `deletedPath`. Device nodes other than whiteouts are skipped, as they are never
+ * restored. Run it while the container is frozen or stopped.
+ */
+export async function writeRootfsDiff(
+  dirs: OverlayDirs,
+  tarPath: string,
+  deletedPath: string,
+): Promise<RootfsDiffSummary> {
+  const pack = tar.pack();
+  const writing = pipeline(pack, createWriteStream(tarPath, { mode: 0o600 }));
+  writing.catch(() => {});
+  const deleted: string[] = [];
+  const inodes = new Map<string, string>();
+  let entries = 0;
+  let bytes = 0;
+  const add = (h: Partial<tar.Header> & { name: string }, body?: Buffer) =>
+    new Promise<void>((res, rej) =>
+      pack.entry(h as tar.Header, body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())),
+    );
+  try {
+    for await (const { rel, abs } of walk(dirs.upper)) {
+      const st = await lstat(abs);
+      const base = { name: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+      if (st.isCharacterDevice() && st.rdev === 0) {
+        deleted.push(`/${rel}`);
+        continue;
+      }
+      if (st.isDirectory()) {
+        await add({ ...base, type: 'directory' });
+        entries++;
+        if (await isOpaque(abs)) {
+          const upperNames = new Set(await readdir(abs));
+          const hidden = new Set<string>();
+          for (const lower of dirs.lowers) {
+            for (const n of await readdir(join(lower, rel)).catch(() => [] as string[])) {
+              if (!upperNames.has(n)) hidden.add(n);
+            }
+          }
+          for (const n of [...hidden].sort()) deleted.push(`/${rel}/${n}`);
+        }
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        await add({ ...base, type: 'symlink', linkname: await readlink(abs) });
+        entries++;
+        continue;
+      }
+      if (st.isFIFO()) {
+        await add({ ...base, type: 'fifo' });
+        entries++;
+        continue;
+      }
+      if (!st.isFile()) continue; // sockets and device nodes are not restorable content
+      const key = `${st.dev}:${st.ino}`;
+      if (st.nlink > 1) {
+        const first = inodes.get(key);
+        if (first !== undefined) {
+          await add({ ...base, type: 'link', linkname: first });
+          entries++;
+          continue;
+        }
+        inodes.set(key, rel);
+      }
+      const entry = pack.entry({ ...base, type: 'file', size: st.size });
+      await pipeline(createReadStream(abs), entry);
+      entries++;
+      bytes += st.size;
+    }
+    pack.finalize();
+  } catch (err) {
+    pack.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
+  await writing;
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(deletedPath, JSON.stringify(deleted));
+  return { entries, bytes, deleted };
+}
+
+// ---- rootfs diff: apply onto a mounted rootfs ----
+
+/** parseDeletedFiles validates deleted.files: a JSON array of paths, each cleaned. */
+export function parseDeletedFiles(text: string): string[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`${DELETED_FILES}: ${(err as Error).message}`);
+  }
+  if (v === null) return [];
+  if (!Array.isArray(v) || !v.every((p): p is string => typeof p === 'string')) {
+    throw invalid(`${DELETED_FILES} must be a JSON array of paths`);
+  }
+  return v.map((p) => {
+    const c = cleanArchivePath(p.replace(/^\/+/, ''));
+    if (c === undefined) throw invalid(`${DELETED_FILES}: ${JSON.stringify(p)} escapes the rootfs`);
+    return c;
+  });
+}
+
+/**
+ * parentInside checks that every directory component of `rel` below `root` is a real directory
+ * (not a symlink that would lead outside); missing ones are created when `create`.
+ */
+async function parentInside(root: string, rel: string, create: boolean): Promise<boolean> {
+  const parts = rel.split('/');
+  parts.pop();
+  let cur = root;
+  for (const seg of parts) {
+    cur = join(cur, seg);
+    const st = await lstat(cur).catch(() => undefined);
+    if (st === undefined) {
+      if (!create) return false;
+      await mkdir(cur, { mode: 0o755 });
+      continue;
+    }
+    if (!st.isDirectory()) throw invalid(`${rel}: path component ${seg} is not a directory (symlink?)`);
+  }
+  return true;
+}
+
+/** ApplyLimits bound a rootfs diff. */
+export interface ApplyLimits {
+  maxEntries: number;
+}
+
+/**
+ * applyRootfsDiff extracts an untrusted rootfs-diff.tar onto a mounted rootfs, then removes the
+ * deleted paths (Podman's order). Entries must stay inside the root: no `..`, no absolute
+ * names, no writes through symlinks, hardlinks only to entries inside, and no device nodes.
+ */
+export async function applyRootfsDiff(
+  root: string,
+  diff: Readable | undefined,
+  deleted: readonly string[],
+  signal: AbortSignal,
+  limits: ApplyLimits = { maxEntries: DEFAULT_CHECKPOINT_LIMITS.maxEntries },
+): Promise<void> {
+  if (diff !== undefined) {
+    const extract = tar.extract();
+    const internal = new AbortController();
+    const sig = AbortSignal.any([signal, internal.signal]);
+    const feeding = pipeline(diff, extract, { signal: sig });
+    feeding.catch((err: unknown) => internal.abort(err)); // unblocks an entry left half-read
+    let failure: unknown;
+    let count = 0;
+    const dirTimes: { path: string; mtime: Date }[] = [];
+    try {
+      for await (const entry of extract) {
+        if (++count > limits.maxEntries)
+          throw invalid(`${ROOTFS_DIFF_TAR}: more than ${limits.maxEntries} entries`);
+        const h = entry.header;
+        const rel = cleanArchivePath(h.name);
+        if (rel === undefined)
+          throw invalid(`${ROOTFS_DIFF_TAR}: entry ${JSON.stringify(h.name)} escapes the rootfs`);
+        await applyEntry(root, rel, entry as unknown as Readable & { header: tar.Header }, dirTimes);
+      }
+    } catch (err) {
+      failure = err;
+      internal.abort(err);
+    }
+    try {
+      await feeding;
+    } catch (err) {
+      failure ??= err;
+      if (!isEngineError(failure) && isEngineError(err)) failure = err;
+    }
+    if (failure !== undefined) throw toArchiveError(failure, signal);
+    for (const d of dirTimes.reverse()) await lutimes(d.path, d.mtime, d.mtime).catch(() => undefined);
+  }
+  for (const rel of deleted) {
+    if (!(await parentInside(root, rel, false))) continue;
+    await rm(join(root, rel), { recursive: true, force: true });
+  }
+}
+
+async function applyEntry(
+  root: string,
+  rel: string,
+  entry: Readable & { header: tar.Header },
+  dirTimes: { path: string; mtime: Date }[],
+): Promise<void> {
+  const h = entry.header;
+  const target = join(root, rel);
+  const mode = (h.mode ?? 0o644) & 0o7777;
+  await parentInside(root, rel, true);
+  const existing = await lstat(target).catch(() => undefined);
+  const replace = async () => {
+    if (existing === undefined) return;
+    if (existing.isDirectory()) await rm(target, { recursive: true, force: true });
+    else await unlink(target);
+  };
+  switch (h.type) {
+    case 'directory':
+      if (existing !== undefined && !existing.isDirectory()) await replace();
+      if (existing === undefined || !existing.isDirectory()) await mkdir(target, { mode });
+      await chmod(target, mode);
+      await chown(target, h.uid ?? 0, h.gid ?? 0);
+      if (h.mtime) dirTimes.push({ path: target, mtime: h.mtime });
+      entry.resume();
+      return;
+    case 'file':
+    case 'contiguous-file': {
+      await replace();
+      const fh = await open(
+        target,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+      await pipeline(entry, new FileHandleWritable(fh));
+      break;
+    }
+    case 'symlink':
+      await replace();
+      await symlink(h.linkname ?? '', target);
+      await lchownSafe(target, h.uid ?? 0, h.gid ?? 0);
+      entry.resume();
+      if (h.mtime) await lutimes(target, h.mtime, h.mtime).catch(() => undefined);
+      return;
+    case 'link': {
+      const src = cleanArchivePath(h.linkname ?? '');
+      if (src === undefined) throw invalid(`${ROOTFS_DIFF_TAR}: hardlink ${rel} points outside the rootfs`);
+      await parentInside(root, src, false);
+      const st = await lstat(join(root, src)).catch(() => undefined);
+      if (st === undefined || !st.isFile())
+        throw invalid(`${ROOTFS_DIFF_TAR}: hardlink ${rel} to a missing or non-regular file`);
+      await replace();
+      await link(join(root, src), target);
+      entry.resume();
+      return;
+    }
+    case 'fifo':
+      await replace();
+      await execFileP('mkfifo', ['-m', mode.toString(8), target]);
+      break;
+    default:
+      throw invalid(
+        `${ROOTFS_DIFF_TAR}: entry ${rel} is a ${h.type ?? 'special file'}; device nodes are not allowed`,
+      );
+  }
+  entry.resume();
+  await chown(target, h.uid ?? 0, h.gid ?? 0);
+  await chmod(target, mode);
+  if (h.mtime) await lutimes(target, h.mtime, h.mtime).catch(() => undefined);
+}
+
+async function lchownSafe(path: string, uid: number, gid: number): Promise<void> {
+  const { lchown } = await import('node:fs/promises');
+  await lchown(path, uid, gid).catch(() => undefined);
+}
+
+/** FileHandleWritable writes into an already opened FileHandle (opened with O_NOFOLLOW). */
+class FileHandleWritable extends Writable {
+  readonly #fh: import('node:fs/promises').FileHandle;
+  constructor(fh: import('node:fs/promises').FileHandle) {
+    super();
+    this.#fh = fh;
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    void (async () => {
+      let off = 0;
+      while (off < chunk.length) off += (await this.#fh.write(chunk, off)).bytesWritten;
+    })().then(() => cb(), cb);
+  }
+  #closed = false;
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#closed = true;
+    this.#fh.close().then(() => cb(), cb);
+  }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.#closed) return cb(err);
+    this.#closed = true;
+    this.#fh.close().then(
+      () => cb(err),
+      () => cb(err),
+    );
+  }
+}

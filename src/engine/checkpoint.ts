@@ -1,0 +1,847 @@
+/**
+ * Checkpoint and restore (moby `daemon/checkpoint.go`, podman `pkg/checkpoint`, containerd's
+ * `WithCheckpointImagePath`/`WithRestoreImagePath`): CRIU dumps through containerd's
+ * Tasks.Checkpoint with runc CheckpointOptions `image_path`/`work_path`, so CRIU writes straight
+ * into the checkpoint directory (no content-store round trip), and restores through
+ * Tasks.Create with runc Options `criu_image_path` (containerd 1.6 `services/tasks/local.go`
+ * getRestorePath -> shim `createdCheckpointState` -> `runc restore` at Tasks.Start).
+ *
+ * A checkpoint is a directory in the Podman/CRI-O layout: `config.dump`, `spec.dump`,
+ * `checkpoint/` (CRIU's images), `rootfs-diff.tar` + `deleted.files`, `stats-dump`, `dump.log`,
+ * plus ckptd's `ckptd.dump` (the Docker config, to rebuild a container under ckptd's rules).
+ * By default it lives in `<data-root>/containers/<id>/checkpoints/<name>/`.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import {
+  access,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import {
+  DELETED_FILES,
+  ROOTFS_DIFF_TAR,
+  applyRootfsDiff,
+  extractCheckpointArchive,
+  overlayDirs,
+  packCheckpointDir,
+  parseDeletedFiles,
+  writeRootfsDiff,
+} from '../archive/checkpoint-archive.js';
+import { compressStream, type CompressionKind } from '../archive/compression.js';
+import type { ContainerdClient, Mount } from '../containerd/index.js';
+import { packCheckpointOptions, unpackSpec } from '../containerd/index.js';
+import {
+  ConflictError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotImplementedError,
+  isEngineError,
+  wrapError,
+} from '../errors/index.js';
+import { validateCheckpointId } from '../oci/names.js';
+import type {
+  ContainerInspect,
+  CreateContainerRequest,
+  CreateContainerResponse,
+  ImageResolver,
+  RemoveOptions,
+  RestoreTaskOptions,
+  StartOptions,
+} from './containers.js';
+import {
+  criuLogError,
+  parseCriuDumpStats,
+  parseCriuRestoreStats,
+  type CriuDumpStats,
+  type CriuRestoreStats,
+} from './criu-stats.js';
+
+const execFileP = promisify(execFile);
+
+/** CHECKPOINT_IMAGES_DIR is where CRIU's images go inside a checkpoint (Podman layout). */
+export const CHECKPOINT_IMAGES_DIR = 'checkpoint';
+/** CKPTD_DUMP is ckptd's own file in a checkpoint: the Docker config of the container. */
+export const CKPTD_DUMP = 'ckptd.dump';
+
+/** CheckpointSummary is one element of GET /containers/{id}/checkpoints. */
+export interface CheckpointSummary {
+  Name: string;
+}
+
+/** CheckpointCreateOptions are the checkpoint parameters (docker's and podman's). */
+export interface CheckpointCreateOptions {
+  /** name of the checkpoint; a generated one when absent (export only). */
+  name?: string;
+  /** dir is the parent directory of the checkpoint (Docker's CheckpointDir). */
+  dir?: string;
+  /** leaveRunning keeps the container running (Docker: Exit=false). */
+  leaveRunning?: boolean;
+  tcpEstablished?: boolean;
+  fileLocks?: boolean;
+  /** ignoreRootfs skips the rootfs diff. */
+  ignoreRootfs?: boolean;
+}
+
+/** CheckpointResult describes a checkpoint just taken. */
+export interface CheckpointResult {
+  /** id of the container. */
+  id: string;
+  name: string;
+  dir: string;
+  /** stats are CRIU's dump timings and counts (stats-dump), plus ckptd's own. */
+  stats: CheckpointStats;
+}
+
+/** CheckpointStats are what printStats reports. */
+export interface CheckpointStats {
+  criu?: CriuDumpStats;
+  /** checkpointDurationMs is the whole Tasks.Checkpoint call. */
+  checkpointDurationMs: number;
+  /** rootfsDiffDurationMs is the rootfs capture. */
+  rootfsDiffDurationMs: number;
+  rootfsDiffBytes: number;
+  /** totalDurationMs is the whole operation. */
+  totalDurationMs: number;
+}
+
+/** CheckpointExport is an export: the archive stream and the checkpoint it comes from. */
+export interface CheckpointExport {
+  result: CheckpointResult;
+  /** stream is the archive; it must be consumed (or destroyed) to release the checkpoint. */
+  stream: Readable;
+}
+
+/** RestoreOptions are POST /containers/{id}/restore's parameters. */
+export interface RestoreOptions {
+  /** checkpoint names the container's checkpoint to restore from (not for imports). */
+  checkpoint?: string;
+  /** dir is the parent directory of the checkpoint. */
+  dir?: string;
+  /** name restores into a new container with that name (in place when absent). */
+  name?: string;
+  tcpEstablished?: boolean;
+  /** ignoreRootfs skips applying the rootfs diff (new containers only). */
+  ignoreRootfs?: boolean;
+  /** keep keeps an imported checkpoint as a checkpoint of the new container. */
+  keep?: boolean;
+}
+
+/** RestoreResult is the running container. */
+export interface RestoreResult {
+  Id: string;
+  stats?: { criu?: CriuRestoreStats; restoreDurationMs: number; totalDurationMs: number };
+}
+
+/**
+ * CheckpointBackend is what the checkpoint routes call (moby `router/checkpoint/backend.go`
+ * plus ckptd's export/import).
+ */
+export interface CheckpointBackend {
+  checkpointCreate(
+    ref: string,
+    opts: CheckpointCreateOptions,
+    signal?: AbortSignal,
+  ): Promise<CheckpointResult>;
+  checkpointExport(
+    ref: string,
+    opts: CheckpointCreateOptions & { compress: CompressionKind },
+    signal?: AbortSignal,
+  ): Promise<CheckpointExport>;
+  checkpointList(ref: string, dir?: string, signal?: AbortSignal): Promise<CheckpointSummary[]>;
+  checkpointDelete(ref: string, name: string, dir?: string, signal?: AbortSignal): Promise<void>;
+  checkpointRestore(ref: string, opts: RestoreOptions, signal?: AbortSignal): Promise<RestoreResult>;
+  checkpointImport(input: Readable, opts: RestoreOptions, signal?: AbortSignal): Promise<RestoreResult>;
+  /** startFromCheckpoint serves `POST /containers/{id}/start?checkpoint=`. */
+  startFromCheckpoint(ref: string, opts: StartOptions, signal?: AbortSignal): Promise<void>;
+}
+
+/** CheckpointContainers is the part of the container lifecycle the checkpoint engine uses. */
+export interface CheckpointContainers {
+  containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect>;
+  containerCreate(
+    name: string | undefined,
+    req: CreateContainerRequest,
+    signal?: AbortSignal,
+  ): Promise<CreateContainerResponse>;
+  containerRemove(ref: string, opts?: RemoveOptions): Promise<void>;
+  restoreTask(id: string, restore: RestoreTaskOptions): Promise<number>;
+  noteCheckpoint(id: string, what: 'checkpointed' | 'restored'): Promise<void>;
+  taskExited(id: string): Promise<void>;
+}
+
+/** CheckpointEvents publishes engine events (EventsService). */
+export interface CheckpointEvents {
+  publish(type: string, action: string, id: string, attributes?: Record<string, string>): void;
+}
+
+/** CheckpointServiceOptions configure a CheckpointService. */
+export interface CheckpointServiceOptions {
+  client: ContainerdClient;
+  containers: CheckpointContainers;
+  images: Pick<ImageResolver, 'resolveImage'>;
+  events?: CheckpointEvents;
+  dataRoot: string;
+  logger?: {
+    info(o: object, m?: string): void;
+    warn(o: object, m?: string): void;
+    debug(o: object, m?: string): void;
+  };
+}
+
+/** ConfigDump is Podman's config.dump (checkpointctl `ContainerConfig`). */
+export interface ConfigDump {
+  id: string;
+  name: string;
+  rootfsImage: string;
+  rootfsImageRef: string;
+  rootfsImageName: string;
+  runtime: string;
+  createdTime: string;
+  checkpointedTime: string;
+  restoredTime?: string;
+  restored?: boolean;
+}
+
+/** CkptdDump is ckptd.dump: the Docker-level config a new container is rebuilt from. */
+export interface CkptdDump {
+  Name: string;
+  Config: Record<string, unknown>;
+  HostConfig: Record<string, unknown>;
+  Image: string;
+}
+
+function runningState(i: ContainerInspect): boolean {
+  return i.State.Running;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readBounded(path: string, max = 16 * 1024 * 1024): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined) return undefined;
+  if (!st.isFile() || st.size > max) throw new InvalidArgumentError(`${path}: not a file or too large`);
+  return readFile(path, 'utf8');
+}
+
+function checkDir(dir: string | undefined): string | undefined {
+  if (dir === undefined || dir === '') return undefined;
+  if (!isAbsolute(dir) || dir.includes('\0')) {
+    throw new InvalidArgumentError(`checkpoint directory must be an absolute path: ${JSON.stringify(dir)}`);
+  }
+  return dir;
+}
+
+/**
+ * CheckpointService implements CheckpointBackend over containerd, runc and CRIU.
+ */
+export class CheckpointService implements CheckpointBackend {
+  readonly #o: CheckpointServiceOptions;
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(o: CheckpointServiceOptions) {
+    this.#o = o;
+  }
+
+  /** stagingDir holds temporary checkpoints (exports) and imports being unpacked. */
+  get stagingDir(): string {
+    return join(this.#o.dataRoot, 'checkpoint-staging');
+  }
+
+  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+
+  #checkpointsDir(id: string, dir: string | undefined): string {
+    return dir ?? join(this.#o.dataRoot, 'containers', id, 'checkpoints');
+  }
+
+  // ---- create ----
+
+  async checkpointCreate(
+    ref: string,
+    opts: CheckpointCreateOptions,
+    signal?: AbortSignal,
+  ): Promise<CheckpointResult> {
+    if (opts.name === undefined) throw new InvalidArgumentError('checkpoint name is required');
+    const name = validateCheckpointId(opts.name);
+    const dir = checkDir(opts.dir);
+    const c = await this.#o.containers.containerInspect(ref, signal);
+    return this.#locked(c.Id, () => this.#create(c, name, this.#checkpointsDir(c.Id, dir), opts));
+  }
+
+  async checkpointExport(
+    ref: string,
+    opts: CheckpointCreateOptions & { compress: CompressionKind },
+    signal?: AbortSignal,
+  ): Promise<CheckpointExport> {
+    const name = opts.name === undefined || opts.name === '' ? undefined : validateCheckpointId(opts.name);
+    const dir = checkDir(opts.dir);
+    const c = await this.#o.containers.containerInspect(ref, signal);
+    let parent = this.#checkpointsDir(c.Id, dir);
+    let temporary: string | undefined;
+    if (name === undefined) {
+      await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
+      temporary = await mkdtemp(join(this.stagingDir, 'export-'));
+      parent = temporary;
+    }
+    let result: CheckpointResult;
+    try {
+      result = await this.#locked(c.Id, () =>
+        this.#create(c, name ?? `export-${randomBytes(4).toString('hex')}`, parent, opts),
+      );
+    } catch (err) {
+      if (temporary) await rm(temporary, { recursive: true, force: true });
+      throw err;
+    }
+    const tarStream = packCheckpointDir(result.dir);
+    const compressor = compressStream(opts.compress);
+    tarStream.on('error', (err) => compressor.destroy(err));
+    tarStream.pipe(compressor);
+    const cleanup = () => {
+      if (temporary) void rm(temporary, { recursive: true, force: true });
+    };
+    compressor.once('close', cleanup);
+    return { result, stream: compressor };
+  }
+
+  async #create(
+    c: ContainerInspect,
+    name: string,
+    parent: string,
+    opts: CheckpointCreateOptions,
+  ): Promise<CheckpointResult> {
+    const t0 = performance.now();
+    const id = c.Id;
+    const client = this.#o.client;
+    const task = await client.tasks.get(id).catch(() => undefined);
+    const status = task?.status;
+    if (status !== 'RUNNING' && status !== 'PAUSED') {
+      throw new ConflictError(`Container ${c.Name.replace(/^\//, '')} is not running`);
+    }
+    const ckDir = join(parent, name);
+    await mkdir(parent, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(ckDir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new ConflictError(
+          `checkpoint with name ${name} already exists for container ${c.Name.replace(/^\//, '')}`,
+        );
+      }
+      throw wrapError('create checkpoint directory', err);
+    }
+    try {
+      const imagesDir = join(ckDir, CHECKPOINT_IMAGES_DIR);
+      await mkdir(imagesDir, { mode: 0o700 });
+      const ctd = await client.containers.get(id);
+      const spec = ctd.spec ? unpackSpec(ctd.spec) : {};
+      const now = new Date().toISOString();
+      const configDump: ConfigDump = {
+        id,
+        name: c.Name.replace(/^\//, ''),
+        rootfsImage: c.Image,
+        rootfsImageRef: c.Image,
+        rootfsImageName: String(c.Config.Image ?? ''),
+        runtime: 'runc',
+        createdTime: c.Created,
+        checkpointedTime: now,
+      };
+      const ckptdDump: CkptdDump = {
+        Name: c.Name.replace(/^\//, ''),
+        Config: c.Config,
+        HostConfig: c.HostConfig,
+        Image: c.Image,
+      };
+      await writeFile(join(ckDir, 'spec.dump'), JSON.stringify(spec));
+      await writeFile(join(ckDir, CKPTD_DUMP), JSON.stringify(ckptdDump));
+
+      const mounts =
+        opts.ignoreRootfs || ctd.snapshot_key === ''
+          ? []
+          : await client.snapshots(ctd.snapshotter).mounts(ctd.snapshot_key);
+      const overlay = mounts.length === 1 && mounts[0] ? overlayDirs(mounts[0]) : undefined;
+      if (!opts.ignoreRootfs && overlay === undefined) {
+        throw new NotImplementedError(
+          `the rootfs of snapshotter ${ctd.snapshotter} cannot be captured (overlay only); use ignoreRootfs`,
+        );
+      }
+      const leave = opts.leaveRunning === true;
+      const ckOpts = packCheckpointOptions({
+        exit: !leave,
+        open_tcp: opts.tcpEstablished === true,
+        file_locks: opts.fileLocks === true,
+        image_path: imagesDir,
+        work_path: ckDir,
+      });
+      let checkpointMs = 0;
+      let diffMs = 0;
+      let diffBytes = 0;
+      const captureRootfs = async () => {
+        if (overlay === undefined) return;
+        const d0 = performance.now();
+        const s = await writeRootfsDiff(overlay, join(ckDir, ROOTFS_DIFF_TAR), join(ckDir, DELETED_FILES));
+        diffBytes = s.bytes;
+        diffMs = performance.now() - d0;
+      };
+      const dump = async () => {
+        const k0 = performance.now();
+        try {
+          await client.tasks.checkpoint(id, { options: ckOpts }, { deadlineMs: 30 * 60_000 });
+        } catch (err) {
+          const log = await readFile(join(ckDir, 'dump.log'), 'utf8').catch(() => '');
+          const reason = criuLogError(log);
+          const msg = err instanceof Error ? err.message : String(err);
+          throw new InternalError(`checkpoint failed: ${msg}${reason ? `; CRIU: ${reason}` : ''}`, {
+            cause: err,
+          });
+        }
+        checkpointMs = performance.now() - k0;
+      };
+      if (leave) {
+        // Files and memory must agree: freeze, dump (CRIU leaves the freezer as it found it),
+        // capture the rootfs, thaw.
+        const paused = status === 'RUNNING';
+        if (paused) await client.tasks.pause(id);
+        try {
+          await dump();
+          await captureRootfs();
+        } finally {
+          if (paused) {
+            await client.tasks
+              .resume(id)
+              .catch((err: unknown) =>
+                this.#o.logger?.warn({ err, id }, 'resuming the container after its checkpoint failed'),
+              );
+          }
+        }
+      } else {
+        await dump(); // CRIU stops the task: the rootfs is quiet now
+        await captureRootfs();
+      }
+      // Verify what CRIU left (containerd 1.6 can report success for an incomplete checkpoint).
+      const images = await readdir(imagesDir);
+      if (!images.includes('inventory.img')) {
+        throw new InternalError(`checkpoint of ${id} is incomplete: CRIU wrote no inventory.img`);
+      }
+      await writeFile(join(ckDir, 'config.dump'), JSON.stringify(configDump));
+      const statsFile = (await exists(join(ckDir, 'stats-dump')))
+        ? join(ckDir, 'stats-dump')
+        : join(imagesDir, 'stats-dump');
+      const criu = await readFile(statsFile).then(parseCriuDumpStats, () => undefined);
+      if (!leave) {
+        await this.#o.containers.noteCheckpoint(id, 'checkpointed');
+        // let the exit watcher record the stop, so inspect shows it at once
+        await Promise.race([this.#o.containers.taskExited(id), sleep(5000)]);
+      }
+      this.#o.events?.publish('container', 'checkpoint', id, {
+        name: configDump.name,
+        image: configDump.rootfsImageName,
+        checkpoint: name,
+      });
+      return {
+        id,
+        name,
+        dir: ckDir,
+        stats: {
+          ...(criu ? { criu } : {}),
+          checkpointDurationMs: round(checkpointMs),
+          rootfsDiffDurationMs: round(diffMs),
+          rootfsDiffBytes: diffBytes,
+          totalDurationMs: round(performance.now() - t0),
+        },
+      };
+    } catch (err) {
+      await rm(ckDir, { recursive: true, force: true });
+      throw isEngineError(err) ? err : wrapError('checkpoint', err);
+    }
+  }
+
+  // ---- list / delete ----
+
+  async checkpointList(ref: string, dir?: string, signal?: AbortSignal): Promise<CheckpointSummary[]> {
+    const d = checkDir(dir);
+    const c = await this.#o.containers.containerInspect(ref, signal);
+    const parent = this.#checkpointsDir(c.Id, d);
+    const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+    const out: CheckpointSummary[] = [];
+    for (const e of entries) {
+      if (e.isDirectory() && (await exists(join(parent, e.name, 'config.dump')))) out.push({ Name: e.name });
+    }
+    return out.sort((a, b) => (a.Name < b.Name ? -1 : 1));
+  }
+
+  async checkpointDelete(ref: string, name: string, dir?: string, signal?: AbortSignal): Promise<void> {
+    const n = validateCheckpointId(name);
+    const d = checkDir(dir);
+    const c = await this.#o.containers.containerInspect(ref, signal);
+    const ckDir = join(this.#checkpointsDir(c.Id, d), n);
+    if (!(await exists(join(ckDir, 'config.dump'))) && !(await exists(join(ckDir, CHECKPOINT_IMAGES_DIR)))) {
+      throw new NotFoundError(`checkpoint ${n} does not exist for container ${c.Name.replace(/^\//, '')}`);
+    }
+    await rm(ckDir, { recursive: true, force: true });
+  }
+
+  // ---- restore ----
+
+  async startFromCheckpoint(ref: string, opts: StartOptions, signal?: AbortSignal): Promise<void> {
+    await this.checkpointRestore(
+      ref,
+      {
+        ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
+        ...(opts.checkpointDir ? { dir: opts.checkpointDir } : {}),
+      },
+      signal,
+    );
+  }
+
+  async checkpointRestore(ref: string, opts: RestoreOptions, signal?: AbortSignal): Promise<RestoreResult> {
+    if (opts.checkpoint === undefined || opts.checkpoint === '') {
+      throw new InvalidArgumentError('checkpoint is required (or import=true with an archive)');
+    }
+    const name = validateCheckpointId(opts.checkpoint);
+    const dir = checkDir(opts.dir);
+    const c = await this.#o.containers.containerInspect(ref, signal);
+    const ckDir = join(this.#checkpointsDir(c.Id, dir), name);
+    if (!(await exists(join(ckDir, CHECKPOINT_IMAGES_DIR, 'inventory.img')))) {
+      throw new NotFoundError(`checkpoint ${name} does not exist for container ${c.Name.replace(/^\//, '')}`);
+    }
+    if (opts.name !== undefined && opts.name !== '') {
+      return this.#restoreNew(ckDir, opts, false, signal);
+    }
+    return this.#locked(c.Id, async () => {
+      const fresh = await this.#o.containers.containerInspect(c.Id, signal);
+      if (runningState(fresh))
+        throw new ConflictError(`Container ${c.Name.replace(/^\//, '')} is already running`);
+      await this.#o.containers.taskExited(c.Id);
+      const t0 = performance.now();
+      const criu = await this.#restoreTask(c.Id, ckDir);
+      await this.#o.containers.noteCheckpoint(c.Id, 'restored');
+      this.#o.events?.publish('container', 'restore', c.Id, {
+        name: c.Name.replace(/^\//, ''),
+        image: String(c.Config.Image ?? ''),
+        checkpoint: name,
+      });
+      return {
+        Id: c.Id,
+        stats: {
+          ...(criu ? { criu } : {}),
+          restoreDurationMs: round(performance.now() - t0),
+          totalDurationMs: round(performance.now() - t0),
+        },
+      };
+    });
+  }
+
+  /** #restoreTask restores the task from ckDir's CRIU images, failing with CRIU's reason. */
+  async #restoreTask(id: string, ckDir: string): Promise<CriuRestoreStats | undefined> {
+    await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
+    const work = await mkdtemp(join(this.stagingDir, 'restore-'));
+    try {
+      try {
+        await this.#o.containers.restoreTask(id, {
+          imagePath: join(ckDir, CHECKPOINT_IMAGES_DIR),
+          workPath: work,
+        });
+      } catch (err) {
+        const log = await readFile(join(work, 'restore.log'), 'utf8').catch(() => '');
+        const reason = criuLogError(log);
+        const msg = err instanceof Error ? err.message : String(err);
+        throw new InternalError(`restore failed: ${msg}${reason ? `; CRIU: ${reason}` : ''}`, { cause: err });
+      }
+      const statsFile = (await exists(join(work, 'stats-restore')))
+        ? join(work, 'stats-restore')
+        : join(ckDir, CHECKPOINT_IMAGES_DIR, 'stats-restore');
+      return await readFile(statsFile).then(parseCriuRestoreStats, () => undefined);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  async checkpointImport(
+    input: Readable,
+    opts: RestoreOptions,
+    signal?: AbortSignal,
+  ): Promise<RestoreResult> {
+    await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
+    const staging = await mkdtemp(join(this.stagingDir, 'import-'));
+    let kept = false;
+    try {
+      await extractCheckpointArchive(input, staging, signal ?? new AbortController().signal);
+      const res = await this.#restoreNew(staging, opts, true, signal);
+      if (opts.keep) {
+        const dest = join(this.#o.dataRoot, 'containers', res.Id, 'checkpoints');
+        await mkdir(dest, { recursive: true, mode: 0o700 });
+        await rename(staging, join(dest, 'imported'));
+        kept = true;
+      }
+      return res;
+    } finally {
+      if (!kept) await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * #restoreNew creates a new container from a checkpoint: the image named by config.dump, the
+   * runtime spec rebuilt by ckptd from the Docker config (never spec.dump's mounts, hooks,
+   * devices or capabilities), the rootfs diff applied to its fresh snapshot, then the task
+   * restored from CRIU's images. On failure the new container is removed (task, snapshot, files).
+   */
+  async #restoreNew(
+    ckDir: string,
+    opts: RestoreOptions,
+    untrusted: boolean,
+    signal?: AbortSignal,
+  ): Promise<RestoreResult> {
+    const t0 = performance.now();
+    const configText = await readBounded(join(ckDir, 'config.dump'));
+    if (configText === undefined)
+      throw new InvalidArgumentError('invalid checkpoint: config.dump is missing');
+    let config: Partial<ConfigDump>;
+    try {
+      config = JSON.parse(configText) as Partial<ConfigDump>;
+    } catch (err) {
+      throw new InvalidArgumentError(`invalid checkpoint: config.dump: ${(err as Error).message}`);
+    }
+    if (config === null || typeof config !== 'object')
+      throw new InvalidArgumentError('invalid checkpoint: config.dump is not an object');
+    if (
+      config.runtime !== undefined &&
+      config.runtime !== 'runc' &&
+      config.runtime !== 'io.containerd.runc.v2'
+    ) {
+      throw new InvalidArgumentError(
+        `checkpoint was taken with runtime ${String(config.runtime)} and cannot be restored with runc`,
+      );
+    }
+    const docker = await this.#dockerConfig(ckDir);
+    const deleted = parseDeletedFiles((await readBounded(join(ckDir, DELETED_FILES))) ?? '[]');
+    if (!(await exists(join(ckDir, CHECKPOINT_IMAGES_DIR, 'inventory.img')))) {
+      throw new InvalidArgumentError('invalid checkpoint: checkpoint/inventory.img is missing');
+    }
+
+    // The base image must exist here: resolve by ID first (a tag may have moved), then by name.
+    const imageName = str(config.rootfsImageName) || str(docker?.Config.Image);
+    const imageId = str(config.rootfsImageRef) || str(config.rootfsImage) || str(docker?.Image);
+    let image: string | undefined;
+    for (const candidate of [imageId, imageName]) {
+      if (!candidate) continue;
+      try {
+        const found = await this.#o.images.resolveImage(candidate, signal);
+        if (imageId && found.id !== imageId && candidate === imageName) continue;
+        image =
+          candidate === imageId && imageName && (await this.#sameImage(imageName, found.id, signal))
+            ? imageName
+            : candidate;
+        break;
+      } catch (err) {
+        if (!(isEngineError(err) && err.code === 'CKPTD_NOT_FOUND')) throw err;
+      }
+    }
+    if (image === undefined)
+      throw new NotFoundError(`No such image: ${imageName || imageId || '(none named by the checkpoint)'}`);
+
+    const req = this.#createRequest(docker, ckDir, image, untrusted);
+    const created = await this.#o.containers.containerCreate(opts.name || undefined, await req, signal);
+    const id = created.Id;
+    try {
+      if (!opts.ignoreRootfs) await this.#applyRootfs(id, ckDir, deleted, signal);
+      const r0 = performance.now();
+      const criu = await this.#restoreTask(id, ckDir);
+      await this.#o.containers.noteCheckpoint(id, 'restored');
+      const info = await this.#o.containers.containerInspect(id, signal);
+      this.#o.events?.publish('container', 'restore', id, {
+        name: info.Name.replace(/^\//, ''),
+        image,
+        ...(config.name ? { from: str(config.name) } : {}),
+      });
+      return {
+        Id: id,
+        stats: {
+          ...(criu ? { criu } : {}),
+          restoreDurationMs: round(performance.now() - r0),
+          totalDurationMs: round(performance.now() - t0),
+        },
+      };
+    } catch (err) {
+      await this.#o.containers
+        .containerRemove(id, { force: true })
+        .catch((e: unknown) =>
+          this.#o.logger?.warn({ err: e, id }, 'removing the container of a failed restore failed'),
+        );
+      throw isEngineError(err) ? err : wrapError('restore', err);
+    }
+  }
+
+  async #sameImage(name: string, id: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.#o.images.resolveImage(name, signal)).id === id;
+    } catch {
+      return false;
+    }
+  }
+
+  async #dockerConfig(ckDir: string): Promise<CkptdDump | undefined> {
+    const text = await readBounded(join(ckDir, CKPTD_DUMP));
+    if (text === undefined) return undefined;
+    try {
+      const v = JSON.parse(text) as CkptdDump;
+      if (v === null || typeof v !== 'object' || typeof v.Config !== 'object' || v.Config === null)
+        throw new Error('not an object');
+      return v;
+    } catch (err) {
+      throw new InvalidArgumentError(`invalid checkpoint: ${CKPTD_DUMP}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * #createRequest rebuilds a create request. From ckptd.dump: the Docker config (Cmd, Env,
+   * User, WorkingDir, Labels, Tty...) and, unless the checkpoint is untrusted, its HostConfig.
+   * An imported checkpoint gets no binds and network mode `none`: host resources are never
+   * granted by an archive. Without ckptd.dump (a Podman archive), the process fields of
+   * spec.dump (args, env, cwd, terminal, hostname) — nothing else of it.
+   */
+  async #createRequest(
+    docker: CkptdDump | undefined,
+    ckDir: string,
+    image: string,
+    untrusted: boolean,
+  ): Promise<CreateContainerRequest> {
+    const pick = <T>(v: unknown, ok: (x: unknown) => x is T): T | undefined => (ok(v) ? v : undefined);
+    const isStr = (x: unknown): x is string => typeof x === 'string';
+    const isStrs = (x: unknown): x is string[] => Array.isArray(x) && x.every(isStr);
+    const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+    let config: Record<string, unknown>;
+    if (docker !== undefined) {
+      const c = docker.Config;
+      const labels = c.Labels && typeof c.Labels === 'object' ? (c.Labels as Record<string, unknown>) : {};
+      config = {
+        Hostname: pick(c.Hostname, isStr),
+        Domainname: pick(c.Domainname, isStr),
+        User: pick(c.User, isStr),
+        Env: pick(c.Env, isStrs),
+        Cmd: pick(c.Cmd, isStrs),
+        Entrypoint: pick(c.Entrypoint, isStrs) ?? [''],
+        WorkingDir: pick(c.WorkingDir, isStr),
+        Tty: pick(c.Tty, isBool),
+        OpenStdin: pick(c.OpenStdin, isBool),
+        StdinOnce: pick(c.StdinOnce, isBool),
+        StopSignal: pick(c.StopSignal, isStr),
+        Labels: Object.fromEntries(Object.entries(labels).filter(([, v]) => typeof v === 'string')),
+      };
+    } else {
+      const specText = await readBounded(join(ckDir, 'spec.dump'));
+      let spec: {
+        process?: { args?: unknown; env?: unknown; cwd?: unknown; terminal?: unknown };
+        hostname?: unknown;
+      } = {};
+      try {
+        spec = specText ? (JSON.parse(specText) as typeof spec) : {};
+      } catch (err) {
+        throw new InvalidArgumentError(`invalid checkpoint: spec.dump: ${(err as Error).message}`);
+      }
+      config = {
+        Hostname: pick(spec.hostname, isStr),
+        Env: pick(spec.process?.env, isStrs),
+        Cmd: pick(spec.process?.args, isStrs),
+        Entrypoint: [''],
+        WorkingDir: pick(spec.process?.cwd, isStr),
+        Tty: pick(spec.process?.terminal, isBool),
+      };
+    }
+    const hc = docker?.HostConfig ?? {};
+    const hostConfig: Record<string, unknown> = untrusted
+      ? {
+          NetworkMode: 'none',
+          ...(typeof hc.ShmSize === 'number' ? { ShmSize: hc.ShmSize } : {}),
+          ...(typeof hc.ReadonlyRootfs === 'boolean' ? { ReadonlyRootfs: hc.ReadonlyRootfs } : {}),
+        }
+      : {
+          NetworkMode: hc.NetworkMode,
+          Binds: hc.Binds ?? null,
+          ShmSize: hc.ShmSize,
+          ReadonlyRootfs: hc.ReadonlyRootfs,
+          Sysctls: hc.Sysctls,
+        };
+    const clean = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+    return { ...clean, Image: image, HostConfig: hostConfig } as CreateContainerRequest;
+  }
+
+  /** #applyRootfs mounts the new container's snapshot and applies the rootfs diff to it. */
+  async #applyRootfs(id: string, ckDir: string, deleted: string[], signal?: AbortSignal): Promise<void> {
+    const diffPath = join(ckDir, ROOTFS_DIFF_TAR);
+    const hasDiff = await exists(diffPath);
+    if (!hasDiff && deleted.length === 0) return;
+    const ctd = await this.#o.client.containers.get(id);
+    const mounts = await this.#o.client.snapshots(ctd.snapshotter).mounts(ctd.snapshot_key);
+    const target = await mkdtemp(join(this.stagingDir, 'rootfs-'));
+    try {
+      await mountAll(mounts, target);
+      try {
+        await applyRootfsDiff(
+          target,
+          hasDiff ? createReadStream(diffPath) : undefined,
+          deleted,
+          signal ?? new AbortController().signal,
+        );
+      } finally {
+        await execFileP('umount', [target]).catch(() => execFileP('umount', ['-l', target]));
+      }
+    } finally {
+      await rmdir(target).catch(() => undefined);
+    }
+  }
+}
+
+async function mountAll(mounts: Mount[], target: string): Promise<void> {
+  const m = mounts[0];
+  if (m === undefined || mounts.length !== 1)
+    throw new InternalError('cannot mount the container rootfs: unexpected mounts');
+  const options = [...m.options];
+  if (m.type === 'bind') options.push('bind');
+  await execFileP('mount', [
+    '-t',
+    m.type === 'bind' ? 'none' : m.type,
+    '-o',
+    options.join(','),
+    m.source,
+    target,
+  ]);
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

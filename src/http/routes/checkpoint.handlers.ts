@@ -1,0 +1,149 @@
+/**
+ * Handlers of the checkpoint routes (moby `router/checkpoint/checkpoint_routes.go`, podman
+ * `handlers/libpod/containers.go` checkpoint/restore). Each parses its input, calls one
+ * CheckpointBackend method with the request's abort signal, and replies.
+ */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CompressionKind } from '../../archive/compression.js';
+import type { CheckpointBackend } from '../../engine/checkpoint.js';
+import { InvalidArgumentError } from '../../errors/index.js';
+import { firstValue, parseBool } from '../params.js';
+import { cutConnection } from '../request-context.js';
+
+type Query = Record<string, unknown>;
+
+/** CheckpointHandlers are the route handlers the checkpoint route table points at. */
+export interface CheckpointHandlers {
+  postCheckpointCreate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  getCheckpointList(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  deleteCheckpoint(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainerCheckpoint(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  postContainerRestore(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+}
+
+/** ARCHIVE_CONTENT_TYPES maps an export's compression to its Content-Type (all accepted back by import). */
+export const ARCHIVE_CONTENT_TYPES: Record<'none' | 'gzip' | 'zstd', string> = {
+  none: 'application/x-tar',
+  gzip: 'application/gzip',
+  zstd: 'application/zstd',
+};
+
+function parseCompress(v: unknown): 'none' | 'gzip' | 'zstd' {
+  const s = firstValue(v);
+  if (s === undefined || s === '') return 'zstd';
+  if (s === 'none' || s === 'gzip' || s === 'zstd') return s;
+  throw new InvalidArgumentError(`invalid compress value ${JSON.stringify(s)}: use zstd, gzip or none`);
+}
+
+const opt = (k: string, v: string | undefined): Record<string, string> => (v ? { [k]: v } : {});
+
+/** checkpointHandlers binds the checkpoint handlers to a backend. */
+export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandlers {
+  const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+  const q = (request: FastifyRequest) => request.query as Query;
+  return {
+    async postCheckpointCreate(request, reply) {
+      const body = (request.body ?? {}) as {
+        CheckpointID?: unknown;
+        CheckpointDir?: unknown;
+        Exit?: unknown;
+      };
+      if (typeof body !== 'object' || Array.isArray(body))
+        throw new InvalidArgumentError('invalid JSON body');
+      const name = typeof body.CheckpointID === 'string' ? body.CheckpointID : '';
+      const dir = typeof body.CheckpointDir === 'string' ? body.CheckpointDir : '';
+      await backend.checkpointCreate(
+        id(request),
+        { name, ...opt('dir', dir), leaveRunning: body.Exit !== true },
+        request.abortSignal,
+      );
+      void reply.code(201).send();
+    },
+
+    async getCheckpointList(request) {
+      return backend.checkpointList(
+        id(request),
+        firstValue(q(request).dir) || undefined,
+        request.abortSignal,
+      );
+    },
+
+    async deleteCheckpoint(request, reply) {
+      const { checkpoint } = request.params as { checkpoint: string };
+      await backend.checkpointDelete(
+        id(request),
+        checkpoint,
+        firstValue(q(request).dir) || undefined,
+        request.abortSignal,
+      );
+      void reply.code(204).send();
+    },
+
+    async postContainerCheckpoint(request, reply) {
+      const query = q(request);
+      const name = firstValue(query.name);
+      const opts = {
+        ...(name !== undefined && name !== '' ? { name } : {}),
+        ...opt('dir', firstValue(query.dir)),
+        leaveRunning: parseBool(query.leaveRunning),
+        tcpEstablished: parseBool(query.tcpEstablished),
+        fileLocks: parseBool(query.fileLocks),
+        ignoreRootfs: parseBool(query.ignoreRootfs),
+      };
+      const printStats = parseBool(query.printStats);
+      if (!parseBool(query.export)) {
+        if (opts.name === undefined) throw new InvalidArgumentError('name is required (or export=true)');
+        const res = await backend.checkpointCreate(id(request), opts, request.abortSignal);
+        void reply.code(201);
+        return { Id: res.id, Name: res.name, ...(printStats ? { Stats: res.stats } : {}) };
+      }
+      const compress: CompressionKind = parseCompress(query.compress);
+      const signal = request.abortSignal;
+      // CRIU's failures come before any byte: they still get a real status.
+      const exp = await backend.checkpointExport(id(request), { ...opts, compress }, signal);
+      reply.hijack();
+      const res = reply.raw;
+      for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, v);
+      res.setHeader('content-type', ARCHIVE_CONTENT_TYPES[compress as 'none' | 'gzip' | 'zstd']);
+      res.setHeader('x-ckptd-checkpoint', exp.result.name);
+      if (printStats) res.setHeader('x-ckptd-stats', JSON.stringify(exp.result.stats));
+      res.writeHead(200);
+      try {
+        await pipeline(exp.stream, res, { signal });
+      } catch (err) {
+        exp.stream.destroy();
+        cutConnection(request, reply, err);
+      }
+      return undefined;
+    },
+
+    async postContainerRestore(request, reply) {
+      const query = q(request);
+      const opts = {
+        ...opt('checkpoint', firstValue(query.checkpoint)),
+        ...opt('dir', firstValue(query.dir)),
+        ...opt('name', firstValue(query.name)),
+        tcpEstablished: parseBool(query.tcpEstablished),
+        ignoreRootfs: parseBool(query.ignoreRootfs),
+        keep: parseBool(query.keep),
+      };
+      const printStats = parseBool(query.printStats);
+      let res;
+      if (parseBool(query.import)) {
+        const body = request.body as unknown;
+        if (body === undefined || body === null || typeof (body as Readable).pipe !== 'function') {
+          throw new InvalidArgumentError(
+            'import=true needs the checkpoint archive as the body (Content-Type application/x-tar, application/zstd, application/gzip or application/octet-stream)',
+          );
+        }
+        res = await backend.checkpointImport(body as Readable, opts, request.abortSignal);
+      } else {
+        res = await backend.checkpointRestore(id(request), opts, request.abortSignal);
+      }
+      void reply.code(201);
+      return { Id: res.Id, ...(printStats && res.stats ? { Stats: res.stats } : {}) };
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import {
+  applyRootfsDiff,
+  extractCheckpointArchive,
+  overlayDirs,
+  packCheckpointDir,
+  parseDeletedFiles,
+  writeRootfsDiff,
+} from '../../../src/archive/checkpoint-archive.js';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+const temp = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'ckptd-cka-'));
+  dirs.push(d);
+  return d;
+};
+
+type E = { name: string; type?: tar.Header['type']; body?: string; linkname?: string };
+async function tarOf(entries: E[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const b = Buffer.from(e.body ?? '');
+    if (type === 'file') pack.entry({ name: e.name, type, size: b.length, mode: 0o644 }, b);
+    else
+      pack.entry({
+        name: e.name,
+        type,
+        mode: 0o755,
+        linkname: e.linkname ?? null,
+        devmajor: 1,
+        devminor: 3,
+      } as tar.Header);
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+const never = new AbortController().signal;
+
+test('extractCheckpointArchive accepts the Podman layout, gzip detected', async () => {
+  const dest = await temp();
+  const body = gzipSync(
+    await tarOf([
+      { name: 'config.dump', body: '{}' },
+      { name: 'checkpoint/', type: 'directory' },
+      { name: 'checkpoint/inventory.img', body: 'inv' },
+    ]),
+  );
+  await extractCheckpointArchive(Readable.from([body]), dest, never);
+  assert.equal(await readFile(join(dest, 'checkpoint', 'inventory.img'), 'utf8'), 'inv');
+});
+
+for (const [what, entries] of [
+  [
+    'a ../ entry',
+    [
+      { name: 'config.dump', body: '{}' },
+      { name: '../x', body: 'x' },
+    ],
+  ],
+  ['an absolute entry', [{ name: '/etc/passwd', body: 'x' }]],
+  [
+    'a device node',
+    [
+      { name: 'config.dump', body: '{}' },
+      { name: 'checkpoint/null', type: 'character-device' },
+    ],
+  ],
+  ['a symlink', [{ name: 'checkpoint', type: 'symlink', linkname: '/etc' }]],
+  ['no CRIU images', [{ name: 'config.dump', body: '{}' }]],
+] as [string, E[]][]) {
+  test(`extractCheckpointArchive refuses ${what} with an InvalidArgumentError`, async () => {
+    const dest = await temp();
+    await assert.rejects(extractCheckpointArchive(Readable.from([await tarOf(entries)]), dest, never), {
+      code: 'CKPTD_INVALID_ARGUMENT',
+    });
+  });
+}
+
+test('extractCheckpointArchive refuses a truncated archive', async () => {
+  const full = await tarOf([
+    { name: 'config.dump', body: '{}' },
+    { name: 'checkpoint/pages-1.img', body: 'p'.repeat(10_000) },
+  ]);
+  await assert.rejects(
+    extractCheckpointArchive(Readable.from([full.subarray(0, 3000)]), await temp(), never),
+    /truncated|unexpected end/,
+  );
+});
+
+test('parseDeletedFiles cleans paths and refuses escapes', () => {
+  assert.deepEqual(parseDeletedFiles('["/etc/motd", "var/x"]'), ['etc/motd', 'var/x']);
+  assert.deepEqual(parseDeletedFiles('null'), []);
+  assert.throws(() => parseDeletedFiles('["/../../etc/shadow"]'), /escapes/);
+  assert.throws(() => parseDeletedFiles('{"a":1}'), /array/);
+});
+
+test('applyRootfsDiff writes files, links and deletions, and never follows a symlink out of the root', async () => {
+  const root = await temp();
+  const outside = await temp();
+  await mkdir(join(root, 'etc'));
+  await writeFile(join(root, 'etc', 'motd'), 'old');
+  await symlink(outside, join(root, 'escape'));
+  const diff = await tarOf([
+    { name: 'etc/new', body: 'new' },
+    { name: 'etc/hard', type: 'link', linkname: 'etc/new' },
+    { name: 'etc/sym', type: 'symlink', linkname: '/etc/new' },
+  ]);
+  await applyRootfsDiff(root, Readable.from([diff]), ['etc/motd'], never);
+  assert.equal(await readFile(join(root, 'etc', 'new'), 'utf8'), 'new');
+  assert.equal((await lstat(join(root, 'etc', 'hard'))).nlink, 2);
+  assert.ok((await lstat(join(root, 'etc', 'sym'))).isSymbolicLink());
+  await assert.rejects(lstat(join(root, 'etc', 'motd')));
+  for (const bad of [
+    [{ name: 'escape/pwned', body: 'x' }],
+    [{ name: '../pwned', body: 'x' }],
+    [{ name: 'dev/null', type: 'character-device' }],
+    [{ name: 'etc/h2', type: 'link', linkname: '../outside' }],
+  ] as E[][]) {
+    await assert.rejects(applyRootfsDiff(root, Readable.from([await tarOf(bad)]), [], never), {
+      code: 'CKPTD_INVALID_ARGUMENT',
+    });
+  }
+  assert.deepEqual(await readdir(outside), []);
+  // a deletion through a symlinked parent is skipped, not followed
+  await writeFile(join(outside, 'keep'), 'k');
+  await assert.rejects(applyRootfsDiff(root, undefined, ['escape/keep'], never));
+  assert.equal(await readFile(join(outside, 'keep'), 'utf8'), 'k');
+});
+
+test('writeRootfsDiff turns overlay whiteouts into deleted.files and packs the rest; packCheckpointDir round-trips', async () => {
+  const upper = await temp();
+  await mkdir(join(upper, 'tmp'));
+  await writeFile(join(upper, 'tmp', 'c'), '42');
+  const out = await temp();
+  const s = await writeRootfsDiff(
+    { upper, lowers: [] },
+    join(out, 'rootfs-diff.tar'),
+    join(out, 'deleted.files'),
+  );
+  assert.equal(s.bytes, 2);
+  assert.deepEqual(JSON.parse(await readFile(join(out, 'deleted.files'), 'utf8')), []);
+  const root = await temp();
+  await applyRootfsDiff(root, Readable.from([await readFile(join(out, 'rootfs-diff.tar'))]), [], never);
+  assert.equal(await readFile(join(root, 'tmp', 'c'), 'utf8'), '42');
+  assert.deepEqual(
+    overlayDirs({ type: 'overlay', options: ['upperdir=/u', 'lowerdir=/a:/b', 'workdir=/w'] }),
+    {
+      upper: '/u',
+      lowers: ['/a', '/b'],
+    },
+  );
+
+  await mkdir(join(out, 'checkpoint'));
+  await writeFile(join(out, 'checkpoint', 'inventory.img'), 'inv');
+  await writeFile(join(out, 'config.dump'), '{}');
+  const chunks: Buffer[] = [];
+  for await (const c of packCheckpointDir(out)) chunks.push(c as Buffer);
+  const again = await temp();
+  await extractCheckpointArchive(Readable.from([Buffer.concat(chunks)]), again, never);
+  assert.deepEqual((await readdir(again)).sort(), [
+    'checkpoint',
+    'config.dump',
+    'deleted.files',
+    'rootfs-diff.tar',
+  ]);
+});
