@@ -347,6 +347,58 @@ export class ImageService implements ImagesBackend {
     }
   }
 
+  // ---------------------------------------------------------------- commit support (issue 4)
+
+  /**
+   * writeImageBlob stores a small blob (an image config or manifest) under ctx's lease, with
+   * `labels` (GC references). A blob already present counts as written; its labels are set.
+   */
+  async writeImageBlob(
+    bytes: Buffer,
+    digest: string,
+    labels: Record<string, string>,
+    ctx: CallContext,
+  ): Promise<void> {
+    const w = this.#client.content.writer(
+      `blob-${digest}-${randomBytes(4).toString('hex')}`,
+      { total: bytes.length, expected: digest, labels },
+      ctx,
+    );
+    try {
+      w.end(bytes);
+      await w.commit(bytes.length, digest, labels);
+    } catch (err) {
+      w.destroy();
+      throw wrapError('writing image content', err);
+    }
+    if (w.exists && Object.keys(labels).length > 0) await this.#labelContent(digest, labels, ctx);
+  }
+
+  /**
+   * nameImage gives the image whose manifest is `target` the full reference `name` (created or
+   * moved, as tagImage does), or, without a name, keeps it as a dangling record unless another
+   * record already targets it.
+   */
+  async nameImage(
+    name: string | undefined,
+    target: ManifestDescriptor,
+    imageId: string,
+    ctx: CallContext,
+  ): Promise<void> {
+    if (name !== undefined) {
+      await this.#setName(name, target, imageId, ctx);
+      return;
+    }
+    if ((await this.#recordsTargeting(target.digest, ctx)).length > 0) return;
+    const dangling = danglingName(target.digest);
+    this.#events?.muteImageEcho?.(dangling);
+    await this.#client.images
+      .create({ name: dangling, target: toProtoDesc(target), labels: {} }, ctx)
+      .catch((err: unknown) => {
+        if (!(err instanceof AlreadyExistsError)) throw err;
+      });
+  }
+
   // ---------------------------------------------------------------- names
 
   async #recordsTargeting(digest: string, ctx: CallContext): Promise<Image[]> {

@@ -1,0 +1,455 @@
+/**
+ * Commit, changes and export of a container's filesystem (moby `daemon/containerd/
+ * image_commit.go`, `image_changes.go`, `daemon/export.go`), through containerd's snapshot,
+ * diff and content services.
+ *
+ * Commit: one lease around everything; the container is paused (unless asked not to, or
+ * already paused) only while containerd's Diff service walks its snapshot against the parent
+ * (the image's chainID, a View of it); the layer goes to the content store uncompressed by
+ * default; config and manifest are written with `containerd.io/gc.ref.*` labels and the image
+ * record created last, so a failure anywhere leaves nothing outside the lease, which is deleted.
+ *
+ * Unpack strategy: lazy. The new layer is NOT applied into a new snapshot at commit time
+ * (containerd's route writes the data twice: the diff blob, then the unpack). The image's
+ * config carries no snapshot GC label until ImageService.ensureUnpacked — called when a
+ * container is first created from the image — unpacks the top layer and labels the config.
+ * Reusing the container's own snapshot is not possible: containerd can only commit an active
+ * snapshot by consuming it (the container would lose its rootfs), and views of active
+ * snapshots do not exist.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { CallContext, ContainerdClient, Descriptor } from '../containerd/index.js';
+import { ConflictError, InvalidArgumentError, NotFoundError, wrapError } from '../errors/index.js';
+import { applyChanges } from '../oci/changes.js';
+import { mergeEnv, toStrSlice, type ContainerRequestConfig } from '../oci/container-config.js';
+import { sha256Digest, type Digest } from '../oci/digest.js';
+import type { HistoryEntry, ImageConfig, ImageRuntimeConfig } from '../oci/image-config.js';
+import { LABEL_UNCOMPRESSED } from '../oci/labels.js';
+import { buildManifest, layerLabels, manifestGcLabels } from '../oci/manifest.js';
+import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
+import { familiarName, withTag } from '../oci/reference.js';
+import type { CommitSource, ContainerRecord } from './containers.js';
+import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import { exportTar, overlayChanges, overlayLayout, withReadOnlyRootfs, type Change } from './rootfs.js';
+
+export type { Change } from './rootfs.js';
+
+/** EMPTY_LAYER_DIFF_ID is the digest of a tar with only its two end blocks: a diff with no change. */
+export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+/** COMMIT_LEASE_EXPIRE_MS bounds how long a crashed commit's lease keeps its content (nerdctl: 1 h). */
+export const COMMIT_LEASE_EXPIRE_MS = 60 * 60 * 1000;
+const CLEANUP_DEADLINE_MS = 10_000;
+
+/** CommitOptions are the parameters of POST /commit. */
+export interface CommitOptions {
+  /** container is an ID, unique ID prefix or name. */
+  container: string;
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** pause the container while its filesystem is read (default true). */
+  pause?: boolean;
+  /** changes are Dockerfile instructions (`ENV A=b`, `CMD ["x"]`). */
+  changes?: string[];
+  /** config overrides the container's config (the request body); null/undefined = the container's. */
+  config?: ContainerRequestConfig | null;
+  /** compression of the new layer (default none, as dockerd's graph driver and podman keep them). */
+  compression?: LayerCompression;
+  /** squash: a single-layer image holding the whole root filesystem. */
+  squash?: boolean;
+}
+
+/** CommitResult is POST /commit's answer. */
+export interface CommitResult {
+  Id: string;
+}
+
+/** ExportSink consumes the export tar (the HTTP handler pipes it into the response). */
+export type ExportSink = (tar: Readable) => Promise<void>;
+
+/** CommitBackend is what the commit/changes/export handlers call. */
+export interface CommitBackend {
+  /** createImageFromContainer commits a container's filesystem and config into a new image. */
+  createImageFromContainer(opts: CommitOptions, signal?: AbortSignal): Promise<CommitResult>;
+  /** containerChanges lists the container's filesystem changes as `docker diff`. */
+  containerChanges(ref: string, signal?: AbortSignal): Promise<Change[]>;
+  /**
+   * containerExport resolves the container, mounts its rootfs read-only and hands the tar
+   * stream to sink; everything is released when sink settles (also when it fails: client gone).
+   */
+  containerExport(ref: string, sink: ExportSink, signal?: AbortSignal): Promise<void>;
+}
+
+/** CommitContainers is the part of the ContainerService the commit engine uses. */
+export interface CommitContainers {
+  commitSource(ref: string, signal?: AbortSignal): Promise<CommitSource>;
+}
+
+/** CommitImages is the part of the ImageService the commit engine uses. */
+export interface CommitImages {
+  resolveImage(nameOrId: string, signal?: AbortSignal): Promise<ResolvedImage>;
+  writeImageBlob(
+    bytes: Buffer,
+    digest: string,
+    labels: Record<string, string>,
+    ctx: CallContext,
+  ): Promise<void>;
+  nameImage(
+    name: string | undefined,
+    target: ManifestDescriptor,
+    imageId: string,
+    ctx: CallContext,
+  ): Promise<void>;
+}
+
+/** CommitEvents publishes engine events. */
+export interface CommitEvents {
+  publish(type: string, action: string, id: string, attributes?: Record<string, string>): void;
+}
+
+/** CommitServiceOptions wire a CommitService. */
+export interface CommitServiceOptions {
+  client: ContainerdClient;
+  containers: CommitContainers;
+  images: CommitImages;
+  events?: CommitEvents;
+  logger: Logger;
+}
+
+interface PauseHold {
+  count: number;
+  /** paused resolves to true when this hold paused the task (and must resume it). */
+  paused: Promise<boolean>;
+}
+
+/**
+ * commitRuntimeConfig is the image `config` of a commit, as moby's commit does: the override
+ * (request body) or else the container's config, the `--change` instructions applied, then
+ * moby's `merge` filling what is still empty from the container's config.
+ */
+export function commitRuntimeConfig(
+  container: ContainerRecord['Config'],
+  override: ContainerRequestConfig | null | undefined,
+  changes: readonly string[],
+): ImageRuntimeConfig {
+  const pick = (c: ContainerRequestConfig | ContainerRecord['Config']): ImageRuntimeConfig => {
+    const out: ImageRuntimeConfig = {};
+    if (typeof c.User === 'string') out.User = c.User;
+    if (c.ExposedPorts) out.ExposedPorts = { ...c.ExposedPorts };
+    if (Array.isArray(c.Env)) out.Env = [...c.Env];
+    const cmd = toStrSlice(c.Cmd as ContainerRequestConfig['Cmd']);
+    const ep = toStrSlice(c.Entrypoint as ContainerRequestConfig['Entrypoint']);
+    out.Cmd = cmd;
+    out.Entrypoint = ep;
+    if (c.Volumes) out.Volumes = { ...c.Volumes };
+    if (typeof c.WorkingDir === 'string') out.WorkingDir = c.WorkingDir;
+    if (c.Labels) {
+      out.Labels = Object.fromEntries(Object.entries(c.Labels).filter(([k]) => !k.startsWith('ckptd/')));
+    }
+    if (typeof c.StopSignal === 'string' && c.StopSignal) out.StopSignal = c.StopSignal;
+    if (c.Healthcheck) out.Healthcheck = { ...c.Healthcheck };
+    if (c.ArgsEscaped !== undefined) out.ArgsEscaped = c.ArgsEscaped;
+    if (Array.isArray(c.OnBuild)) out.OnBuild = [...(c.OnBuild as string[])];
+    if (Array.isArray(c.Shell)) out.Shell = [...(c.Shell as string[])];
+    return out;
+  };
+  const base = pick(container);
+  const user = applyChanges(override ? pick(override) : pick(container), changes);
+  // moby daemon/commit.go merge(userConf, imageConf)
+  if (!user.User) user.User = base.User ?? '';
+  if (!user.ExposedPorts || Object.keys(user.ExposedPorts).length === 0) {
+    if (base.ExposedPorts) user.ExposedPorts = base.ExposedPorts;
+  } else if (base.ExposedPorts) {
+    for (const p of Object.keys(base.ExposedPorts)) user.ExposedPorts[p] ??= {};
+  }
+  user.Env = mergeEnv(user.Env, base.Env);
+  user.Labels = { ...base.Labels, ...user.Labels };
+  if (!user.Entrypoint || user.Entrypoint.length === 0) {
+    if (!user.Cmd || user.Cmd.length === 0) {
+      user.Cmd = base.Cmd ?? null;
+      if (base.ArgsEscaped !== undefined) user.ArgsEscaped = base.ArgsEscaped;
+    }
+    if (user.Entrypoint === null || user.Entrypoint === undefined) user.Entrypoint = base.Entrypoint ?? null;
+  }
+  if (base.Healthcheck) user.Healthcheck = { ...base.Healthcheck, ...user.Healthcheck };
+  if (!user.WorkingDir) user.WorkingDir = base.WorkingDir ?? '';
+  if (!user.Volumes || Object.keys(user.Volumes).length === 0) {
+    if (base.Volumes) user.Volumes = base.Volumes;
+  } else if (base.Volumes) Object.assign(user.Volumes, base.Volumes);
+  if (!user.StopSignal && base.StopSignal) user.StopSignal = base.StopSignal;
+  return user;
+}
+
+/**
+ * commitImageConfig builds the new image config: the base config (platform fields kept),
+ * the new runtime config, the layer's diffID appended (or, squashed, alone) and a history
+ * entry (`empty_layer` when nothing changed).
+ */
+export function commitImageConfig(p: {
+  base: ImageConfig;
+  runtime: ImageRuntimeConfig;
+  diffId: string | undefined;
+  squash: boolean;
+  created: string;
+  createdBy: string;
+  author: string;
+  comment: string;
+  containerId: string;
+}): ImageConfig {
+  const { config: _c, rootfs, history = [], created: _cr, author: _a, ...rest } = p.base;
+  const entry: HistoryEntry = { created: p.created, created_by: p.createdBy };
+  if (p.author) entry.author = p.author;
+  if (p.comment) entry.comment = p.comment;
+  if (p.diffId === undefined) entry.empty_layer = true;
+  const baseHistory = p.squash ? history.map((h) => ({ ...h, empty_layer: true })) : history;
+  const diffIds = p.squash ? [] : [...rootfs.diff_ids];
+  if (p.diffId !== undefined) diffIds.push(p.diffId as Digest);
+  const out: ImageConfig = {
+    ...rest,
+    architecture: p.base.architecture,
+    os: p.base.os,
+    created: p.created,
+    config: p.runtime,
+    container: p.containerId,
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: [...baseHistory, entry],
+  };
+  if (p.author) out.author = p.author;
+  return out;
+}
+
+/** CommitService implements CommitBackend over containerd. */
+export class CommitService implements CommitBackend {
+  readonly #o: CommitServiceOptions;
+  readonly #client: ContainerdClient;
+  readonly #holds = new Map<string, PauseHold>();
+
+  constructor(o: CommitServiceOptions) {
+    this.#o = o;
+    this.#client = o.client;
+  }
+
+  async createImageFromContainer(opts: CommitOptions, signal?: AbortSignal): Promise<CommitResult> {
+    const compression = opts.compression ?? 'none';
+    const name = opts.repo ? withTag(opts.repo, opts.tag) : undefined;
+    if (!opts.repo && opts.tag) throw new InvalidArgumentError('tag requires a repository');
+    const src = await this.#o.containers.commitSource(opts.container, signal);
+    if (src.removing)
+      throw new ConflictError(`You cannot commit a container which is being removed: ${src.id}`);
+    let base: ResolvedImage | undefined;
+    if (src.record.Image) {
+      base = await this.#o.images.resolveImage(src.record.Image, signal).catch((err: unknown) => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      });
+    }
+    if (!base && !opts.squash) {
+      throw new ConflictError(`cannot commit container ${src.id}: its image is gone (use squash=true)`);
+    }
+    // Validate the changes before any work (400 with BuildKit's message).
+    const runtime = commitRuntimeConfig(src.record.Config, opts.config, opts.changes ?? []);
+    const sn = this.#client.snapshots(src.snapshotter);
+
+    const result = await this.#client.withLease(
+      async (ctx) => {
+        const info = await sn.stat(src.snapshotKey, ctx);
+        const parent = info.parent;
+        const mediaType = layerMediaType(compression, 'oci');
+        const viewKey = `ckptd-commit-view-${randomBytes(6).toString('hex')}`;
+        let layer: Descriptor;
+        let viewCreated = false;
+        try {
+          const left = opts.squash || parent === '' ? [] : await sn.view(viewKey, parent, {}, ctx);
+          viewCreated = left.length > 0;
+          const release = await this.#pause(src, opts.pause !== false);
+          try {
+            const right = await sn.mounts(src.snapshotKey, ctx);
+            layer = await this.#client.diff.diff(
+              left,
+              right,
+              { mediaType, ref: `ckptd-commit-${src.id}-${randomBytes(6).toString('hex')}` },
+              ctx,
+            );
+          } finally {
+            await release();
+          }
+        } finally {
+          if (viewCreated) await this.#removeSnapshot(src.snapshotter, viewKey, ctx);
+        }
+
+        let diffId: string | undefined = layer.digest;
+        if (compression !== 'none') {
+          const labels = (await this.#client.content.info(layer.digest, ctx)).labels;
+          diffId = labels[LABEL_UNCOMPRESSED];
+          if (!diffId) throw wrapError('commit', new Error('the differ gave no uncompressed digest'));
+        }
+        if (diffId === EMPTY_LAYER_DIFF_ID && !opts.squash) diffId = undefined;
+        if (diffId !== undefined) {
+          await this.#client.content.update(
+            { digest: layer.digest, labels: layerLabels(diffId) },
+            [`labels.${LABEL_UNCOMPRESSED}`],
+            ctx,
+          );
+        }
+
+        const baseConfig: ImageConfig = base?.config ?? {
+          architecture: hostArchitecture(),
+          os: 'linux',
+          rootfs: { type: 'layers', diff_ids: [] },
+        };
+        const config = commitImageConfig({
+          base: baseConfig,
+          runtime,
+          diffId,
+          squash: opts.squash === true,
+          created: new Date().toISOString(),
+          createdBy: [src.record.Path, ...src.record.Args].filter((s) => s !== '').join(' '),
+          author: opts.author ?? '',
+          comment: opts.comment ?? '',
+          containerId: src.id,
+        });
+        const configBytes = Buffer.from(JSON.stringify(config));
+        const configDigest = sha256Digest(configBytes);
+        const baseLayers = opts.squash || !base ? [] : base.manifest.layers;
+        const layers = [
+          ...baseLayers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+          ...(diffId !== undefined
+            ? [{ mediaType: layer.media_type || mediaType, digest: layer.digest, size: Number(layer.size) }]
+            : []),
+        ];
+        const built = buildManifest(
+          { mediaType: '', digest: configDigest, size: configBytes.length },
+          layers,
+        );
+        await this.#o.images.writeImageBlob(configBytes, configDigest, {}, ctx);
+        await this.#o.images.writeImageBlob(
+          built.bytes,
+          built.descriptor.digest,
+          manifestGcLabels(built.manifest),
+          ctx,
+        );
+        await this.#o.images.nameImage(name, built.descriptor, configDigest, ctx);
+        return configDigest;
+      },
+      { expire: COMMIT_LEASE_EXPIRE_MS, ctx: signal ? { signal } : {} },
+    );
+    this.#o.events?.publish('container', 'commit', src.id, {
+      comment: opts.comment ?? '',
+      imageID: result,
+      imageRef: name ? familiarName(name) : '',
+      name: src.name,
+    });
+    return { Id: result };
+  }
+
+  /**
+   * #pause freezes the container's task for the duration of a filesystem read, shared by
+   * concurrent commits of one container: the first pauses (if it runs), the last resumes. A
+   * container that was already paused is left paused; a failed resume is logged.
+   */
+  async #pause(src: CommitSource, wanted: boolean): Promise<() => Promise<void>> {
+    if (!wanted) return async () => undefined;
+    let hold = this.#holds.get(src.id);
+    if (!hold) {
+      const paused = (async () => {
+        const task = await this.#client.tasks.get(src.id).catch(() => undefined);
+        if (!task || String(task.status) !== 'RUNNING') return false;
+        try {
+          await this.#client.tasks.pause(src.id);
+          return true;
+        } catch (err) {
+          this.#o.logger.warn(
+            { err, id: src.id },
+            'commit: pausing the container failed; committing it running',
+          );
+          return false;
+        }
+      })();
+      hold = { count: 0, paused };
+      this.#holds.set(src.id, hold);
+    }
+    hold.count++;
+    const h = hold;
+    try {
+      await h.paused;
+    } catch (err) {
+      await this.#unhold(src.id, h);
+      throw err;
+    }
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      await this.#unhold(src.id, h);
+    };
+  }
+
+  async #unhold(id: string, h: PauseHold): Promise<void> {
+    h.count--;
+    if (h.count > 0) return;
+    this.#holds.delete(id);
+    if (!(await h.paused.catch(() => false))) return;
+    try {
+      await this.#client.tasks.resume(id, { deadlineMs: CLEANUP_DEADLINE_MS });
+    } catch (err) {
+      this.#o.logger.error({ err, id }, 'commit: resuming the container failed; it stays paused');
+    }
+  }
+
+  async #removeSnapshot(snapshotter: string, key: string, ctx: CallContext): Promise<void> {
+    try {
+      const c: CallContext = { deadlineMs: CLEANUP_DEADLINE_MS };
+      if (ctx.namespace !== undefined) c.namespace = ctx.namespace;
+      if (ctx.lease !== undefined) c.lease = ctx.lease;
+      await this.#client.snapshots(snapshotter).remove(key, c);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) {
+        this.#o.logger.warn({ err, key }, 'commit: removing a view failed; the lease frees it');
+      }
+    }
+  }
+
+  async containerChanges(ref: string, signal?: AbortSignal): Promise<Change[]> {
+    const src = await this.#o.containers.commitSource(ref, signal);
+    const ctx: CallContext = signal ? { signal } : {};
+    const mounts = await this.#client.snapshots(src.snapshotter).mounts(src.snapshotKey, ctx);
+    const layout = overlayLayout(mounts);
+    if (!layout) {
+      throw wrapError('changes', new Error(`snapshotter ${src.snapshotter}: unsupported mount type`));
+    }
+    return overlayChanges(layout, src.mountDestinations, signal);
+  }
+
+  async containerExport(ref: string, sink: ExportSink, signal?: AbortSignal): Promise<void> {
+    const src = await this.#o.containers.commitSource(ref, signal);
+    if (src.removing) throw new ConflictError(`You cannot export container ${src.id} which is being removed`);
+    await this.#client.withLease(
+      async (ctx) => {
+        const mounts = await this.#client.snapshots(src.snapshotter).mounts(src.snapshotKey, ctx);
+        await withReadOnlyRootfs(mounts, async (root) => {
+          const t = await exportTar(root);
+          try {
+            await sink(t.stream);
+            await t.done();
+          } catch (err) {
+            t.kill();
+            await t.done().catch(() => undefined);
+            throw err;
+          }
+        });
+      },
+      { ctx: signal ? { signal } : {} },
+    );
+    this.#o.events?.publish('container', 'export', src.id, {
+      name: src.name,
+      image: src.record.Config.Image,
+    });
+  }
+}
+
+function hostArchitecture(): string {
+  return process.arch === 'x64' ? 'amd64' : process.arch;
+}
