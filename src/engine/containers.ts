@@ -1189,14 +1189,6 @@ export class ContainerService implements ContainersBackend {
 
   async #handleExit(id: string, exit: ExitStatus | undefined): Promise<void> {
     const local = this.#locals.get(id);
-    if (local) {
-      const timeout = this.#o.ioClosedTimeoutMs ?? 10_000;
-      const closed = await Promise.race([
-        this.#io.closed(id).then(() => true),
-        sleep(timeout).then(() => false),
-      ]).catch(() => true);
-      if (!closed) this.#o.logger?.warn({ id }, 'container output did not reach EOF in time');
-    }
     // Record the exit first: once the task is deleted, readers fall back to the record.
     let final = exit;
     if (final === undefined) {
@@ -1216,11 +1208,19 @@ export class ContainerService implements ContainersBackend {
     }
     // A foreign container's stopped task is left to its owner (ctr shows it STOPPED, as we do).
     if (local) {
+      // Delete the task before waiting for the output's EOF, as dockerd does: with a TTY the
+      // shim closes the FIFO only on delete. Bytes already in the FIFOs stay readable.
       try {
         await this.#client.tasks.delete(id);
       } catch (err) {
         if (!isNotFound(err)) this.#o.logger?.warn({ err, id }, 'deleting the exited task failed');
       }
+      const timeout = this.#o.ioClosedTimeoutMs ?? 10_000;
+      const closed = await Promise.race([
+        this.#io.closed(id).then(() => true),
+        sleep(timeout).then(() => false),
+      ]).catch(() => true);
+      if (!closed) this.#o.logger?.warn({ id }, 'container output did not reach EOF in time');
       await this.#io
         .release(id)
         .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'releasing IO failed'));

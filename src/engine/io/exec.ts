@@ -1,0 +1,378 @@
+/**
+ * ExecService: `docker exec` (moby `daemon/exec.go`). Exec configs live in memory; start
+ * creates the exec's FIFOs, adds the process to the task with Tasks.Exec (the container's spec
+ * process overridden by the exec config), waits, starts, and hands the caller its output and
+ * stdin. The exit code is recorded before the output stream ends, so the CLI's
+ * GET /exec/{id}/json right after sees it.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { ContainerdClient } from '../../containerd/index.js';
+import { OCI_PROCESS_TYPE_URL } from '../../containerd/index.js';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors/index.js';
+import { replaceOrAppendEnv } from '../../oci/container-config.js';
+import { execUserFromFiles } from '../../oci/runtime-spec.js';
+import type { AttachSession, StdinSink } from './container-io.js';
+import type { ContainerLookup } from './lookup.js';
+import type { OutputChunk } from './mux.js';
+import {
+  closeFifos,
+  createFifos,
+  fifoPaths,
+  mergeOutput,
+  removeFifos,
+  writeAll,
+  type ProcessFifos,
+} from './streams.js';
+import type { TaskIO } from './types.js';
+
+/** ExecConfig is POST /containers/{id}/exec's body, as Docker names it. */
+export interface ExecConfig {
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  Cmd?: string[];
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Privileged?: boolean;
+  DetachKeys?: string;
+}
+
+/** ExecInspect is GET /exec/{id}/json's body. */
+export interface ExecInspect {
+  ID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  ProcessConfig: { tty: boolean; entrypoint: string; arguments: string[]; privileged: boolean; user: string };
+  OpenStdin: boolean;
+  OpenStderr: boolean;
+  OpenStdout: boolean;
+  CanRemove: boolean;
+  ContainerID: string;
+  DetachKeys: string;
+  Pid: number;
+}
+
+/** OciProcess is the part of an OCI process spec exec reads and writes (other keys pass through). */
+export interface OciProcess {
+  terminal?: boolean;
+  user?: { uid: number; gid: number; additionalGids?: number[]; umask?: number };
+  args?: string[];
+  env?: string[];
+  cwd?: string;
+  [key: string]: unknown;
+}
+
+/** ExecTasks is what exec needs from containerd. */
+export interface ExecTasks {
+  /** processSpec returns the container's OCI spec `process` (exec defaults). */
+  processSpec(containerId: string): Promise<OciProcess>;
+  /** etcFile reads /etc/passwd or /etc/group inside the running container; undefined if absent. */
+  etcFile(containerId: string, name: 'passwd' | 'group'): Promise<string | undefined>;
+  exec(containerId: string, execId: string, io: TaskIO, spec: OciProcess): Promise<void>;
+  start(containerId: string, execId: string): Promise<number>;
+  wait(containerId: string, execId: string): Promise<number>;
+  deleteProcess(containerId: string, execId: string): Promise<void>;
+  kill(containerId: string, execId: string, signal: number): Promise<void>;
+  resizePty(containerId: string, execId: string, width: number, height: number): Promise<void>;
+  /** closeIO closes the process's stdin in the shim (which holds a writer of the FIFO too). */
+  closeIO(containerId: string, execId: string): Promise<void>;
+}
+
+/** ExecStartOptions are POST /exec/{id}/start's body. */
+export interface ExecStartOptions {
+  detach: boolean;
+  tty?: boolean;
+}
+
+/** ExecBackend is what the exec routes call. */
+export interface ExecBackend {
+  execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string>;
+  /** execStart starts the process; undefined when detached. Abort `signal` (client gone) kills it. */
+  execStart(id: string, opts: ExecStartOptions, signal?: AbortSignal): Promise<AttachSession | undefined>;
+  execInspect(id: string): ExecInspect;
+  execResize(id: string, height: number, width: number): Promise<void>;
+}
+
+interface ExecRecord {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  tty: boolean;
+  running: boolean;
+  started: boolean;
+  exitCode: number | null;
+  pid: number;
+}
+
+/** ExecServiceOptions configure an ExecService. */
+export interface ExecServiceOptions {
+  lookup: ContainerLookup;
+  tasks: ExecTasks;
+  /** fifoDir is the directory of a container's FIFOs (ContainerIOService.fifoDir). */
+  fifoDir(containerId: string): string;
+  logger: Logger;
+  /** drainTimeoutMs bounds the wait for output EOF after the process exited (a daemonized child may hold it). */
+  drainTimeoutMs?: number;
+}
+
+const SIGKILL = 9;
+
+/** ExecService keeps exec instances and runs them. */
+export class ExecService implements ExecBackend {
+  readonly #opts: ExecServiceOptions;
+  readonly #execs = new Map<string, ExecRecord>();
+
+  constructor(opts: ExecServiceOptions) {
+    this.#opts = opts;
+  }
+
+  #get(id: string): ExecRecord {
+    const r = this.#execs.get(id);
+    if (!r) throw new NotFoundError(`No such exec instance: ${id}`);
+    return r;
+  }
+
+  async execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string> {
+    const info = await this.#opts.lookup.lookup(ref, signal);
+    if (!info.running) throw new ConflictError(`Container ${info.id} is not running`);
+    if (!Array.isArray(config.Cmd) || config.Cmd.length === 0)
+      throw new InvalidArgumentError('No exec command specified');
+    const id = randomBytes(32).toString('hex');
+    this.#execs.set(id, {
+      id,
+      containerId: info.id,
+      config,
+      tty: config.Tty === true,
+      running: false,
+      started: false,
+      exitCode: null,
+      pid: 0,
+    });
+    return id;
+  }
+
+  execInspect(id: string): ExecInspect {
+    const r = this.#get(id);
+    const cmd = r.config.Cmd ?? [];
+    return {
+      ID: r.id,
+      Running: r.running,
+      ExitCode: r.exitCode,
+      ProcessConfig: {
+        tty: r.tty,
+        entrypoint: cmd[0] ?? '',
+        arguments: cmd.slice(1),
+        privileged: r.config.Privileged === true,
+        user: r.config.User ?? '',
+      },
+      OpenStdin: r.config.AttachStdin === true,
+      OpenStderr: r.config.AttachStderr === true,
+      OpenStdout: r.config.AttachStdout === true,
+      CanRemove: !r.running && r.started,
+      ContainerID: r.containerId,
+      DetachKeys: r.config.DetachKeys ?? '',
+      Pid: r.pid,
+    };
+  }
+
+  async execResize(id: string, height: number, width: number): Promise<void> {
+    const r = this.#get(id);
+    if (!r.running) throw new ConflictError(`Exec ${id} is not running`);
+    await this.#opts.tasks.resizePty(r.containerId, id, width, height);
+  }
+
+  /** forgetContainer drops the exec records of a removed container. */
+  forgetContainer(containerId: string): void {
+    for (const [id, r] of this.#execs) if (r.containerId === containerId) this.#execs.delete(id);
+  }
+
+  async #spec(r: ExecRecord): Promise<OciProcess> {
+    const { tasks } = this.#opts;
+    const base = await tasks.processSpec(r.containerId);
+    const spec: OciProcess = { ...base, terminal: r.tty, args: r.config.Cmd ?? [] };
+    delete spec.consoleSize;
+    spec.env = replaceOrAppendEnv(base.env ?? [], r.config.Env ?? []);
+    if (r.config.WorkingDir) spec.cwd = r.config.WorkingDir;
+    if (r.config.User) {
+      const [passwd, group] = await Promise.all([
+        tasks.etcFile(r.containerId, 'passwd'),
+        tasks.etcFile(r.containerId, 'group'),
+      ]);
+      let u;
+      try {
+        u = execUserFromFiles(r.config.User, passwd, group);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message, { cause: err });
+      }
+      spec.user = { ...(base.user ?? {}), uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
+    }
+    return spec;
+  }
+
+  async execStart(
+    id: string,
+    opts: ExecStartOptions,
+    signal?: AbortSignal,
+  ): Promise<AttachSession | undefined> {
+    const r = this.#get(id);
+    if (r.started)
+      throw new ConflictError(
+        r.running ? `Exec command ${id} is already running` : `Exec command ${id} has already run`,
+      );
+    const info = await this.#opts.lookup.lookup(r.containerId, signal);
+    if (!info.running) throw new ConflictError(`Container ${r.containerId} is not running`);
+    r.started = true;
+    const { tasks, logger } = this.#opts;
+    const tty = opts.tty ?? r.tty;
+    r.tty = tty;
+    const attachStdin = r.config.AttachStdin === true && !opts.detach;
+    const io = fifoPaths(this.#opts.fifoDir(r.containerId), id, { tty, stdin: attachStdin });
+    let fifos: ProcessFifos | undefined;
+    let exited: Promise<number>;
+    try {
+      const spec = await this.#spec(r);
+      fifos = await createFifos(this.#opts.fifoDir(r.containerId), io);
+      await tasks.exec(r.containerId, id, io, spec);
+      // Wait before Start (containerd's advice): an instant exit is not missed.
+      exited = tasks.wait(r.containerId, id);
+      exited.catch(() => undefined);
+      r.pid = await tasks.start(r.containerId, id);
+      r.running = true;
+    } catch (err) {
+      r.running = false;
+      r.exitCode = r.exitCode ?? 126;
+      if (fifos) closeFifos(fifos);
+      await removeFifos(io).catch(() => undefined);
+      await tasks.deleteProcess(r.containerId, id).catch(() => undefined);
+      throw err;
+    }
+    const f = fifos;
+    const containerId = r.containerId;
+    // On exit: record the code, then delete the process at once. The shim finishes copying
+    // what is buffered on delete, and with a TTY it closes its end of the FIFO only then.
+    const recorded = exited
+      .then(
+        (code) => {
+          r.exitCode = code;
+          r.running = false;
+        },
+        (err: unknown) => {
+          logger.warn({ err, exec: id, container: containerId }, 'waiting for an exec process failed');
+          r.exitCode ??= 128 + SIGKILL;
+          r.running = false;
+        },
+      )
+      .then(() =>
+        tasks
+          .deleteProcess(containerId, id)
+          .catch((err: unknown) => logger.debug({ err, exec: id }, 'exec delete failed')),
+      );
+    const cleanup = async () => {
+      await recorded;
+      closeFifos(f);
+      await removeFifos(io).catch(() => undefined);
+    };
+    const drainTimeout = this.#opts.drainTimeoutMs ?? 2000;
+
+    async function* output(): AsyncGenerator<OutputChunk> {
+      let finished = false;
+      try {
+        const merged = mergeOutput(f.readers);
+        // After exit, a background child may keep the pipe open: stop after drainTimeout.
+        const afterExit = recorded.then(
+          () => new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), drainTimeout).unref()),
+        );
+        for (;;) {
+          const next = await Promise.race([merged.next(), afterExit]);
+          if (next === 'timeout') {
+            void merged.return(undefined);
+            break;
+          }
+          if (next.done) break;
+          yield next.value;
+        }
+        await recorded;
+        finished = true;
+      } finally {
+        if (!finished && r.running) {
+          // The client left mid-stream: like dockerd, terminate the process.
+          await tasks.kill(containerId, id, SIGKILL).catch(() => undefined);
+        }
+        void cleanup();
+      }
+    }
+
+    if (opts.detach) {
+      // Nobody reads: drain the FIFOs so the process never blocks on a full pipe.
+      void (async () => {
+        for await (const _ of output()) void _;
+      })().catch((err: unknown) => logger.warn({ err, exec: id }, 'draining a detached exec failed'));
+      return undefined;
+    }
+    const session: AttachSession = { tty, output: output() };
+    if (f.stdin) {
+      const stdin = f.stdin;
+      const sink: StdinSink = {
+        write: (chunk, sig) => writeAll(stdin, chunk, sig),
+        // The shim keeps its own writer on the stdin FIFO: only CloseIO gives the process EOF
+        // (moby does the same). Closing our end first lets buffered input through.
+        end: () => {
+          stdin.once('close', () => {
+            void tasks.closeIO(containerId, id).catch(() => undefined);
+          });
+          stdin.destroySoon();
+        },
+      };
+      session.stdin = sink;
+    }
+    if (signal) {
+      signal.addEventListener(
+        'abort',
+        () => {
+          if (r.running) void tasks.kill(containerId, id, SIGKILL).catch(() => undefined);
+        },
+        { once: true },
+      );
+    }
+    return session;
+  }
+}
+
+/** containerdExecTasks adapts a ContainerdClient to ExecTasks. */
+export function containerdExecTasks(client: ContainerdClient): ExecTasks {
+  return {
+    async processSpec(containerId) {
+      const c = await client.containers.get(containerId);
+      const spec = JSON.parse(Buffer.from(c.spec?.value ?? []).toString('utf8')) as { process?: OciProcess };
+      return spec.process ?? {};
+    },
+    async etcFile(containerId, name) {
+      const t = await client.tasks.get(containerId);
+      return readFile(`/proc/${t.pid}/root/etc/${name}`, 'utf8').catch(() => undefined);
+    },
+    async exec(containerId, execId, io, spec) {
+      await client.tasks.exec({
+        container_id: containerId,
+        exec_id: execId,
+        stdin: io.stdin,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        terminal: io.terminal,
+        spec: { type_url: OCI_PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
+      });
+    },
+    start: (containerId, execId) => client.tasks.start(containerId, execId),
+    wait: async (containerId, execId) => (await client.tasks.wait(containerId, execId)).exitStatus,
+    async deleteProcess(containerId, execId) {
+      await client.tasks.deleteProcess(containerId, execId);
+    },
+    kill: (containerId, execId, signal) => client.tasks.kill(containerId, signal, { execId }),
+    resizePty: (containerId, execId, width, height) =>
+      client.tasks.resizePty(containerId, width, height, execId),
+    closeIO: (containerId, execId) => client.tasks.closeIO(containerId, execId),
+  };
+}
