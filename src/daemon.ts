@@ -1,14 +1,29 @@
 import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseHost, type Config } from './config/config.js';
 import { ContainerdClient } from './containerd/index.js';
+import { ArchiveService } from './engine/archive.js';
+import { CommitService } from './engine/commit.js';
+import { CheckpointService } from './engine/checkpoint.js';
+import { ContainerService } from './engine/containers.js';
 import { EventsService } from './engine/events.js';
+import { ContainerIOService } from './engine/io/container-io.js';
+import { containerdExecTasks, ExecService } from './engine/io/exec.js';
+import { nullContainerIO } from './engine/null-container-io.js';
 import { gatherHostFacts } from './engine/host-facts.js';
+import { ImageService } from './engine/images.js';
 import { SystemService, type TaskState } from './engine/system-service.js';
 import { AlreadyExistsError } from './errors/index.js';
 import { API_VERSION, MIN_API_VERSION } from './http/api-version.js';
-import { buildServer } from './http/server.js';
+import { buildServer, type RouteRegistrar } from './http/server.js';
+import { registerArchiveRoutes } from './http/routes/archive.routes.js';
+import { registerCommitRoutes } from './http/routes/commit.routes.js';
+import { registerCheckpointRoutes } from './http/routes/checkpoint.routes.js';
+import { registerContainersRoutes } from './http/routes/containers.routes.js';
+import { registerContainerIoRoutes } from './http/routes/container-io.routes.js';
 import { listen } from './http/listen.js';
+import { registerImageRoutes } from './http/routes/images.routes.js';
 import { ManagedContainerd } from './supervisor/managed-containerd.js';
 import { CKPTD_VERSION, GIT_COMMIT } from './util/version.js';
 
@@ -47,7 +62,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   await chmod(config.dataRoot, 0o711);
   const facts = await gatherHostFacts(config.dataRoot);
-  if (!facts.criu) logger.warn('criu not found on PATH: checkpoint and restore will fail (run scripts/setup-host.sh)');
+  if (!facts.criu)
+    logger.warn('criu not found on PATH: checkpoint and restore will fail (run scripts/setup-host.sh)');
 
   let managed: ManagedContainerd | undefined;
   let address = config.containerd;
@@ -77,7 +93,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     await client.namespaces.create(config.containerdNamespace, {});
   } catch (err) {
     // AlreadyExists is the normal case; an unreachable containerd is served as 503s until it is back
-    if (!(err instanceof AlreadyExistsError)) logger.warn({ err }, 'cannot ensure the containerd namespace yet');
+    if (!(err instanceof AlreadyExistsError))
+      logger.warn({ err }, 'cannot ensure the containerd namespace yet');
   }
 
   const events = new EventsService({
@@ -126,8 +143,100 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     managedContainerd: managed !== undefined,
   });
 
+  const routes: RouteRegistrar[] = [];
+  // ---- images (issue 3) ----
+  const images = new ImageService({
+    client,
+    snapshotter: config.snapshotter,
+    logger: logger.child({ component: 'images' }),
+    events,
+  });
+  routes.push((app) => registerImageRoutes(app, images));
+  // ---- containers (issue 3) ----
+  // The IO engine (next slot) may call containers.useIO(io); init() runs once every slot has
+  // run (onReady), so reconciliation reattaches IO with the real engine.
+  const containers = new ContainerService({
+    client,
+    images,
+    io: nullContainerIO(), // replaced by the IO engine below (useIO)
+    dataRoot: config.dataRoot,
+    namespace: config.containerdNamespace,
+    snapshotter: config.snapshotter,
+    cgroupVersion: facts.cgroupVersion === '2' ? 2 : 1,
+    logger: logger.child({ component: 'containers' }),
+  });
+  routes.push((app) => {
+    registerContainersRoutes(app, containers);
+    app.addHook('onReady', async () => containers.init());
+    app.addHook('onClose', async () => containers.close());
+  });
+  // ---- container IO: logs, attach, exec (issue 3) ----
+  // FIFOs under <data-root>/exec/<namespace>/<id>/ (they persist, so a restarted ckptd
+  // reattaches), logs in <data-root>/containers/<id>/<id>-json.log as dockerd keeps them.
+  const containerIO = new ContainerIOService({
+    execRoot: join(config.dataRoot, 'exec', config.containerdNamespace),
+    containersRoot: join(config.dataRoot, 'containers'),
+    lookup: containers,
+    tasks: {
+      resizePty: (id, width, height, execId) => client.tasks.resizePty(id, width, height, execId),
+      closeIO: (id, execId) => client.tasks.closeIO(id, execId),
+    },
+    logger: logger.child({ component: 'container-io' }),
+  });
+  containers.useIO(containerIO);
+  const execs = new ExecService({
+    lookup: containers,
+    tasks: containerdExecTasks(client),
+    fifoDir: (id) => containerIO.fifoDir(id),
+    logger: logger.child({ component: 'exec' }),
+  });
+  routes.push((app) => registerContainerIoRoutes(app, containerIO, execs));
+
+  // ---- commit, changes, export (issue 4) ----
+  const commits = new CommitService({
+    client,
+    containers,
+    images,
+    events,
+    logger: logger.child({ component: 'commit' }),
+  });
+  routes.push((app) => registerCommitRoutes(app, commits));
+  // ---- checkpoint and restore (issue 5) ----
+  // CRIU writes into <data-root>/containers/<id>/checkpoints/<name>/ (Podman layout); the
+  // containers engine delegates `start?checkpoint=` here.
+  const checkpoints = new CheckpointService({
+    client,
+    containers,
+    images,
+    events,
+    dataRoot: config.dataRoot,
+    logger: logger.child({ component: 'checkpoint' }),
+  });
+  containers.useCheckpointStarter((ref, opts, signal) => checkpoints.startFromCheckpoint(ref, opts, signal));
+  routes.push((app) => registerCheckpointRoutes(app, checkpoints));
+  // ---- archives: cp, save (issue 6) ----
+  // docker cp works on the container's root through pinned descriptors, paused (the pause
+  // holds are shared with commit); docker save streams one Content.Read per blob.
+  const archives = new ArchiveService({
+    client,
+    containers,
+    images,
+    pauser: commits.pauser,
+    events,
+    logger: logger.child({ component: 'archive' }),
+  });
+  routes.push((app) => registerArchiveRoutes(app, archives));
+
   const shutdownCtl = new AbortController();
-  const app = await buildServer({ system, logger, version: CKPTD_VERSION, shutdownSignal: shutdownCtl.signal });
+  const forceCtl = new AbortController();
+  const app = await buildServer({
+    system,
+    logger,
+    version: CKPTD_VERSION,
+    shutdownSignal: shutdownCtl.signal,
+    forceSignal: forceCtl.signal,
+    routes,
+  });
   let listeners;
   try {
     listeners = await listen(app, config.hosts.map(parseHost), { group: config.group, logger });
@@ -148,13 +257,18 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     managed: managed !== undefined,
     shutdown() {
       stopping ??= (async () => {
-        // 1. no new connections; 2. long streams (events, archives) end now and release
-        // their leases; 3. short requests get shutdownTimeout to finish
+        // 1. no new connections; 2. long streams (events, archives, attach) end now and
+        // release their leases; 3. short requests get shutdownTimeout to finish, then are aborted
         const closing = listeners.close();
         shutdownCtl.abort();
-        const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdownTimeout * 1000).unref());
+        const timeout = new Promise<'timeout'>((r) =>
+          setTimeout(() => r('timeout'), config.shutdownTimeout * 1000).unref(),
+        );
         if ((await Promise.race([closing.then(() => 'closed' as const), timeout])) === 'timeout') {
-          logger.warn('requests still running after the shutdown timeout: closing their connections');
+          logger.warn('requests still running after the shutdown timeout: aborting them');
+          forceCtl.abort();
+          const grace = new Promise<void>((r) => setTimeout(r, 2000).unref());
+          await Promise.race([closing, grace]);
           listeners.closeAllConnections();
           await closing;
         }

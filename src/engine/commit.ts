@@ -32,6 +32,7 @@ import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import { TaskPauser } from './pause.js';
 import { exportTar, overlayChanges, overlayLayout, withReadOnlyRootfs, type Change } from './rootfs.js';
 
 export type { Change } from './rootfs.js';
@@ -117,12 +118,6 @@ export interface CommitServiceOptions {
   images: CommitImages;
   events?: CommitEvents;
   logger: Logger;
-}
-
-interface PauseHold {
-  count: number;
-  /** paused resolves to true when this hold paused the task (and must resume it). */
-  paused: Promise<boolean>;
 }
 
 /**
@@ -225,11 +220,19 @@ export function commitImageConfig(p: {
 export class CommitService implements CommitBackend {
   readonly #o: CommitServiceOptions;
   readonly #client: ContainerdClient;
-  readonly #holds = new Map<string, PauseHold>();
+  readonly #pauser: TaskPauser;
 
   constructor(o: CommitServiceOptions) {
     this.#o = o;
     this.#client = o.client;
+    this.#pauser = new TaskPauser(
+      {
+        get: (id) => o.client.tasks.get(id),
+        pause: (id) => o.client.tasks.pause(id),
+        resume: (id, ctx) => o.client.tasks.resume(id, ctx),
+      },
+      o.logger,
+    );
   }
 
   async createImageFromContainer(opts: CommitOptions, signal?: AbortSignal): Promise<CommitResult> {
@@ -346,57 +349,21 @@ export class CommitService implements CommitBackend {
   }
 
   /**
+   * pauser is the commit engine's pause holds, shared with the archive engine so a commit and
+   * a cp overlapping on one container pause it once and resume it once.
+   */
+  get pauser(): TaskPauser {
+    return this.#pauser;
+  }
+
+  /**
    * #pause freezes the container's task for the duration of a filesystem read, shared by
    * concurrent commits of one container: the first pauses (if it runs), the last resumes. A
    * container that was already paused is left paused; a failed resume is logged.
    */
   async #pause(src: CommitSource, wanted: boolean): Promise<() => Promise<void>> {
     if (!wanted) return async () => undefined;
-    let hold = this.#holds.get(src.id);
-    if (!hold) {
-      const paused = (async () => {
-        const task = await this.#client.tasks.get(src.id).catch(() => undefined);
-        if (!task || String(task.status) !== 'RUNNING') return false;
-        try {
-          await this.#client.tasks.pause(src.id);
-          return true;
-        } catch (err) {
-          this.#o.logger.warn(
-            { err, id: src.id },
-            'commit: pausing the container failed; committing it running',
-          );
-          return false;
-        }
-      })();
-      hold = { count: 0, paused };
-      this.#holds.set(src.id, hold);
-    }
-    hold.count++;
-    const h = hold;
-    try {
-      await h.paused;
-    } catch (err) {
-      await this.#unhold(src.id, h);
-      throw err;
-    }
-    let released = false;
-    return async () => {
-      if (released) return;
-      released = true;
-      await this.#unhold(src.id, h);
-    };
-  }
-
-  async #unhold(id: string, h: PauseHold): Promise<void> {
-    h.count--;
-    if (h.count > 0) return;
-    this.#holds.delete(id);
-    if (!(await h.paused.catch(() => false))) return;
-    try {
-      await this.#client.tasks.resume(id, { deadlineMs: CLEANUP_DEADLINE_MS });
-    } catch (err) {
-      this.#o.logger.error({ err, id }, 'commit: resuming the container failed; it stays paused');
-    }
+    return this.#pauser.hold(src.id, 'commit');
   }
 
   async #removeSnapshot(snapshotter: string, key: string, ctx: CallContext): Promise<void> {

@@ -6,7 +6,13 @@ import pino from 'pino';
 import type { SystemBackend } from '../engine/system.js';
 import { NotImplementedError } from '../errors/index.js';
 import type { ImagesBackend } from '../engine/images-backend.js';
+import type { CommitBackend } from '../engine/commit.js';
 import type { ContainersBackend } from '../engine/containers.js';
+import { registerCommitRoutes } from './routes/commit.routes.js';
+import type { ArchiveBackend } from '../engine/archive.js';
+import { registerArchiveRoutes } from './routes/archive.routes.js';
+import type { CheckpointBackend } from '../engine/checkpoint.js';
+import { registerCheckpointRoutes } from './routes/checkpoint.routes.js';
 import { registerContainersRoutes } from './routes/containers.routes.js';
 import { registerImageRoutes } from './routes/images.routes.js';
 import { buildServer, type RouteRegistrar } from './server.js';
@@ -46,10 +52,39 @@ const STUB_CONTAINERS: ContainersBackend = {
   containerInspect: notServing,
 };
 
+/** STUB_COMMIT stands in for the CommitService. */
+const STUB_COMMIT: CommitBackend = {
+  createImageFromContainer: notServing,
+  containerChanges: notServing,
+  containerExport: notServing,
+};
+
+/** STUB_CHECKPOINT stands in for the CheckpointService. */
+const STUB_CHECKPOINT: CheckpointBackend = {
+  checkpointCreate: notServing,
+  checkpointExport: notServing,
+  checkpointList: notServing,
+  checkpointDelete: notServing,
+  checkpointRestore: notServing,
+  checkpointImport: notServing,
+  startFromCheckpoint: notServing,
+};
+
+/** STUB_ARCHIVE stands in for the ArchiveService. */
+const STUB_ARCHIVE: ArchiveBackend = {
+  containerStatPath: notServing,
+  containerArchivePath: notServing,
+  containerExtractToDir: notServing,
+  imageSave: notServing,
+};
+
 /** STUB_ROUTES are the route groups documented besides the system group. */
 const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerImageRoutes(app, STUB_IMAGES),
   (app) => registerContainersRoutes(app, STUB_CONTAINERS),
+  (app) => registerCommitRoutes(app, STUB_COMMIT),
+  (app) => registerCheckpointRoutes(app, STUB_CHECKPOINT),
+  (app) => registerArchiveRoutes(app, STUB_ARCHIVE),
 ];
 
 /** renderOpenApi builds the app with stub backends and returns its OpenAPI document as JSON text (sorted keys, 2-space indent, trailing newline). */
