@@ -7,6 +7,13 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // plain Node scripts (bench, generators)
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', performance: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': 'off',
@@ -35,7 +42,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/errors/**/*.ts', 'src/oci/**/*.ts', 'src/util/**/*.ts', 'src/log/**/*.ts', 'src/config/**/*.ts'],
+    files: [
+      'src/errors/**/*.ts',
+      'src/oci/**/*.ts',
+      'src/util/**/*.ts',
+      'src/log/**/*.ts',
+      'src/config/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -12,7 +12,8 @@ if [ "$what" = all ] || [ "$what" = static ]; then
   echo "== typecheck" >&2
   npx tsc -p tsconfig.json --noEmit
   echo "== lint" >&2
-  npx eslint . && npx prettier --check . >/dev/null
+  npx eslint .
+  npx prettier --check . >/dev/null
 fi
 
 run_tests() { # $1 = dir, rest = node --test flags

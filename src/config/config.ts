@@ -81,13 +81,17 @@ export function validateConfig(c: Config): Config {
     throw new InvalidArgumentError('hosts must be a non-empty list of unix:// or tcp:// addresses');
   }
   for (const h of c.hosts) parseHost(h);
-  if (typeof c.containerdNamespace !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(c.containerdNamespace)) {
+  if (
+    typeof c.containerdNamespace !== 'string' ||
+    !/^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(c.containerdNamespace)
+  ) {
     throw new InvalidArgumentError(`invalid containerd namespace "${String(c.containerdNamespace)}"`);
   }
   if (typeof c.dataRoot !== 'string' || !c.dataRoot.startsWith('/')) {
     throw new InvalidArgumentError('data-root must be an absolute path');
   }
-  if (!LOG_LEVELS.has(c.logLevel)) throw new InvalidArgumentError(`invalid log level "${String(c.logLevel)}"`);
+  if (!LOG_LEVELS.has(c.logLevel))
+    throw new InvalidArgumentError(`invalid log level "${String(c.logLevel)}"`);
   if (c.containerd !== undefined && (typeof c.containerd !== 'string' || c.containerd === '')) {
     throw new InvalidArgumentError('containerd must be a socket path');
   }
@@ -104,7 +108,8 @@ export type ListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host
 export function parseHost(h: string): ListenAddress {
   if (h.startsWith('unix://')) {
     const path = h.slice('unix://'.length);
-    if (!path.startsWith('/')) throw new InvalidArgumentError(`invalid host "${h}": unix socket path must be absolute`);
+    if (!path.startsWith('/'))
+      throw new InvalidArgumentError(`invalid host "${h}": unix socket path must be absolute`);
     return { kind: 'unix', path };
   }
   if (h.startsWith('tcp://')) {

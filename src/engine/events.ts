@@ -58,17 +58,42 @@ export function translateTopic(
     case '/tasks/oom':
       return { type: 'container', action: 'oom', id: cid, attrs: {} };
     case '/tasks/exec-added':
-      return { type: 'container', action: 'exec_create', id: cid, attrs: { execID: field(value, 'exec_id', 'execId') } };
+      return {
+        type: 'container',
+        action: 'exec_create',
+        id: cid,
+        attrs: { execID: field(value, 'exec_id', 'execId') },
+      };
     case '/tasks/exec-started':
-      return { type: 'container', action: 'exec_start', id: cid, attrs: { execID: field(value, 'exec_id', 'execId') } };
+      return {
+        type: 'container',
+        action: 'exec_start',
+        id: cid,
+        attrs: { execID: field(value, 'exec_id', 'execId') },
+      };
     case '/tasks/checkpointed':
       return { type: 'container', action: 'checkpoint', id: cid, attrs: {} };
     case '/images/create':
-      return { type: 'image', action: 'tag', id: field(value, 'name'), attrs: { name: field(value, 'name') } };
+      return {
+        type: 'image',
+        action: 'tag',
+        id: field(value, 'name'),
+        attrs: { name: field(value, 'name') },
+      };
     case '/images/update':
-      return { type: 'image', action: 'tag', id: field(value, 'name'), attrs: { name: field(value, 'name') } };
+      return {
+        type: 'image',
+        action: 'tag',
+        id: field(value, 'name'),
+        attrs: { name: field(value, 'name') },
+      };
     case '/images/delete':
-      return { type: 'image', action: 'untag', id: field(value, 'name'), attrs: { name: field(value, 'name') } };
+      return {
+        type: 'image',
+        action: 'untag',
+        id: field(value, 'name'),
+        attrs: { name: field(value, 'name') },
+      };
     default:
       return undefined;
   }
@@ -91,12 +116,14 @@ export function matchEvent(ev: DockerEvent, filters: Record<string, string[]>): 
   const containers = f('container');
   if (containers) {
     if (ev.Type !== 'container') return false;
-    if (!containers.some((c) => prefixMatch([c], ev.Actor.ID) || ev.Actor.Attributes.name === c)) return false;
+    if (!containers.some((c) => prefixMatch([c], ev.Actor.ID) || ev.Actor.Attributes.name === c))
+      return false;
   }
   const images = f('image');
   if (images) {
     const actual = ev.Type === 'image' ? ev.Actor.ID : ev.Actor.Attributes.image;
-    if (!images.some((i) => actual === i || ev.Actor.Attributes.name === i || prefixMatch([i], actual))) return false;
+    if (!images.some((i) => actual === i || ev.Actor.Attributes.name === i || prefixMatch([i], actual)))
+      return false;
   }
   const labels = f('label');
   if (labels) {
@@ -236,7 +263,13 @@ export class EventsService {
     }
   }
 
-  #message(type: string, action: string, id: string, attributes: Record<string, string>, nano: bigint): DockerEvent {
+  #message(
+    type: string,
+    action: string,
+    id: string,
+    attributes: Record<string, string>,
+    nano: bigint,
+  ): DockerEvent {
     const ev: DockerEvent = {
       Type: type,
       Action: action,

@@ -62,7 +62,11 @@ export class SystemService implements SystemBackend {
       { Name: 'containerd', Version: ctd.version, Details: { GitCommit: ctd.revision } },
     ];
     if (o.facts.runc) {
-      components.push({ Name: 'runc', Version: o.facts.runc.version, Details: { GitCommit: o.facts.runc.commit } });
+      components.push({
+        Name: 'runc',
+        Version: o.facts.runc.version,
+        Details: { GitCommit: o.facts.runc.commit },
+      });
     }
     if (o.facts.criu) components.push({ Name: 'criu', Version: o.facts.criu.version, Details: {} });
     return {

@@ -21,13 +21,25 @@ export interface CkptdProcess {
 }
 
 /** startCkptd runs `src/main.ts` under tsx with a temp data root and socket, and waits for /_ping. */
-export async function startCkptd(args: string[] = [], opts: { dataRoot?: string } = {}): Promise<CkptdProcess> {
+export async function startCkptd(
+  args: string[] = [],
+  opts: { dataRoot?: string } = {},
+): Promise<CkptdProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'ckptd-it-'));
   const socket = join(dir, 'ckptd.sock');
   const dataRoot = opts.dataRoot ?? join(dir, 'data');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/main.ts'), '-H', `unix://${socket}`, '--data-root', dataRoot, ...args],
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/main.ts'),
+      '-H',
+      `unix://${socket}`,
+      '--data-root',
+      dataRoot,
+      ...args,
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -86,7 +98,11 @@ export function httpRequest(
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        resolveP({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        resolveP({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
       );
       res.on('error', reject);
     });

@@ -20,8 +20,20 @@ test('parseFlags applies dockerd-like defaults', async () => {
 
 test('parseFlags accepts repeated -H/--host and the other flags', async () => {
   const r = await parseFlags([
-    '-H', 'unix:///tmp/a.sock', '--host', 'tcp://127.0.0.1:2375', '--containerd', '/x.sock',
-    '--containerd-namespace', 'ns1', '--data-root', '/d', '--log-level', 'debug', '--group', 'staff',
+    '-H',
+    'unix:///tmp/a.sock',
+    '--host',
+    'tcp://127.0.0.1:2375',
+    '--containerd',
+    '/x.sock',
+    '--containerd-namespace',
+    'ns1',
+    '--data-root',
+    '/d',
+    '--log-level',
+    'debug',
+    '--group',
+    'staff',
   ]);
   assert.equal(r.action, 'run');
   if (r.action !== 'run') return;
@@ -36,7 +48,10 @@ test('parseFlags accepts repeated -H/--host and the other flags', async () => {
 test('parseFlags merges a --config JSON file under the flags', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ckptd-flags-'));
   const file = join(dir, 'c.json');
-  await writeFile(file, JSON.stringify({ 'data-root': '/from-file', 'log-level': 'warn', hosts: ['unix:///f.sock'] }));
+  await writeFile(
+    file,
+    JSON.stringify({ 'data-root': '/from-file', 'log-level': 'warn', hosts: ['unix:///f.sock'] }),
+  );
   const r = await parseFlags(['--config', file, '--log-level', 'error']);
   assert.equal(r.action, 'run');
   if (r.action !== 'run') return;

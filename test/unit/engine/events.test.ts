@@ -46,11 +46,19 @@ class FakeSource implements EventSource {
   }
 }
 
-function env(topic: string, value: Record<string, unknown>, ns = 'ckptd-test', tNano = 1_700_000_000_000_000_000n): ContainerdEnvelope {
+function env(
+  topic: string,
+  value: Record<string, unknown>,
+  ns = 'ckptd-test',
+  tNano = 1_700_000_000_000_000_000n,
+): ContainerdEnvelope {
   return { timestampNano: tNano, namespace: ns, topic, event: { typeUrl: 'x', value } };
 }
 
-const lookup = async (id: string) => ({ labels: { 'ckptd/name': `name-${id}`, app: 'web' }, image: 'docker.io/library/bb:1' });
+const lookup = async (id: string) => ({
+  labels: { 'ckptd/name': `name-${id}`, app: 'web' },
+  image: 'docker.io/library/bb:1',
+});
 
 async function take<T>(it: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = [];
@@ -68,7 +76,10 @@ test('translateTopic maps task exit of the init process to die with exitCode, of
     id: 'c1',
     attrs: { exitCode: '3' },
   });
-  assert.equal(translateTopic('/tasks/exit', { container_id: 'c1', id: 'e1', exit_status: 0 })?.action, 'exec_die');
+  assert.equal(
+    translateTopic('/tasks/exit', { container_id: 'c1', id: 'e1', exit_status: 0 })?.action,
+    'exec_die',
+  );
   assert.equal(translateTopic('/snapshot/prepare', { key: 'x' }), undefined);
 });
 
@@ -107,7 +118,13 @@ test('EventsService streams live containerd events translated with the container
   src.push(env('/tasks/exit', { container_id: 'c1', id: 'c1', exit_status: 0 }));
   const evs = await got;
   assert.deepEqual(
-    evs.map((e) => [e.Action, e.Actor.ID, e.Actor.Attributes.name, e.Actor.Attributes.image, e.Actor.Attributes.app]),
+    evs.map((e) => [
+      e.Action,
+      e.Actor.ID,
+      e.Actor.Attributes.name,
+      e.Actor.Attributes.image,
+      e.Actor.Attributes.app,
+    ]),
     [
       ['start', 'c1', 'name-c1', 'docker.io/library/bb:1', 'web'],
       ['die', 'c1', 'name-c1', 'docker.io/library/bb:1', 'web'],
@@ -130,7 +147,10 @@ test('EventsService replays buffered events at or after since, and ends at an un
   src.push(env('/containers/create', { id: 'c' }, 'n', 3_000n));
   await new Promise((r) => setTimeout(r, 20));
   const evs: DockerEvent[] = [];
-  for await (const e of svc.stream({ sinceNano: 2_000n, untilNano: 2_500n, filters: {} }, new AbortController().signal)) {
+  for await (const e of svc.stream(
+    { sinceNano: 2_000n, untilNano: 2_500n, filters: {} },
+    new AbortController().signal,
+  )) {
     evs.push(e);
   }
   assert.deepEqual(
