@@ -141,9 +141,9 @@ export function decodePathStat(v: string): PathStat {
  * the cleaned absolute path, plus `/.` or `/` when the request ended with them.
  */
 export function containerAbsPath(path: string): { abs: string; followFinal: boolean } {
-  const cleaned = posix.normalize(`/${path}`).replace(/\/+$/, '') || '/';
-  // normalize keeps `..` at the root as `/`: `/../x` is `/x`.
-  const abs = cleaned.startsWith('/..') ? cleaned.replace(/^(\/\.\.)+/, '') || '/' : cleaned;
+  // normalize clamps `..` at the root (`/../x` is `/x`), as Go's filepath.Clean. A name that
+  // merely starts with dots (`/..foo`) is an ordinary name and stays as it is.
+  const abs = posix.normalize(`/${path}`).replace(/\/+$/, '') || '/';
   if (abs === '/') return { abs: '/', followFinal: true };
   if (/\/\.$/.test(path) || path === '.') return { abs: `${abs}/.`, followFinal: true };
   if (path.endsWith('/')) return { abs: `${abs}/`, followFinal: true };

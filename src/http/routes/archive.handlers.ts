@@ -146,9 +146,7 @@ export function archiveHandlers(backend: ArchiveBackend): ArchiveHandlers {
       const parsed = request.body as Readable | undefined | null;
       const body = parsed === undefined || parsed === null ? (request.raw as Readable) : parsed;
       if (typeof body.pipe !== 'function') {
-        throw new InvalidArgumentError(
-          `the archive must be the request body (Content-Type application/x-tar), got ${typeof body} (${String(request.headers['content-type'])})`,
-        );
+        throw new InvalidArgumentError('the request body must be a tar archive');
       }
       await backend.containerExtractToDir(
         idOf(request),
