@@ -1,7 +1,12 @@
-// bench/mkimage.ts OUT: writes the busybox test image archive (docker-save layout) the commit
-// and export benchmarks load into every engine, so ckptd and dockerd start from the same image.
+// bench/mkimage.ts OUT [MEMHOG]: writes the busybox test image archive (docker-save layout) the
+// benchmarks load into every engine, so ckptd, dockerd and podman start from the same image.
+// MEMHOG, when given, is a static binary added as /memhog in a second layer (checkpoint cases).
+import { readFile } from 'node:fs/promises';
 import { buildTestImage } from '../test/helpers/images.js';
 
-const out = process.argv[2];
-if (!out) throw new Error('usage: mkimage.ts OUT.tar');
-await buildTestImage(out, { name: 'ckptd-bench/busybox:latest' });
+const [out, memhog] = process.argv.slice(2);
+if (!out) throw new Error('usage: mkimage.ts OUT.tar [MEMHOG]');
+await buildTestImage(out, {
+  name: 'ckptd-bench/busybox:latest',
+  ...(memhog ? { extraLayers: [[{ path: 'memhog', content: await readFile(memhog), mode: 0o755 }]] } : {}),
+});

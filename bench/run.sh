@@ -9,15 +9,41 @@
 # floor (`tar -c` of the same upperdir piped through cat), medians of BENCH_RUNS (default 3);
 # then `docker export` throughput vs `tar -c | cat` of the same tree, and ckptd's peak RSS.
 #   BENCH_SIZES="1 64" BENCH_RUNS=3 npm run bench     BENCH_API=0 skips the API cases.
+# Archives (issue 6): `docker save` of an image with a 512 MiB layer (BENCH_SAVE_MIB) vs dockerd vs
+# `cat` of the image's blobs in containerd's content store; `docker cp` out of a 512 MiB directory
+# (BENCH_CP_MIB, 8 files) with the docker CLI and with curl, vs dockerd vs `tar -cf - dir | cat`.
+# Case groups `save` and `cp` (not in the default set; BENCH_SAVE_MIB/BENCH_CP_MIB sizes):
+#   BENCH_CASES="save cp" npm run bench       (commas work too: BENCH_CASES=save,cp)
+# Checkpoint/restore (issue 5): for a static /memhog holding M MiB (BENCH_CKPT_SIZES, default
+# "16 256 1024"): checkpoint with exit, leave-running, restore in place, export (zstd) to a file,
+# import+restore under a new name; ckptd vs the ctr floor on ckptd's own containerd (`ctr tasks
+# checkpoint --exit --image-path`), dockerd 20.10 (--experimental) and podman 4.3 (own storage,
+# installed from Debian if missing); medians of BENCH_RUNS; ckptd's VmHWM while streaming the
+# biggest export. BENCH_CASES selects case groups (default "api commit checkpoint"):
+#   BENCH_CASES=checkpoint BENCH_CKPT_SIZES="16 256" BENCH_OUT=/tmp/ckbench npm run bench
+# BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECONDS:-3}
 PEERS=${BENCH_PEERS:-1}
+CASES=${BENCH_CASES:-"api commit checkpoint"}
+CASES=${CASES//,/ }
+[ "${BENCH_API:-1}" = 0 ] && CASES=${CASES//api/}
+case_on() { [[ " $CASES " == *" $1 "* ]]; }
 W=$(mktemp -d /tmp/ckptd-bench.XXXXXX)
 pids=()
+cleanup_hooks=()
 cleanup() {
+  for h in "${cleanup_hooks[@]}"; do eval "$h" >/dev/null 2>&1 || true; done
+  [ -n "${BENCH_OUT:-}" ] && { mkdir -p "$BENCH_OUT"; cp "$W"/*.log "$BENCH_OUT"/ 2>/dev/null || true; }
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
+  # containers the cases left behind: their shims (and the processes under them) are ours
+  # when their -address lies under $W
+  for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $W/" || true); do
+    pkill -KILL -P "$p" 2>/dev/null || true
+    kill -KILL "$p" 2>/dev/null || true
+  done
   umount -R "$W"/*/containerd/root 2>/dev/null || true
   rm -rf "$W" 2>/dev/null || true
 }
@@ -40,7 +66,7 @@ if [ "$PEERS" = 1 ]; then
   fi
   if command -v dockerd >/dev/null; then
     mkdir -p "$W/dockerd"
-    dockerd --data-root "$W/dockerd/root" --exec-root "$W/dockerd/exec" -H "unix://$W/dockerd.sock" \
+    dockerd --experimental --data-root "$W/dockerd/root" --exec-root "$W/dockerd/exec" -H "unix://$W/dockerd.sock" \
       --pidfile "$W/dockerd/docker.pid" --iptables=false --bridge=none --log-level warn >"$W/dockerd.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 300); do curl -fsS --unix-socket "$W/dockerd.sock" http://x/_ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -48,9 +74,8 @@ if [ "$PEERS" = 1 ]; then
   fi
 fi
 
-API=${BENCH_API:-1}
 rps() { node bench/apiload.mjs --socket "$1" --path "$2" --concurrency "$3" --seconds "$SECS" | node -e "process.stdin.on(\"data\", (d) => console.log(JSON.parse(d).rps))"; }
-if [ "$API" = 1 ]; then
+if case_on api; then
 printf '\n%-22s %5s %12s %12s %8s\n' "case" "conns" "ckptd req/s" "dockerd" "ratio"
 for path in /_ping /version /containers/json; do
   for c in 1 8; do
@@ -66,7 +91,14 @@ fi
 SIZES=${BENCH_SIZES:-"1 64 512 small"}
 RUNS=${BENCH_RUNS:-3}
 BIMG=ckptd-bench/busybox:latest
-node --import tsx bench/mkimage.ts "$W/img.tar"
+# the test image; with /memhog (static, from the perf anchors) for the checkpoint cases
+MEMHOG_SRC=${BENCH_MEMHOG_SRC:-/work/shared/bench-anchors/memhog.c}
+if case_on checkpoint; then
+  gcc -static -O2 -o "$W/memhog" "$MEMHOG_SRC"
+  node --import tsx bench/mkimage.ts "$W/img.tar" "$W/memhog"
+else
+  node --import tsx bench/mkimage.ts "$W/img.tar"
+fi
 DK_CKPTD="docker -H unix://$W/ckptd.sock"
 DK_PEER=""
 [ -n "$DOCKERD_SOCK" ] && DK_PEER="docker -H unix://$DOCKERD_SOCK"
@@ -87,6 +119,7 @@ gen_cmd() { if [ "$1" = small ]; then echo 'mkdir /data && cd /data && for i in 
 ckptd_root() { awk -v id="$1" '$5 ~ id"/rootfs$" {print $5}' /proc/self/mountinfo | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
+if case_on commit; then
 printf '\n%-16s %10s %10s %10s %12s %12s\n' "commit" "ckptd s" "dockerd s" "tar floor" "ckptd/dockerd" "ckptd/floor"
 for sz in $SIZES; do
   $DK_CKPTD rm -f "bc$sz" >/dev/null 2>&1 || true
@@ -136,3 +169,75 @@ printf '%-16s %10s %10s %10s %12s %12s\n' "$((bytes >> 20)) MiB tar" "$(mbs "$ea
   "$(ratio "$(mbs "$ea")" "$(mbs "$eb")")" "$(ratio "$(mbs "$ea")" "$(mbs "$ef")")"
 $DK_CKPTD rm -f "bc$EXPORT_SZ" >/dev/null 2>&1 || true
 printf '\nckptd peak RSS over the whole bench, export included (VmHWM): %s kB\n' "$(awk '/VmHWM/{print $2}' /proc/$CKPTD_PID/status)"
+fi
+
+# ---------------------------------------------------------------- save and cp out (issue 6)
+# mbps BYTES SECONDS -> MB/s ("-" when not measured)
+mbps() { awk -v b="$1" -v t="$2" 'BEGIN { if (t == "-" || t == "") print "-"; else printf "%.0f", b / t / 1e6 }'; }
+CTR="ctr -a $W/ckptd/containerd/containerd.sock -n default"
+BLOBS=$W/ckptd/containerd/root/io.containerd.content.v1.content/blobs/sha256
+# rss_now: ckptd's current RSS (kB), to see what one case costs
+rss_now() { awk '/VmRSS/{print $2}' /proc/$CKPTD_PID/status; }
+if case_on save; then
+  SAVE_MIB=${BENCH_SAVE_MIB:-512}
+  SIMG=bench/save:$SAVE_MIB
+  # An image with one SAVE_MIB layer of random data, committed on each engine (uncompressed layer).
+  mk_save_image() { # DK
+    $1 rm -f bsave >/dev/null 2>&1 || true
+    $1 run -d --name bsave --network none "$BIMG" sleep 100000 >/dev/null
+    $1 exec bsave sh -c "dd if=/dev/urandom of=/big bs=1M count=$SAVE_MIB 2>/dev/null"
+    $1 commit bsave "$SIMG" >/dev/null
+    $1 rm -f bsave >/dev/null
+  }
+  mk_save_image "$DK_CKPTD"
+  sbytes=$($DK_CKPTD save "$SIMG" | wc -c)
+  sa=$(timeit "$RUNS" "$DK_CKPTD save $SIMG | cat > /dev/null")
+  sc=$(timeit "$RUNS" "curl -fsS --unix-socket $W/ckptd.sock http://x/v1.47/images/$SIMG/get -o /dev/null")
+  # the floor: cat of every blob the save holds (manifest, config, layers) from the content store
+  mdig=$($CTR images ls | awk -v n="docker.io/$SIMG" '$1 == n {print $3}')
+  blobs=$($CTR content get "$mdig" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s);console.log([m.config,...m.layers].map(x=>x.digest.slice(7)).join(" "))})')
+  files="$BLOBS/${mdig#sha256:}"; for b in $blobs; do files="$files $BLOBS/$b"; done
+  sf=$(timeit "$RUNS" "cat $files | cat > /dev/null")
+  fbytes=$(cat $files | wc -c)
+  sb=-
+  if [ -n "$DK_PEER" ]; then
+    mk_save_image "$DK_PEER"
+    sb=$(timeit "$RUNS" "$DK_PEER save $SIMG | cat > /dev/null")
+    $DK_PEER rmi -f "$SIMG" >/dev/null 2>&1 || true
+  fi
+  printf '\n%-22s %10s %10s %10s %10s %12s %12s %10s\n' "save" "ckptd MB/s" "ckptd curl" "dockerd" "cat floor" "ckptd/dockerd" "ckptd/floor" "RSS kB"
+  printf '%-22s %10s %10s %10s %10s %12s %12s %10s\n' "$((sbytes >> 20)) MiB image" "$(mbps "$sbytes" "$sa")" "$(mbps "$sbytes" "$sc")" \
+    "$(mbps "$sbytes" "$sb")" "$(mbps "$fbytes" "$sf")" "$(ratio "$(mbps "$sbytes" "$sa")" "$(mbps "$sbytes" "$sb")")" \
+    "$(ratio "$(mbps "$sbytes" "$sa")" "$(mbps "$fbytes" "$sf")")" "$(rss_now)"
+  $DK_CKPTD rmi -f "$SIMG" >/dev/null 2>&1 || true
+fi
+if case_on cp; then
+  CP_MIB=${BENCH_CP_MIB:-512}
+  cp_gen="mkdir /data && for i in 1 2 3 4 5 6 7 8; do dd if=/dev/urandom of=/data/f\$i bs=1M count=$((CP_MIB / 8)) 2>/dev/null; done"
+  $DK_CKPTD rm -f bcp >/dev/null 2>&1 || true
+  $DK_CKPTD run -d --name bcp "$BIMG" sleep 100000 >/dev/null
+  $DK_CKPTD exec bcp sh -c "$cp_gen"
+  cbytes=$($DK_CKPTD cp bcp:/data - | wc -c)
+  ca=$(timeit "$RUNS" "$DK_CKPTD cp bcp:/data - | cat > /dev/null")
+  cc=$(timeit "$RUNS" "curl -fsS --unix-socket $W/ckptd.sock 'http://x/v1.47/containers/bcp/archive?path=/data' -o /dev/null")
+  croot=$(ckptd_root "$($DK_CKPTD inspect -f '{{.Id}}' bcp)")
+  cf=$(timeit "$RUNS" "tar -cf - -C '$croot' data | cat > /dev/null")
+  cb=-
+  if [ -n "$DK_PEER" ]; then
+    $DK_PEER rm -f bcp >/dev/null 2>&1 || true
+    $DK_PEER run -d --name bcp --network none "$BIMG" sleep 100000 >/dev/null
+    $DK_PEER exec bcp sh -c "$cp_gen"
+    cb=$(timeit "$RUNS" "$DK_PEER cp bcp:/data - | cat > /dev/null")
+    $DK_PEER rm -f bcp >/dev/null
+  fi
+  printf '\n%-22s %10s %10s %10s %10s %12s %12s %10s\n' "cp out" "ckptd MB/s" "ckptd curl" "dockerd" "tar floor" "ckptd/dockerd" "ckptd/floor" "RSS kB"
+  printf '%-22s %10s %10s %10s %10s %12s %12s %10s\n' "$((cbytes >> 20)) MiB dir" "$(mbps "$cbytes" "$ca")" "$(mbps "$cbytes" "$cc")" \
+    "$(mbps "$cbytes" "$cb")" "$(mbps "$cbytes" "$cf")" "$(ratio "$(mbps "$cbytes" "$ca")" "$(mbps "$cbytes" "$cb")")" \
+    "$(ratio "$(mbps "$cbytes" "$ca")" "$(mbps "$cbytes" "$cf")")" "$(rss_now)"
+  $DK_CKPTD rm -f bcp >/dev/null 2>&1 || true
+fi
+if case_on save || case_on cp; then
+  printf '\nckptd peak RSS so far (VmHWM): %s kB\n' "$(awk '/VmHWM/{print $2}' /proc/$CKPTD_PID/status)"
+fi
+
+if case_on checkpoint; then . bench/checkpoint.sh; fi

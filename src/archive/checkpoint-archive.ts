@@ -36,6 +36,11 @@ import { AutoDecompress, ByteLimit } from './compression.js';
 import { cleanArchivePath } from './image-archive-reader.js';
 
 const execFileP = promisify(execFile);
+/**
+ * READ_CHUNK is the read size for files packed into a tar: tar-stream's per-chunk cost dominates
+ * with fs's default 64 KiB (~200 MB/s for CRIU's page images); 1 MiB reads pack at disk speed.
+ */
+const READ_CHUNK = 1 << 20;
 
 /** ROOTFS_DIFF_TAR is the rootfs changes file of the Podman layout. */
 export const ROOTFS_DIFF_TAR = 'rootfs-diff.tar';
@@ -94,7 +99,7 @@ export function packCheckpointDir(dir: string, opts: { skip?: readonly string[] 
         );
       } else if (st.isFile()) {
         const entry = pack.entry({ ...header, type: 'file', size: st.size });
-        await pipeline(createReadStream(abs), entry);
+        await pipeline(createReadStream(abs, { highWaterMark: READ_CHUNK }), entry);
       }
     }
     pack.finalize();
@@ -319,7 +324,7 @@ export async function writeRootfsDiff(
         inodes.set(key, rel);
       }
       const entry = pack.entry({ ...base, type: 'file', size: st.size });
-      await pipeline(createReadStream(abs), entry);
+      await pipeline(createReadStream(abs, { highWaterMark: READ_CHUNK }), entry);
       entries++;
       bytes += st.size;
     }
