@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { parseFlags } from '../../../src/config/flags.js';
 import { parseHost } from '../../../src/config/config.js';
 import { InvalidArgumentError } from '../../../src/errors/index.js';
+
+const tempDirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'ckptd-flags-'));
+  tempDirs.push(d);
+  return d;
+}
+after(async () => {
+  for (const d of tempDirs) await rm(d, { recursive: true, force: true });
+});
 
 test('parseFlags applies dockerd-like defaults', async () => {
   const r = await parseFlags([]);
@@ -46,7 +56,7 @@ test('parseFlags accepts repeated -H/--host and the other flags', async () => {
 });
 
 test('parseFlags merges a --config JSON file under the flags', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ckptd-flags-'));
+  const dir = await tempDir();
   const file = join(dir, 'c.json');
   await writeFile(
     file,
@@ -65,7 +75,7 @@ test('parseFlags rejects unknown flags, bad hosts, bad levels and unknown config
   await assert.rejects(parseFlags(['-H', 'fd://']), /only unix:\/\/ and tcp:\/\//);
   await assert.rejects(parseFlags(['-H', 'unix://relative.sock']), /must be absolute/);
   await assert.rejects(parseFlags(['--log-level', 'loud']), /invalid log level/);
-  const dir = await mkdtemp(join(tmpdir(), 'ckptd-flags-'));
+  const dir = await tempDir();
   await writeFile(join(dir, 'bad.json'), '{"colour": "blue"}');
   await assert.rejects(parseFlags(['--config', join(dir, 'bad.json')]), /unknown key "colour"/);
   await writeFile(join(dir, 'broken.json'), '{');

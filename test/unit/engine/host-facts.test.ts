@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -33,4 +33,5 @@ test('loadEngineId persists one ID under the data root', async () => {
   assert.equal(a, b);
   assert.equal((await readFile(join(dir, 'engine-id'), 'utf8')).trim(), a);
   assert.equal((await stat(join(dir, 'engine-id'))).mode & 0o077, 0);
+  await rm(dir, { recursive: true, force: true });
 });
