@@ -64,19 +64,31 @@ if ! criu_ok; then
   (cd "$tmp" && apt-get download -qq -t trixie $PKGS)
   rm -rf "$PREFIX.new" && mkdir -p "$PREFIX.new"
   for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$PREFIX.new/root"; done
-  R=$PREFIX/root
   if "$PREFIX.new/root/usr/lib64/ld-linux-x86-64.so.2" --library-path "$PREFIX.new/root/usr/lib/x86_64-linux-gnu" \
        --list "$PREFIX.new/root/usr/sbin/criu" | grep 'not found'; then
     log "CRIU 4 needs libraries not in the prefix (listed above)"; exit 1
   fi
   rm -rf "$PREFIX" && mv "$PREFIX.new" "$PREFIX"
-  mkdir -p "$(dirname "$WRAPPER")"
-  cat > "$WRAPPER.tmp" <<EOT
-#!/bin/sh
+fi
+
+# The wrapper is (re)written whenever its text differs, so a fix here reaches installed hosts.
+# CRIU_FAULT=130 is CRIU's FI_NO_BREAKPOINTS: compel then reaches the parasite's final sigreturn by
+# PTRACE_SYSCALL steps instead of an x86 debug-register breakpoint. In some VMs (seen: a
+# Firecracker guest, kernel 6.18, AMD EPYC) the debug registers are accepted but never fire, and
+# every dump hangs forever in wait4 after "Daemon exited trapping" while `criu check` passes.
+# CKPTD_CRIU_HW_BREAKPOINTS=1 (or an explicit CRIU_FAULT) restores CRIU's default.
+R=$PREFIX/root
+wrapper_text="#!/bin/sh
 # CRIU 4 from Debian trixie, run through its own loader (installed by ckptd's setup-host.sh)
 R=$R
-exec \$R/usr/lib64/ld-linux-x86-64.so.2 --library-path \$R/usr/lib/x86_64-linux-gnu \$R/usr/sbin/criu "\$@"
-EOT
+if [ -z \"\${CRIU_FAULT:-}\" ] && [ \"\${CKPTD_CRIU_HW_BREAKPOINTS:-0}\" != 1 ]; then
+  CRIU_FAULT=130; export CRIU_FAULT
+fi
+exec \$R/usr/lib64/ld-linux-x86-64.so.2 --library-path \$R/usr/lib/x86_64-linux-gnu \$R/usr/sbin/criu \"\$@\"
+"
+if [ "$(cat "$WRAPPER" 2>/dev/null)" != "${wrapper_text%$'\n'}" ]; then
+  mkdir -p "$(dirname "$WRAPPER")"
+  printf '%s' "$wrapper_text" > "$WRAPPER.tmp"
   chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"
 fi
 
@@ -85,4 +97,14 @@ fi
 if ! "$WRAPPER" check >/dev/null 2>&1; then
   log "criu check failed:"; "$WRAPPER" check || true; exit 1
 fi
+# `criu check` does not exercise a dump's parasite: dump a sleeping process (left running) as
+# proof that checkpoints can work here, bounded so that a hang fails the setup instead.
+probe=$(mktemp -d)
+setsid sleep 120 </dev/null >/dev/null 2>&1 &
+sp=$!
+if ! timeout 30 "$WRAPPER" dump -t "$sp" -D "$probe" -o dump.log --leave-running >/dev/null 2>&1; then
+  log "criu could not dump a test process:"; tail -5 "$probe/dump.log" >&2 || true
+  kill "$sp" 2>/dev/null || true; rm -rf "$probe"; exit 1
+fi
+kill "$sp" 2>/dev/null || true; rm -rf "$probe"
 [ "${CKPTD_SETUP_QUIET:-0}" = 1 ] || log "ok: $(containerd --version | head -1); $(runc --version | head -1); criu $("$WRAPPER" --version | awk '/Version/{print $2}')"
