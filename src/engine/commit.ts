@@ -19,7 +19,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
+import { compressStream } from '../archive/compression.js';
 import type { CallContext, ContainerdClient, Descriptor } from '../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, wrapError } from '../errors/index.js';
 import { applyChanges } from '../oci/changes.js';
@@ -261,6 +263,8 @@ export class CommitService implements CommitBackend {
         const info = await sn.stat(src.snapshotKey, ctx);
         const parent = info.parent;
         const mediaType = layerMediaType(compression, 'oci');
+        // containerd 1.6's differ compresses only gzip: zstd is diffed uncompressed, then recompressed.
+        const diffMediaType = compression === 'zstd' ? layerMediaType('none', 'oci') : mediaType;
         const viewKey = `ckptd-commit-view-${randomBytes(6).toString('hex')}`;
         let layer: Descriptor;
         let viewCreated = false;
@@ -273,7 +277,10 @@ export class CommitService implements CommitBackend {
             layer = await this.#client.diff.diff(
               left,
               right,
-              { mediaType, ref: `ckptd-commit-${src.id}-${randomBytes(6).toString('hex')}` },
+              {
+                mediaType: diffMediaType,
+                ref: `ckptd-commit-${src.id}-${randomBytes(6).toString('hex')}`,
+              },
               ctx,
             );
           } finally {
@@ -284,7 +291,11 @@ export class CommitService implements CommitBackend {
         }
 
         let diffId: string | undefined = layer.digest;
-        if (compression !== 'none') {
+        if (compression === 'zstd') {
+          if (layer.digest !== EMPTY_LAYER_DIFF_ID || opts.squash) {
+            layer = await this.#zstdLayer(layer, src.id, ctx);
+          }
+        } else if (compression !== 'none') {
           const labels = (await this.#client.content.info(layer.digest, ctx)).labels;
           diffId = labels[LABEL_UNCOMPRESSED];
           if (!diffId) throw wrapError('commit', new Error('the differ gave no uncompressed digest'));
@@ -346,6 +357,35 @@ export class CommitService implements CommitBackend {
       name: src.name,
     });
     return { Id: result };
+  }
+
+  /**
+   * #zstdLayer recompresses an uncompressed layer blob with the host's zstd into a new blob
+   * labelled with its diffID (the uncompressed digest), inside the caller's lease. The
+   * uncompressed blob stays unreferenced and goes to GC once the lease ends.
+   */
+  async #zstdLayer(tarLayer: Descriptor, containerId: string, ctx: CallContext): Promise<Descriptor> {
+    const diffId = tarLayer.digest;
+    const ref = `ckptd-commit-zstd-${containerId}-${randomBytes(6).toString('hex')}`;
+    const writer = this.#client.content.writer(ref, {}, ctx);
+    try {
+      await pipeline(
+        this.#client.content.readStream(diffId, {}, ctx),
+        compressStream('zstd'),
+        writer,
+        ctx.signal ? { signal: ctx.signal } : {},
+      );
+      const digest = await writer.commit(undefined, undefined, layerLabels(diffId));
+      return {
+        media_type: layerMediaType('zstd', 'oci'),
+        digest,
+        size: String(writer.written),
+        annotations: {},
+      };
+    } catch (err) {
+      writer.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw wrapError('commit: zstd compression of the layer', err);
+    }
   }
 
   /**
