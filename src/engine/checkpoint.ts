@@ -180,6 +180,8 @@ export interface CheckpointContainers {
   restoreTask(id: string, restore: RestoreTaskOptions): Promise<number>;
   noteCheckpoint(id: string, what: 'checkpointed' | 'restored'): Promise<void>;
   taskExited(id: string): Promise<void>;
+  /** resolves once the task's exit is recorded, before its deletion and IO release finish */
+  exitRecorded(id: string): Promise<void>;
 }
 
 /** CheckpointEvents publishes engine events (EventsService). */
@@ -456,8 +458,9 @@ export class CheckpointService implements CheckpointBackend {
       const criu = await readFile(statsFile).then(parseCriuDumpStats, () => undefined);
       if (!leave) {
         await this.#o.containers.noteCheckpoint(id, 'checkpointed');
-        // let the exit watcher record the stop, so inspect shows it at once
-        await Promise.race([this.#o.containers.taskExited(id), sleep(5000)]);
+        // let the exit watcher record the stop, so inspect shows it at once; the task's deletion
+        // and IO release go on in the background (a restore waits for them: taskExited, #start)
+        await Promise.race([this.#o.containers.exitRecorded(id), sleep(5000)]);
       }
       this.#o.events?.publish('container', 'checkpoint', id, {
         name: configDump.name,

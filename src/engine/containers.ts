@@ -374,8 +374,11 @@ export class ContainerService implements ContainersBackend {
   readonly #locals = new Map<string, Local>();
   readonly #reservedNames = new Set<string>();
   readonly #watchers = new Map<string, Promise<void>>();
+  /** per watched task: resolves once its exit is in the record (before task delete and IO release) */
+  readonly #recorded = new Map<string, Promise<void>>();
   readonly #exitListeners = new Map<string, Set<ExitListener>>();
   readonly #removeListeners = new Map<string, Set<ExitListener>>();
+  readonly #removedCallbacks: ((id: string) => void)[] = [];
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #abort = new AbortController();
   #io: ContainerIO;
@@ -393,6 +396,14 @@ export class ContainerService implements ContainersBackend {
    */
   useIO(io: ContainerIO): void {
     this.#io = io;
+  }
+
+  /**
+   * onRemoved registers a callback run with the ID of every container this service removes
+   * (after its record is gone), for engines that keep per-container state, such as exec records.
+   */
+  onRemoved(fn: (id: string) => void): void {
+    this.#removedCallbacks.push(fn);
   }
 
   /** useCheckpointStarter wires the checkpoint engine that serves `start?checkpoint=`. */
@@ -1070,6 +1081,15 @@ export class ContainerService implements ContainersBackend {
     await this.#watchers.get(id);
   }
 
+  /**
+   * exitRecorded resolves once the exit of the container's current task is in its record (inspect
+   * shows it exited), without waiting for the task's deletion and IO release that follow; a later
+   * start or restore waits for those itself (#start awaits the watcher and deletes the task).
+   */
+  async exitRecorded(id: string): Promise<void> {
+    await (this.#recorded.get(id) ?? this.#watchers.get(id));
+  }
+
   async #start(id: string, restore?: RestoreTaskOptions): Promise<number> {
     let v = await this.#fresh(id);
     if (v.local?.removing)
@@ -1162,6 +1182,8 @@ export class ContainerService implements ContainersBackend {
   #watch(id: string): void {
     if (this.#watchers.has(id)) return;
     const signal = this.#abort.signal;
+    let markRecorded!: () => void;
+    const recorded = new Promise<void>((resolve) => (markRecorded = resolve));
     const p = (async () => {
       let exit: ExitStatus | undefined;
       let delay = 250;
@@ -1178,16 +1200,19 @@ export class ContainerService implements ContainersBackend {
         }
       }
       if (signal.aborted) return;
-      await this.#handleExit(id, exit);
+      await this.#handleExit(id, exit, markRecorded);
     })()
       .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'recording a container exit failed'))
       .finally(() => {
+        markRecorded();
+        if (this.#recorded.get(id) === recorded) this.#recorded.delete(id);
         if (this.#watchers.get(id) === p) this.#watchers.delete(id);
       });
     this.#watchers.set(id, p);
+    this.#recorded.set(id, recorded);
   }
 
-  async #handleExit(id: string, exit: ExitStatus | undefined): Promise<void> {
+  async #handleExit(id: string, exit: ExitStatus | undefined, onRecorded?: () => void): Promise<void> {
     const local = this.#locals.get(id);
     // Record the exit first: once the task is deleted, readers fall back to the record.
     let final = exit;
@@ -1206,6 +1231,7 @@ export class ContainerService implements ContainersBackend {
       };
       await this.#saveState(id);
     }
+    onRecorded?.();
     // A foreign container's stopped task is left to its owner (ctr shows it STOPPED, as we do).
     if (local) {
       // Delete the task before waiting for the output's EOF, as dockerd does: with a TTY the
@@ -1421,6 +1447,13 @@ export class ContainerService implements ContainersBackend {
       }
       await rm(this.#dir(id), { recursive: true, force: true });
       this.#locals.delete(id);
+      for (const fn of this.#removedCallbacks) {
+        try {
+          fn(id);
+        } catch (err) {
+          this.#o.logger?.warn({ err, id }, 'a container-removed callback failed');
+        }
+      }
       this.#notify(this.#removeListeners, id, local?.state.ExitCode ?? 0);
       // a next-exit wait on a container that is gone can never be met: answer it now
       this.#notify(this.#exitListeners, id, local?.state.ExitCode ?? 0);
