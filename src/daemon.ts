@@ -190,6 +190,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     fifoDir: (id) => containerIO.fifoDir(id),
     logger: logger.child({ component: 'exec' }),
   });
+  // exec instances live until their container is removed, as in dockerd
+  containers.onRemoved((id) => execs.forgetContainer(id));
   routes.push((app) => registerContainerIoRoutes(app, containerIO, execs));
 
   // ---- commit, changes, export (issue 4) ----
@@ -216,7 +218,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   routes.push((app) => registerCheckpointRoutes(app, checkpoints));
   // ---- archives: cp, save (issue 6) ----
   // docker cp works on the container's root through pinned descriptors, paused (the pause
-  // holds are shared with commit); docker save streams one Content.Read per blob.
+  // holds are shared with commit); docker save streams one Content.Read per blob
+  // (or, with a managed containerd, the blob files themselves).
   const archives = new ArchiveService({
     client,
     containers,
@@ -224,6 +227,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     pauser: commits.pauser,
     events,
     logger: logger.child({ component: 'archive' }),
+    // A managed containerd's content store is ours: save reads its blob files directly.
+    ...(managed ? { contentDir: join(managed.paths.root, 'io.containerd.content.v1.content') } : {}),
   });
   routes.push((app) => registerArchiveRoutes(app, archives));
 

@@ -20,7 +20,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants, fstat, open, readFile } from 'node:fs';
-import { mkdtemp, rmdir } from 'node:fs/promises';
+import { mkdtemp, open as openFile, rmdir, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -112,6 +112,14 @@ export interface ArchiveServiceOptions {
   /** maxEntries / maxBytes bound one PUT archive (bomb guard). */
   maxEntries?: number;
   maxBytes?: number;
+  /**
+   * contentDir is the local content store of the containerd in use (a managed containerd's
+   * `<root>/io.containerd.content.v1.content`). When set, save reads blob files from it (under
+   * the save's lease) instead of over Content.Read: gRPC costs containerd ~1.7 s and ckptd ~2 s
+   * (mostly GC of 1 MiB message buffers) of CPU per GB, which held save to ~150-450 MB/s.
+   * Blobs not found there still go over Content.Read.
+   */
+  contentDir?: string;
 }
 
 const LIVE_STATES = new Set(['RUNNING', 'PAUSED', 'PAUSING', 'CREATED']);
@@ -120,6 +128,35 @@ const MAX_CONFIG_BYTES = 20 << 20;
 function errnoOf(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === 'string' && /^E[A-Z]+$/.test(c) ? c : undefined;
+}
+
+/**
+ * openLocalBlob opens a committed blob of a local containerd content store (blobs are written
+ * to an ingest and renamed into place, so the file is complete and immutable) as a stream of
+ * 1 MiB chunks; undefined when it is not there, so the caller falls back to Content.Read.
+ */
+export async function openLocalBlob(contentDir: string, digest: string): Promise<Readable | undefined> {
+  const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
+  if (!m) return undefined;
+  let fh: FileHandle;
+  try {
+    fh = await openFile(
+      join(contentDir, 'blobs', 'sha256', m[1]!),
+      constants.O_RDONLY | constants.O_NOFOLLOW,
+    );
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) {
+      await fh.close();
+      return undefined;
+    }
+  } catch {
+    await fh.close().catch(() => {});
+    return undefined;
+  }
+  return fh.createReadStream({ highWaterMark: 1 << 20 });
 }
 
 /** looksLikeId tells an image ID (prefix) from a name: save of an ID carries no tags, as dockerd. */
@@ -244,6 +281,7 @@ export class ArchiveService implements ArchiveBackend {
       });
     }
     const client = this.#o.client;
+    const contentDir = this.#o.contentDir;
     await client.withLease(
       async (ctx) => {
         // Hold every blob for the duration: an image deleted mid-save keeps its content.
@@ -252,7 +290,9 @@ export class ArchiveService implements ArchiveBackend {
         );
         for (const d of digests) await client.leases.addResource(ctx.lease!, { id: d, type: 'content' }, ctx);
         const source: BlobSource = {
-          open: async (digest, o) => client.content.readStream(digest, {}, { ...ctx, signal: o.signal }),
+          open: async (digest, o) =>
+            (contentDir === undefined ? undefined : await openLocalBlob(contentDir, digest)) ??
+            client.content.readStream(digest, {}, { ...ctx, signal: o.signal }),
           readJson: async (digest, o) =>
             JSON.parse(
               (

@@ -16,7 +16,7 @@ import type { OutputChunk } from '../../src/engine/io/mux.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../src/errors/index.js';
 import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
 import { buildTestImage } from '../helpers/images.js';
-import { startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
+import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
 
 const execFileP = promisify(execFile);
 const IMAGE = 'docker.io/ckptd-test/io:latest';
@@ -265,6 +265,7 @@ describe('container IO through the real daemon with the docker CLI', { timeout: 
   });
 
   test('docker logs separates the streams, tails and follows until the container stops; exec works', async () => {
+    // stdout and stderr are two pipes: their order in the log is defined only across time
     const run = await docker([
       'run',
       '-d',
@@ -275,7 +276,7 @@ describe('container IO through the real daemon with the docker CLI', { timeout: 
       'ckio',
       'sh',
       '-c',
-      'echo out; echo err >&2; sleep 1000',
+      'echo out; sleep 0.3; echo err >&2; sleep 1000',
     ]);
     assert.equal(run.code, 0, run.stderr);
     await new Promise((r) => setTimeout(r, 1000));
@@ -303,6 +304,21 @@ describe('container IO through the real daemon with the docker CLI', { timeout: 
     ]);
     const follow = await docker(['logs', '-f', 'io-f']);
     assert.deepEqual(follow, { code: 0, stdout: 'a\nb\n', stderr: '' });
+
+    // an exec instance lives as long as its container, as in dockerd
+    const created = await httpRequest(
+      ckptd.socket,
+      'POST',
+      '/v1.47/containers/io-t/exec',
+      JSON.stringify({ Cmd: ['true'] }),
+      { 'content-type': 'application/json' },
+    );
+    assert.equal(created.status, 201, created.body);
+    const execId = (JSON.parse(created.body) as { Id: string }).Id;
+    assert.equal((await httpRequest(ckptd.socket, 'GET', `/v1.47/exec/${execId}/json`)).status, 200);
     await docker(['rm', '-f', 'io-t', 'io-f']);
+    const gone = await httpRequest(ckptd.socket, 'GET', `/v1.47/exec/${execId}/json`);
+    assert.equal(gone.status, 404);
+    assert.deepEqual(JSON.parse(gone.body), { message: `No such exec instance: ${execId}` });
   });
 });
