@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Duplex, PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { Duplex, PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 
 import { EngineError, InternalError, InvalidArgumentError } from '../errors/index.js';
@@ -301,5 +301,168 @@ export class ByteLimit extends Transform {
       return;
     }
     cb(null, chunk);
+  }
+}
+
+/** FAILURE_GRACE_MS is how long the other programs of a failed pipeline may take to exit. */
+const FAILURE_GRACE_MS = 300;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  killed: boolean;
+}
+
+/** PipelineStage is one host program of spawnPipeline: `what` names it in errors. */
+export interface PipelineStage {
+  program: string;
+  args: string[];
+  what: string;
+}
+
+/**
+ * ProcessPipeline runs host programs wired stdout -> stdin, as a shell pipeline: the bytes
+ * between them never pass through Node (no buffers to allocate and collect). The last program's
+ * stdout is the readable side, with backpressure. It ends once every program exited 0; when one
+ * fails, the others are killed and the stream fails with the cause's name and stderr.
+ * destroy() kills them all.
+ */
+class ProcessPipeline extends Readable {
+  readonly #children: ChildProcessWithoutNullStreams[] = [];
+  readonly #stderr: string[] = [];
+  readonly #exits: (Exit | undefined)[] = [];
+  /** stages this pipeline killed itself after another failed: never named as the cause */
+  readonly #killed = new Set<number>();
+  #failing = false;
+  readonly #stages: readonly PipelineStage[];
+  readonly #makeError: ErrorFactory;
+
+  constructor(stages: readonly PipelineStage[], makeError: ErrorFactory) {
+    super({ highWaterMark: 1 << 20 });
+    this.#stages = stages;
+    this.#makeError = makeError;
+    let upstream: Readable | undefined;
+    for (const [i, stage] of stages.entries()) {
+      let child: ChildProcessWithoutNullStreams;
+      try {
+        child = spawn(hostBinary(stage.program), stage.args, {
+          stdio: [upstream ?? 'ignore', 'pipe', 'pipe'],
+        }) as unknown as ChildProcessWithoutNullStreams;
+      } catch (err) {
+        this.#killAll();
+        throw err;
+      }
+      // the child holds its own copy of the pipe: ours must go, or the writer upstream would
+      // never see EPIPE when this program exits early
+      upstream?.destroy();
+      this.#children.push(child);
+      this.#stderr.push('');
+      this.#exits.push(undefined);
+      child.stderr.on('data', (chunk: Buffer) => {
+        if ((this.#stderr[i] ?? '').length < STDERR_CAP) this.#stderr[i] += chunk.toString('utf8');
+      });
+      child.on('error', (err) => this.destroy(this.#makeError(`${stage.what}: ${err.message}`)));
+      child.on('close', (code, signal) => {
+        // a program that had exited before our kill landed keeps its own status
+        this.#exits[i] = { code, signal, killed: this.#killed.has(i) && signal === 'SIGKILL' };
+        this.#settle(i);
+      });
+      upstream = child.stdout;
+    }
+    const last = this.#children[this.#children.length - 1]!;
+    last.stdout.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) last.stdout.pause();
+    });
+  }
+
+  #settle(i: number): void {
+    if (this.destroyed) return;
+    const failed = (x: Exit | undefined) => x !== undefined && x.code !== 0 && !x.killed;
+    if (failed(this.#exits[i]) && !this.#failing) {
+      // Give the others a moment to end by themselves (the cause may be one of them, still
+      // exiting), then stop them (one may be blocked forever); name the cause once all closed.
+      this.#failing = true;
+      setTimeout(() => {
+        for (const [j, c] of this.#children.entries()) {
+          if (this.#exits[j] === undefined && c.exitCode === null && c.signalCode === null) {
+            this.#killed.add(j);
+            c.kill('SIGKILL');
+          }
+        }
+      }, FAILURE_GRACE_MS).unref();
+    }
+    if (!this.#exits.every((x) => x !== undefined)) return;
+    if (!this.#failing) {
+      this.push(null);
+      return;
+    }
+    // The cause: the first program (upstream-most) that failed by itself; a writer's broken pipe
+    // (SIGPIPE, EPIPE, ECONNRESET: Node's stdio pipes are socketpairs) is only a symptom of its
+    // reader's failure, so it is named only when nothing else failed.
+    const failures = this.#exits.flatMap((x, j) => (failed(x) ? [j] : []));
+    const symptom = (j: number) =>
+      this.#exits[j]!.signal === 'SIGPIPE' ||
+      /broken pipe|connection reset by peer|EPIPE|ECONNRESET/i.test(this.#stderr[j] ?? '');
+    const cause = failures.find((j) => !symptom(j)) ?? failures[failures.length - 1]!;
+    const e = this.#exits[cause]!;
+    const detail =
+      (this.#stderr[cause] ?? '').trim() || (e.signal ? `killed by ${e.signal}` : 'no error output');
+    this.destroy(
+      this.#makeError(`${this.#stages[cause]!.what} failed (exit ${e.code ?? e.signal}): ${detail}`),
+    );
+  }
+
+  override _read(): void {
+    this.#children[this.#children.length - 1]?.stdout.resume();
+  }
+
+  #killAll(): void {
+    for (const c of this.#children) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      c.stdout.destroy();
+      c.stderr.destroy();
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#killAll();
+    cb(err);
+  }
+
+  /** pids of the programs (for diagnostics and tests). */
+  get pids(): (number | undefined)[] {
+    return this.#children.map((c) => c.pid);
+  }
+}
+
+/**
+ * spawnPipeline starts `stages` as one pipeline of host programs (resolved from fixed host
+ * directories, never PATH) and returns the last one's output; failures are InternalErrors
+ * unless `makeError` says otherwise.
+ */
+export function spawnPipeline(
+  stages: readonly PipelineStage[],
+  makeError: ErrorFactory = internal,
+): Readable & { readonly pids: (number | undefined)[] } {
+  if (stages.length === 0) throw new InternalError('spawnPipeline: no stages');
+  return new ProcessPipeline(stages, makeError);
+}
+
+/**
+ * compressorStage is the host program that compresses `kind` as a pipeline stage (undefined for
+ * 'none'), with compressStream's default levels.
+ */
+export function compressorStage(kind: CompressionKind, level?: number): PipelineStage | undefined {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'gzip':
+      return { program: 'gzip', args: ['-c', `-${level ?? 6}`], what: 'gzip compression' };
+    case 'zstd':
+      return { program: 'zstd', args: ['-cq', `-${level ?? 3}`], what: 'zstd compression' };
+    case 'xz':
+      return { program: 'xz', args: ['-c', '-T0', `-${level ?? 6}`], what: 'xz compression' };
+    case 'bzip2':
+      return { program: 'bzip2', args: ['-c', `-${level ?? 9}`], what: 'bzip2 compression' };
   }
 }

@@ -39,7 +39,7 @@ import {
   parseDeletedFiles,
   writeRootfsDiff,
 } from '../archive/checkpoint-archive.js';
-import { compressStream, type CompressionKind } from '../archive/compression.js';
+import type { CompressionKind } from '../archive/compression.js';
 import type { ContainerdClient, Mount } from '../containerd/index.js';
 import { packCheckpointOptions, unpackSpec } from '../containerd/index.js';
 import {
@@ -184,6 +184,14 @@ export interface CheckpointContainers {
   exitRecorded(id: string): Promise<void>;
 }
 
+/**
+ * EXPORT_LEVELS are the compression levels of a checkpoint export. zstd runs at level 1: on CRIU
+ * images (memory pages) it compresses within 0.5% of level 3 here (memhog 256 MiB: 135.7 vs
+ * 135.0 MB) at ~1.4x the speed, and a single zstd thread is what bounds an export's stream.
+ * gzip keeps zlib's default.
+ */
+const EXPORT_LEVELS: Partial<Record<CompressionKind, number>> = { zstd: 1 };
+
 /** CheckpointEvents publishes engine events (EventsService). */
 export interface CheckpointEvents {
   publish(type: string, action: string, id: string, attributes?: Record<string, string>): void;
@@ -321,15 +329,21 @@ export class CheckpointService implements CheckpointBackend {
       if (temporary) await rm(temporary, { recursive: true, force: true });
       throw err;
     }
-    const tarStream = packCheckpointDir(result.dir);
-    const compressor = compressStream(opts.compress);
-    tarStream.on('error', (err) => compressor.destroy(err));
-    tarStream.pipe(compressor);
     const cleanup = () => {
       if (temporary) void rm(temporary, { recursive: true, force: true });
     };
-    compressor.once('close', cleanup);
-    return { result, stream: compressor };
+    let stream: Readable;
+    try {
+      stream = await packCheckpointDir(result.dir, {
+        compress: opts.compress,
+        ...(EXPORT_LEVELS[opts.compress] !== undefined ? { level: EXPORT_LEVELS[opts.compress] } : {}),
+      });
+    } catch (err) {
+      cleanup();
+      throw wrapError('checkpoint export', err);
+    }
+    stream.once('close', cleanup);
+    return { result, stream };
   }
 
   async #create(

@@ -3,6 +3,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
@@ -203,14 +204,34 @@ test('writeRootfsDiff turns overlay whiteouts into deleted.files and packs the r
   await mkdir(join(out, 'checkpoint'));
   await writeFile(join(out, 'checkpoint', 'inventory.img'), 'inv');
   await writeFile(join(out, 'config.dump'), '{}');
-  const chunks: Buffer[] = [];
-  for await (const c of packCheckpointDir(out)) chunks.push(c as Buffer);
-  const again = await temp();
-  await extractCheckpointArchive(Readable.from([Buffer.concat(chunks)]), again, never);
-  assert.deepEqual((await readdir(again)).sort(), [
-    'checkpoint',
-    'config.dump',
-    'deleted.files',
-    'rootfs-diff.tar',
-  ]);
+  for (const compress of ['none', 'zstd', 'gzip'] as const) {
+    const chunks: Buffer[] = [];
+    for await (const c of await packCheckpointDir(out, { compress, skip: ['deleted.files'] }))
+      chunks.push(c as Buffer);
+    const again = await temp();
+    await extractCheckpointArchive(Readable.from([Buffer.concat(chunks)]), again, never);
+    assert.deepEqual(
+      (await readdir(again)).sort(),
+      ['checkpoint', 'config.dump', 'rootfs-diff.tar'],
+      compress,
+    );
+    assert.equal(await readFile(join(again, 'checkpoint', 'inventory.img'), 'utf8'), 'inv');
+  }
+});
+
+test('packCheckpointDir: tar names are relative and owned by 0:0', async () => {
+  const dir = await temp();
+  await mkdir(join(dir, 'checkpoint'));
+  await writeFile(join(dir, 'checkpoint', 'pages-1.img'), Buffer.alloc(70_000, 1));
+  const names: string[] = [];
+  const extract = tar.extract();
+  const reading = (async () => {
+    for await (const e of extract) {
+      names.push(`${e.header.name} ${e.header.uid}:${e.header.gid} ${e.header.size ?? 0}`);
+      e.resume();
+    }
+  })();
+  await pipeline(await packCheckpointDir(dir), extract);
+  await reading;
+  assert.deepEqual(names, ['checkpoint/ 0:0 0', 'checkpoint/pages-1.img 0:0 70000']);
 });

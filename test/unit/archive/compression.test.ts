@@ -9,6 +9,7 @@ import {
   autoDecompress,
   decompressStream,
   detectCompression,
+  spawnPipeline,
   type CompressionKind,
 } from '../../../src/archive/compression.js';
 import { collect, compress } from './helpers.js';
@@ -100,5 +101,55 @@ describe('compression', () => {
     const ok = new ByteLimit(1000);
     await pipeline(Readable.from([Buffer.alloc(1000)]), ok, devNull());
     assert.equal(ok.bytes, 1000);
+  });
+});
+
+describe('spawnPipeline (host programs wired stdout -> stdin)', () => {
+  const alive = (pid: number | undefined): boolean => {
+    try {
+      process.kill(pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("streams the last program's output and ends when all exit 0", async () => {
+    const out = spawnPipeline([
+      { program: 'head', args: ['-c', '3000000', '/dev/zero'], what: 'zeros' },
+      { program: 'zstd', args: ['-cq', '-1'], what: 'zstd compression' },
+      { program: 'zstd', args: ['-dcq'], what: 'zstd decompression' },
+    ]);
+    const data = await collect(out);
+    assert.equal(data.length, 3_000_000);
+    assert.ok(data.every((b) => b === 0));
+  });
+
+  it("fails with the failing program's name and stderr, not with the SIGPIPE it caused upstream", async () => {
+    const out = spawnPipeline([
+      { program: 'head', args: ['-c', '50000000', '/dev/zero'], what: 'zeros' },
+      { program: 'zstd', args: ['-dcq'], what: 'zstd decompression' },
+    ]);
+    await assert.rejects(collect(out), /zstd decompression failed \(exit 1\): .+/);
+  });
+
+  it('a first stage that fails is reported', async () => {
+    const out = spawnPipeline([
+      { program: 'tar', args: ['-cf', '-', '/nonexistent-ckptd-path'], what: 'tar of x' },
+      { program: 'zstd', args: ['-cq'], what: 'zstd compression' },
+    ]);
+    await assert.rejects(collect(out), /tar of x failed \(exit 2\): [\s\S]*nonexistent-ckptd-path/);
+  });
+
+  it('destroy kills every program', async () => {
+    const out = spawnPipeline([
+      { program: 'tail', args: ['-f', '/dev/null'], what: 'forever' },
+      { program: 'cat', args: [], what: 'cat' },
+    ]);
+    const pids = out.pids;
+    assert.ok(pids.every(alive));
+    out.destroy();
+    for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!pids.some(alive), 'programs still running after destroy');
   });
 });
