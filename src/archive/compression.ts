@@ -174,20 +174,12 @@ export function decompressStream(kind: CompressionKind): Duplex {
 /**
  * compressStream returns a Duplex that compresses to `kind`. Defaults favour speed, as docker
  * and containerd do for layers: gzip 6 (zlib default), zstd 3 multi-threaded, xz 6, bzip2 9.
+ * gzip runs in node:zlib, the others as host programs (compressorStage).
  */
 export function compressStream(kind: CompressionKind, level?: number): Duplex {
-  switch (kind) {
-    case 'none':
-      return new PassThrough();
-    case 'gzip':
-      return zlibError('gzip compression', internal, zlib.createGzip({ level: level ?? 6 }));
-    case 'zstd':
-      return new ProcessFilter('zstd', ['-cq', '-T0', `-${level ?? 3}`], 'zstd compression', internal);
-    case 'xz':
-      return new ProcessFilter('xz', ['-c', '-T0', `-${level ?? 6}`], 'xz compression', internal);
-    case 'bzip2':
-      return new ProcessFilter('bzip2', ['-c', `-${level ?? 9}`], 'bzip2 compression', internal);
-  }
+  if (kind === 'gzip') return zlibError('gzip compression', internal, zlib.createGzip({ level: level ?? 6 }));
+  const stage = compressorStage(kind, level);
+  return stage ? new ProcessFilter(stage.program, stage.args, stage.what, internal) : new PassThrough();
 }
 
 /**
@@ -449,8 +441,8 @@ export function spawnPipeline(
 }
 
 /**
- * compressorStage is the host program that compresses `kind` as a pipeline stage (undefined for
- * 'none'), with compressStream's default levels.
+ * compressorStage is the host program that compresses `kind` (undefined for 'none'), with
+ * compressStream's default levels; gzip as the host's gzip, for a pipeline of programs.
  */
 export function compressorStage(kind: CompressionKind, level?: number): PipelineStage | undefined {
   switch (kind) {
@@ -459,7 +451,7 @@ export function compressorStage(kind: CompressionKind, level?: number): Pipeline
     case 'gzip':
       return { program: 'gzip', args: ['-c', `-${level ?? 6}`], what: 'gzip compression' };
     case 'zstd':
-      return { program: 'zstd', args: ['-cq', `-${level ?? 3}`], what: 'zstd compression' };
+      return { program: 'zstd', args: ['-cq', '-T0', `-${level ?? 3}`], what: 'zstd compression' };
     case 'xz':
       return { program: 'xz', args: ['-c', '-T0', `-${level ?? 6}`], what: 'xz compression' };
     case 'bzip2':
