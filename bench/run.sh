@@ -6,8 +6,9 @@
 #   BENCH_SECONDS=3 BENCH_PEERS=1 npm run bench
 # Commit and export (issue 4): `docker commit` of a container holding N MiB of new random data
 # (BENCH_SIZES, default "1 64 512 small"; small = 10,000 files of 4 KiB), ckptd vs dockerd vs a
-# floor (`tar -c` of the same upperdir piped through cat), medians of BENCH_RUNS (default 3);
-# then `docker export` throughput vs `tar -c | cat` of the same tree, and ckptd's peak RSS.
+# floor (`tar -c` of the same upperdir piped through cat), medians of BENCH_RUNS (default 3).
+# Export (case group `export`): `docker export` of BENCH_EXPORT_MIB (1024) MiB, CLI and curl, vs
+# dockerd and `tar -c | cat` of the same tree, with ckptd's peak RSS while exporting.
 #   BENCH_SIZES="1 64" BENCH_RUNS=3 npm run bench     BENCH_API=0 skips the API cases.
 # Archives (issue 6): `docker save` of an image with a 512 MiB layer (BENCH_SAVE_MIB) vs dockerd vs
 # `cat` of the image's blobs in containerd's content store; `docker cp` out of a 512 MiB directory
@@ -19,14 +20,14 @@
 # import+restore under a new name; ckptd vs the ctr floor on ckptd's own containerd (`ctr tasks
 # checkpoint --exit --image-path`), dockerd 20.10 (--experimental) and podman 4.3 (own storage,
 # installed from Debian if missing); medians of BENCH_RUNS; ckptd's VmHWM while streaming the
-# biggest export. BENCH_CASES selects case groups (default "api commit checkpoint"):
+# biggest export. BENCH_CASES selects case groups (default "api commit export checkpoint"):
 #   BENCH_CASES=checkpoint BENCH_CKPT_SIZES="16 256" BENCH_OUT=/tmp/ckbench npm run bench
 # BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECONDS:-3}
 PEERS=${BENCH_PEERS:-1}
-CASES=${BENCH_CASES:-"api commit checkpoint"}
+CASES=${BENCH_CASES:-"api commit export checkpoint"}
 CASES=${CASES//,/ }
 [ "${BENCH_API:-1}" = 0 ] && CASES=${CASES//api/}
 case_on() { [[ " $CASES " == *" $1 "* ]]; }
@@ -139,36 +140,43 @@ for sz in $SIZES; do
   f=$(timeit "$RUNS" "tar -cf - -C '$up' . | cat > /dev/null")
   [ "$b" = - ] || b=$(printf '%.3f' "$b")
   printf '%-16s %10.3f %10s %10.3f %12s %12s\n' "+$sz$( [ "$sz" = small ] || echo ' MiB')" "$a" "$b" "$f" "$(ratio "$a" "$b")" "$(ratio "$a" "$f")"
-  if [ "$sz" != small ] && [ "$sz" -ge 64 ]; then EXPORT_SZ=$sz; fi
-  [ "$sz" = "${EXPORT_SZ:-}" ] || { $DK_CKPTD rm -f "bc$sz" >/dev/null; $DK_CKPTD rmi -f "bench/commit:$sz" >/dev/null 2>&1 || true; }
+  $DK_CKPTD rm -f "bc$sz" >/dev/null; $DK_CKPTD rmi -f "bench/commit:$sz" >/dev/null 2>&1 || true
 done
 
-# export throughput on the biggest data set committed above (or a fresh 64 MiB one)
-if [ -z "${EXPORT_SZ:-}" ]; then
-  EXPORT_SZ=64
-  $DK_CKPTD rm -f "bc$EXPORT_SZ" >/dev/null 2>&1 || true
-  $DK_CKPTD run -d --name "bc$EXPORT_SZ" "$BIMG" sleep 100000 >/dev/null
-  $DK_CKPTD exec "bc$EXPORT_SZ" sh -c "$(gen_cmd 64)"
 fi
-id=$($DK_CKPTD inspect -f '{{.Id}}' "bc$EXPORT_SZ")
-root=$(ckptd_root "$id")
-bytes=$($DK_CKPTD export "bc$EXPORT_SZ" | wc -c)
-ea=$(timeit "$RUNS" "$DK_CKPTD export "bc$EXPORT_SZ" | cat > /dev/null")
+
+# ---------------------------------------------------------------- export (issue 4)
+# `docker export` of a container holding BENCH_EXPORT_MIB (default 1024) MiB of new random data in
+# 8 files: the docker CLI piped to cat, curl, dockerd's CLI, and the floor `tar -c | cat` of the
+# same merged tree; ckptd's peak RSS while exporting (VmHWM, reset with clear_refs=5 first).
+if case_on export; then
+EXPORT_MIB=${BENCH_EXPORT_MIB:-1024}
+ex_gen="mkdir /data && for i in 1 2 3 4 5 6 7 8; do dd if=/dev/urandom of=/data/f\$i bs=1M count=$((EXPORT_MIB / 8)) 2>/dev/null; done"
+$DK_CKPTD rm -f bex >/dev/null 2>&1 || true
+$DK_CKPTD run -d --name bex "$BIMG" sleep 100000 >/dev/null
+$DK_CKPTD exec bex sh -c "$ex_gen"
+root=$(ckptd_root "$($DK_CKPTD inspect -f '{{.Id}}' bex)")
+bytes=$($DK_CKPTD export bex | wc -c)
+echo 5 > "/proc/$CKPTD_PID/clear_refs"
+ea=$(timeit "$RUNS" "$DK_CKPTD export bex | cat > /dev/null")
+ec=$(timeit "$RUNS" "curl -fsS --unix-socket $W/ckptd.sock http://x/v1.47/containers/bex/export -o /dev/null")
+ex_rss=$(awk '/VmHWM/{print $2}' "/proc/$CKPTD_PID/status")
 ef=$(timeit "$RUNS" "tar -cf - -C '$root' . | cat > /dev/null")
 eb=-
 if [ -n "$DK_PEER" ]; then
-  $DK_PEER rm -f "bc$EXPORT_SZ" >/dev/null 2>&1 || true
-  $DK_PEER run -d --name "bc$EXPORT_SZ" --network none "$BIMG" sleep 100000 >/dev/null
-  $DK_PEER exec "bc$EXPORT_SZ" sh -c "$(gen_cmd "$EXPORT_SZ")"
-  eb=$(timeit "$RUNS" "$DK_PEER export "bc$EXPORT_SZ" | cat > /dev/null")
-  $DK_PEER rm -f "bc$EXPORT_SZ" >/dev/null
+  $DK_PEER rm -f bex >/dev/null 2>&1 || true
+  $DK_PEER run -d --name bex --network none "$BIMG" sleep 100000 >/dev/null
+  $DK_PEER exec bex sh -c "$ex_gen"
+  eb=$(timeit "$RUNS" "$DK_PEER export bex | cat > /dev/null")
+  $DK_PEER rm -f bex >/dev/null
 fi
 mbs() { awk -v b="$bytes" -v t="$1" 'BEGIN { if (t == "-") print "-"; else printf "%.0f", b / t / 1e6 }'; }
-printf '\n%-16s %10s %10s %10s %12s %12s\n' "export" "ckptd MB/s" "dockerd" "tar floor" "ckptd/dockerd" "ckptd/floor"
-printf '%-16s %10s %10s %10s %12s %12s\n' "$((bytes >> 20)) MiB tar" "$(mbs "$ea")" "$(mbs "$eb")" "$(mbs "$ef")" \
-  "$(ratio "$(mbs "$ea")" "$(mbs "$eb")")" "$(ratio "$(mbs "$ea")" "$(mbs "$ef")")"
-$DK_CKPTD rm -f "bc$EXPORT_SZ" >/dev/null 2>&1 || true
-printf '\nckptd peak RSS over the whole bench, export included (VmHWM): %s kB\n' "$(awk '/VmHWM/{print $2}' /proc/$CKPTD_PID/status)"
+printf '\n%-16s %10s %10s %10s %10s %12s %12s %12s %10s\n' "export" "ckptd MB/s" "ckptd curl" "dockerd" "tar floor" \
+  "ckptd/dockerd" "ckptd/floor" "curl/floor" "RSS kB"
+printf '%-16s %10s %10s %10s %10s %12s %12s %12s %10s\n' "$((bytes >> 20)) MiB tar" "$(mbs "$ea")" "$(mbs "$ec")" "$(mbs "$eb")" \
+  "$(mbs "$ef")" "$(ratio "$(mbs "$ea")" "$(mbs "$eb")")" "$(ratio "$(mbs "$ea")" "$(mbs "$ef")")" \
+  "$(ratio "$(mbs "$ec")" "$(mbs "$ef")")" "$ex_rss"
+$DK_CKPTD rm -f bex >/dev/null 2>&1 || true
 fi
 
 # ---------------------------------------------------------------- save and cp out (issue 6)
