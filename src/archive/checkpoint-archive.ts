@@ -36,7 +36,8 @@ import {
   AutoDecompress,
   ByteLimit,
   compressorStage,
-  spawnPipeline,
+  pipelineSource,
+  type ArchiveSource,
   type CompressionKind,
   type PipelineStage,
 } from './compression.js';
@@ -97,12 +98,12 @@ const CHECKPOINT_TAR_RECORD = 128;
  * in Node cost more in garbage collection of the read buffers than the compression itself.
  * Entries are named relative to the directory (`checkpoint/pages-1.img`, `config.dump`, ...) as
  * Podman's archives are, owned by 0:0; `skip` names top-level entries to leave out. Memory is
- * bounded by the pipes; destroying the stream kills the programs.
+ * bounded by the pipes; destroying the opened stream kills the programs.
  */
 export async function packCheckpointDir(
   dir: string,
   opts: { skip?: readonly string[]; compress?: CompressionKind; level?: number } = {},
-): Promise<Readable> {
+): Promise<ArchiveSource> {
   const skip = new Set(opts.skip ?? []);
   const entries = (await readdir(dir)).filter((n) => !skip.has(n)).sort();
   const stages: PipelineStage[] = [];
@@ -131,7 +132,7 @@ export async function packCheckpointDir(
   }
   const compressor = compressorStage(opts.compress ?? 'none', opts.level);
   if (compressor) stages.push(compressor);
-  return spawnPipeline(stages);
+  return pipelineSource(stages);
 }
 
 // ---- unpacking an untrusted archive ----

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { Duplex, PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 
@@ -328,8 +329,11 @@ class ProcessPipeline extends Readable {
   #failing = false;
   readonly #stages: readonly PipelineStage[];
   readonly #makeError: ErrorFactory;
+  #allExited!: () => void;
+  /** exited resolves once every program has exited (whatever the outcome); it never rejects. */
+  readonly exited = new Promise<void>((resolve) => (this.#allExited = resolve));
 
-  constructor(stages: readonly PipelineStage[], makeError: ErrorFactory) {
+  constructor(stages: readonly PipelineStage[], makeError: ErrorFactory, stdout?: Socket) {
     super({ highWaterMark: 1 << 20 });
     this.#stages = stages;
     this.#makeError = makeError;
@@ -337,11 +341,13 @@ class ProcessPipeline extends Readable {
     for (const [i, stage] of stages.entries()) {
       let child: ChildProcessWithoutNullStreams;
       try {
+        const out = i === stages.length - 1 && stdout ? stdout : 'pipe';
         child = spawn(hostBinary(stage.program), stage.args, {
-          stdio: [upstream ?? 'ignore', 'pipe', 'pipe'],
+          stdio: [upstream ?? 'ignore', out, 'pipe'],
         }) as unknown as ChildProcessWithoutNullStreams;
       } catch (err) {
         this.#killAll();
+        this.#allExited();
         throw err;
       }
       // the child holds its own copy of the pipe: ours must go, or the writer upstream would
@@ -357,12 +363,16 @@ class ProcessPipeline extends Readable {
       child.on('close', (code, signal) => {
         // a program that had exited before our kill landed keeps its own status
         this.#exits[i] = { code, signal, killed: this.#killed.has(i) && signal === 'SIGKILL' };
+        if (this.#exits.length === stages.length && this.#exits.every((x) => x !== undefined)) {
+          this.#allExited();
+        }
         this.#settle(i);
       });
       upstream = child.stdout;
     }
+    // with `stdout`, the last program writes there itself: this stream only reports the end
     const last = this.#children[this.#children.length - 1]!;
-    last.stdout.on('data', (chunk: Buffer) => {
+    last.stdout?.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) last.stdout.pause();
     });
   }
@@ -405,13 +415,13 @@ class ProcessPipeline extends Readable {
   }
 
   override _read(): void {
-    this.#children[this.#children.length - 1]?.stdout.resume();
+    this.#children[this.#children.length - 1]?.stdout?.resume();
   }
 
   #killAll(): void {
     for (const c of this.#children) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      c.stdout.destroy();
+      c.stdout?.destroy();
       c.stderr.destroy();
     }
   }
@@ -430,14 +440,33 @@ class ProcessPipeline extends Readable {
 /**
  * spawnPipeline starts `stages` as one pipeline of host programs (resolved from fixed host
  * directories, never PATH) and returns the last one's output; failures are InternalErrors
- * unless `makeError` says otherwise.
+ * unless `makeError` says otherwise. With `stdout` (a connected socket in blocking mode, see
+ * the HTTP layer's direct bodies) the last program writes into it itself and the returned
+ * stream carries no data: it ends when every program succeeded.
  */
 export function spawnPipeline(
   stages: readonly PipelineStage[],
-  makeError: ErrorFactory = internal,
-): Readable & { readonly pids: (number | undefined)[] } {
+  opts: { makeError?: ErrorFactory; stdout?: Socket } = {},
+): ProgramOutput & { readonly pids: (number | undefined)[] } {
   if (stages.length === 0) throw new InternalError('spawnPipeline: no stages');
-  return new ProcessPipeline(stages, makeError);
+  return new ProcessPipeline(stages, opts.makeError ?? internal, opts.stdout);
+}
+
+/**
+ * ArchiveSource is an archive ready to be produced by host programs: open() starts them, with
+ * their output either read through the returned stream or, given `stdout`, written straight
+ * into that socket (the returned stream then only ends or fails).
+ */
+export interface ArchiveSource {
+  open(stdout?: Socket): ProgramOutput;
+}
+
+/** ProgramOutput is the output of host programs; `exited` resolves once they all exited. */
+export type ProgramOutput = Readable & { readonly exited: Promise<void> };
+
+/** pipelineSource is the ArchiveSource of a fixed pipeline of host programs. */
+export function pipelineSource(stages: readonly PipelineStage[]): ArchiveSource {
+  return { open: (stdout) => spawnPipeline(stages, stdout ? { stdout } : {}) };
 }
 
 /**

@@ -27,6 +27,7 @@ import {
 } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { isAbsolute, join } from 'node:path';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import {
@@ -39,7 +40,7 @@ import {
   parseDeletedFiles,
   writeRootfsDiff,
 } from '../archive/checkpoint-archive.js';
-import type { CompressionKind } from '../archive/compression.js';
+import type { ArchiveSource, CompressionKind } from '../archive/compression.js';
 import type { ContainerdClient, Mount } from '../containerd/index.js';
 import { packCheckpointOptions, unpackSpec } from '../containerd/index.js';
 import {
@@ -120,8 +121,14 @@ export interface CheckpointStats {
 /** CheckpointExport is an export: the archive stream and the checkpoint it comes from. */
 export interface CheckpointExport {
   result: CheckpointResult;
-  /** stream is the archive; it must be consumed (or destroyed) to release the checkpoint. */
-  stream: Readable;
+  /**
+   * open starts producing the archive, read through the returned stream or, given `stdout`,
+   * written into that socket by the host programs themselves (the stream then only ends or
+   * fails). Call it once, or discard(): the exported checkpoint is released when it closes.
+   */
+  open(stdout?: Socket): Readable;
+  /** discard releases the exported checkpoint without producing the archive. */
+  discard(): void;
 }
 
 /** RestoreOptions are POST /containers/{id}/restore's parameters. */
@@ -332,9 +339,9 @@ export class CheckpointService implements CheckpointBackend {
     const cleanup = () => {
       if (temporary) void rm(temporary, { recursive: true, force: true });
     };
-    let stream: Readable;
+    let source: ArchiveSource;
     try {
-      stream = await packCheckpointDir(result.dir, {
+      source = await packCheckpointDir(result.dir, {
         compress: opts.compress,
         ...(EXPORT_LEVELS[opts.compress] !== undefined ? { level: EXPORT_LEVELS[opts.compress] } : {}),
       });
@@ -342,8 +349,21 @@ export class CheckpointService implements CheckpointBackend {
       cleanup();
       throw wrapError('checkpoint export', err);
     }
-    stream.once('close', cleanup);
-    return { result, stream };
+    return {
+      result,
+      open: (stdout) => {
+        let stream: Readable;
+        try {
+          stream = source.open(stdout);
+        } catch (err) {
+          cleanup();
+          throw wrapError('checkpoint export', err);
+        }
+        stream.once('close', cleanup);
+        return stream;
+      },
+      discard: cleanup,
+    };
   }
 
   async #create(

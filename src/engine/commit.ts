@@ -18,10 +18,9 @@
  * snapshots do not exist.
  */
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { compressStream } from '../archive/compression.js';
+import { compressStream, type ArchiveSource, type ProgramOutput } from '../archive/compression.js';
 import type { CallContext, ContainerdClient, Descriptor } from '../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, wrapError } from '../errors/index.js';
 import { applyChanges } from '../oci/changes.js';
@@ -70,8 +69,11 @@ export interface CommitResult {
   Id: string;
 }
 
-/** ExportSink consumes the export tar (the HTTP handler pipes it into the response). */
-export type ExportSink = (tar: Readable) => Promise<void>;
+/**
+ * ExportSink sends the export tar: it opens the source (into the client's connection or as a
+ * stream) and resolves once the archive is sent.
+ */
+export type ExportSink = (tar: ArchiveSource) => Promise<void>;
 
 /** CommitBackend is what the commit/changes/export handlers call. */
 export interface CommitBackend {
@@ -437,14 +439,14 @@ export class CommitService implements CommitBackend {
       async (ctx) => {
         const mounts = await this.#client.snapshots(src.snapshotter).mounts(src.snapshotKey, ctx);
         await withReadOnlyRootfs(mounts, async (root) => {
-          const t = await exportTar(root);
+          const source = await exportTar(root);
+          let out: ProgramOutput | undefined;
           try {
-            await sink(t.stream);
-            await t.done();
-          } catch (err) {
-            t.kill();
-            await t.done().catch(() => undefined);
-            throw err;
+            await sink({ open: (stdout) => (out = source.open(stdout)) });
+          } finally {
+            // tar reads the mount: it must be gone before the mount is
+            out?.destroy();
+            await out?.exited;
           }
         });
       },

@@ -10,9 +10,9 @@ import { lstat, mkdtemp, readdir, rmdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
+import { pipelineSource, type ArchiveSource } from '../archive/compression.js';
 import { InternalError } from '../errors/index.js';
 
 const execFileP = promisify(execFile);
@@ -111,63 +111,41 @@ export async function withReadOnlyRootfs<T>(
 const EXPORT_BLOCKING_FACTOR = 128;
 
 /**
- * exportTar streams the tree at root as an uncompressed tar (GNU tar: regular files, dirs,
- * symlinks, hardlinks by inode, fifos, devices, every xattr as PAX `SCHILY.xattr.*`, numeric
- * uid/gid, mode, mtime). Entry names are relative without `./`, as `docker export` writes them.
- * GNU tar rather than a Node walker: Node cannot read xattrs, and tar reads at disk speed.
- * Returns its stdout and a function that waits for its exit (rejecting on failure); `kill`
- * stops it (client gone).
+ * exportTar is the tree at root as an uncompressed tar, ready to stream (GNU tar: regular files,
+ * dirs, symlinks, hardlinks by inode, fifos, devices, every xattr as PAX `SCHILY.xattr.*`,
+ * numeric uid/gid, mode, mtime). Entry names are relative without `./`, as `docker export`
+ * writes them. GNU tar rather than a Node walker: Node cannot read xattrs, and tar reads at disk
+ * speed. The tree must stay mounted until the opened stream has closed.
  */
-export async function exportTar(
-  root: string,
-): Promise<{ stream: Readable; done: () => Promise<void>; kill: () => void }> {
+export async function exportTar(root: string): Promise<ArchiveSource> {
   const entries = (await readdir(root)).sort();
   if (entries.length === 0) {
-    // An empty archive: just the two end blocks.
-    const empty = Readable.from([Buffer.alloc(1024)]);
-    return { stream: empty, done: async () => undefined, kill: () => empty.destroy() };
+    // GNU tar refuses an empty archive: just the two end blocks
+    return pipelineSource([{ program: 'head', args: ['-c', '1024', '/dev/zero'], what: 'empty tar' }]);
   }
-  const child = spawn(
-    'tar',
-    [
-      '--create',
-      '--file=-',
-      // 64 KiB records (default 10 KiB): each write fills one 64 KiB read of the pipe by Node,
-      // about halving the chunks (and HTTP writes) per byte.
-      `--blocking-factor=${EXPORT_BLOCKING_FACTOR}`,
-      '--format=posix',
-      '--pax-option=delete=atime,delete=ctime',
-      '--numeric-owner',
-      '--xattrs',
-      '--xattrs-include=*',
-      '--acls',
-      '--one-file-system',
-      '--directory',
-      root,
-      '--',
-      ...entries,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString();
-  });
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new InternalError(`tar failed (${code ?? signal}): ${stderr.trim()}`));
-    });
-  });
-  exited.catch(() => undefined);
-  return {
-    stream: child.stdout,
-    done: () => exited,
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  return pipelineSource([
+    {
+      program: 'tar',
+      args: [
+        '--create',
+        '--file=-',
+        // 64 KiB records (default 10 KiB): fewer, fuller writes into the pipe or the socket
+        `--blocking-factor=${EXPORT_BLOCKING_FACTOR}`,
+        '--format=posix',
+        '--pax-option=delete=atime,delete=ctime',
+        '--numeric-owner',
+        '--xattrs',
+        '--xattrs-include=*',
+        '--acls',
+        '--one-file-system',
+        '--directory',
+        root,
+        '--',
+        ...entries,
+      ],
+      what: 'tar of the container filesystem',
     },
-  };
+  ]);
 }
 
 interface Walked {

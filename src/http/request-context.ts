@@ -20,6 +20,8 @@ declare module 'fastify' {
 
 interface RequestState {
   clientGone: boolean;
+  /** a direct body (see stream.ts) was sent whole: the connection's close is its normal end. */
+  completed: boolean;
   /** the server cut the connection after the headers (a stream source failed). */
   cutByServer: boolean;
   error: unknown;
@@ -42,7 +44,13 @@ export function trackRequest(
   forceSignal?: AbortSignal,
 ): void {
   if (states.has(request)) return;
-  const state: RequestState = { clientGone: false, cutByServer: false, error: undefined, logged: false };
+  const state: RequestState = {
+    clientGone: false,
+    completed: false,
+    cutByServer: false,
+    error: undefined,
+    logged: false,
+  };
   states.set(request, state);
 
   const ac = new AbortController();
@@ -74,6 +82,10 @@ export function trackRequest(
   res.once('close', () => {
     detach();
     if (finished) return;
+    if (state.completed) {
+      logCompletion(request, reply, state);
+      return;
+    }
     if (state.cutByServer) {
       ac.abort(new CancelledError('response failed'));
     } else {
@@ -101,6 +113,24 @@ export function cutConnection(request: FastifyRequest, reply: FastifyReply, err:
     recordError(request, err);
   }
   reply.raw.destroy();
+}
+
+/**
+ * markCompleted records that a response written outside Node's HTTP writer (a close-delimited
+ * direct body) is complete: closing the connection is its normal end, logged as a success.
+ */
+export function markCompleted(request: FastifyRequest): void {
+  const state = states.get(request);
+  if (state) state.completed = true;
+}
+
+/**
+ * markClientGone records that the client left while a direct body was being written (the
+ * program writing it hit a broken connection): logged as the client's doing (499), not an error.
+ */
+export function markClientGone(request: FastifyRequest): void {
+  const state = states.get(request);
+  if (state) state.clientGone = true;
 }
 
 /** isClientGone tells whether the client closed the connection before the response completed. */

@@ -3,8 +3,12 @@
  * a time with backpressure, ending on source end, client disconnect or daemon shutdown.
  */
 import { once } from 'node:events';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { cutConnection } from './request-context.js';
+import { cutConnection, markClientGone, markCompleted } from './request-context.js';
 
 const ABORTED = Symbol('aborted');
 
@@ -65,4 +69,108 @@ export async function streamJsonLines(
     // pending next() only runs return() once that settles.
     if (!done) it.return?.().catch(() => undefined);
   }
+}
+
+/** DirectBody is a response body that a host program writes straight into the connection. */
+export interface DirectBody {
+  /** socket is the connection, paused and in blocking mode: a program's stdout. */
+  socket: Socket;
+  /** end closes the connection; with an error the response is logged as cut by the server. */
+  end(err?: unknown): void;
+}
+
+/** BROKEN_CONNECTION tells a program's failure to write into a connection its client closed. */
+const BROKEN_CONNECTION = /SIGPIPE|EPIPE|ECONNRESET|Broken pipe|Connection reset by peer/;
+
+interface StreamHandle {
+  setBlocking?: (blocking: boolean) => number;
+  fd?: number;
+}
+
+/**
+ * openDirectBody hijacks the reply, writes a close-delimited HTTP/1.1 response head (200, no
+ * Content-Length, no chunking, `Connection: close`) on the connection itself and hands the
+ * connection over for a host program to write the body into: the bytes never pass through
+ * Node, whose relaying of a pipe (allocating a buffer per read, collecting them) held archives
+ * to a third of what the program produces. The socket is paused (Node reads nothing more
+ * from it) and put in blocking mode, as a program expects of its stdout; end() closes it. A
+ * client that leaves makes the program's write fail (EPIPE). Undefined when the connection
+ * cannot be handed over: stream the body through Node then.
+ */
+export async function openDirectBody(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  headers: Record<string, string>,
+): Promise<DirectBody | undefined> {
+  const socket = reply.raw.socket;
+  const handle = (socket as unknown as { _handle?: StreamHandle } | null)?._handle;
+  if (!socket || socket.destroyed || typeof handle?.setBlocking !== 'function' || !((handle.fd ?? -1) >= 0)) {
+    return undefined;
+  }
+  reply.hijack();
+  reply.raw.statusCode = 200;
+  const all: Record<string, unknown> = { ...reply.getHeaders(), ...headers };
+  let head = `HTTP/1.1 200 ${STATUS_CODES[200] ?? 'OK'}\r\n`;
+  for (const [name, value] of Object.entries(all)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) head += `${name}: ${String(one)}\r\n`;
+  }
+  head += `date: ${new Date().toUTCString()}\r\nconnection: close\r\n\r\n`;
+  await new Promise<void>((resolve, reject) => socket.write(head, (err) => (err ? reject(err) : resolve())));
+  socket.pause();
+  handle.setBlocking(true);
+  return {
+    socket,
+    end: (err?: unknown) => {
+      if (err === undefined) markCompleted(request);
+      else if (BROKEN_CONNECTION.test(err instanceof Error ? err.message : String(err))) {
+        markClientGone(request);
+      } else cutConnection(request, reply, err);
+      socket.destroy();
+    },
+  };
+}
+
+/**
+ * sendProgramOutput answers 200 with what `open` produces (host programs' output): written by
+ * the programs straight into the connection when it can be handed over (openDirectBody), else
+ * streamed through Node with backpressure. It resolves once the body is sent; a failure after
+ * the head cuts the connection and rejects. The client leaving or `signal` stops the programs.
+ */
+export async function sendProgramOutput(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  headers: Record<string, string>,
+  open: (stdout?: Socket) => Readable,
+  signal: AbortSignal,
+): Promise<void> {
+  const direct = await openDirectBody(request, reply, headers);
+  if (direct) {
+    try {
+      // the stream carries no data: it ends when the programs succeeded
+      await pipeline(open(direct.socket), discard(), { signal });
+    } catch (err) {
+      direct.end(err);
+      throw err;
+    }
+    direct.end();
+    return;
+  }
+  reply.hijack();
+  const res = reply.raw;
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.writeHead(200);
+  try {
+    await pipeline(open(), res, { signal });
+  } catch (err) {
+    cutConnection(request, reply, err);
+    throw err;
+  }
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, cb) => cb() });
 }

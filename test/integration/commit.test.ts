@@ -101,6 +101,9 @@ describe('commit, changes and export through ckptd', () => {
     new Promise((resolve, reject) => {
       const req = request({ socketPath: d.socket, path: `/v1.47/containers/${id}/export` }, (res) => {
         if (res.statusCode !== 200) reject(new Error(`export: ${res.statusCode}`));
+        // tar writes the body into the connection itself: close-delimited, not chunked by Node
+        else if (res.headers['transfer-encoding'] !== undefined || res.headers.connection !== 'close')
+          reject(new Error(`export not sent directly: ${JSON.stringify(res.headers)}`));
         else readTar(res).then(resolve, reject);
       });
       req.on('error', reject);

@@ -4,13 +4,12 @@
  * CheckpointBackend method with the request's abort signal, and replies.
  */
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CompressionKind } from '../../archive/compression.js';
 import type { CheckpointBackend } from '../../engine/checkpoint.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { firstValue, parseBool } from '../params.js';
-import { cutConnection } from '../request-context.js';
+import { sendProgramOutput } from '../stream.js';
 
 type Query = Record<string, unknown>;
 
@@ -103,18 +102,27 @@ export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandle
       const signal = request.abortSignal;
       // CRIU's failures come before any byte: they still get a real status.
       const exp = await backend.checkpointExport(id(request), { ...opts, compress }, signal);
-      reply.hijack();
-      const res = reply.raw;
-      for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, v);
-      res.setHeader('content-type', ARCHIVE_CONTENT_TYPES[compress as 'none' | 'gzip' | 'zstd']);
-      res.setHeader('x-ckptd-checkpoint', exp.result.name);
-      if (printStats) res.setHeader('x-ckptd-stats', JSON.stringify(exp.result.stats));
-      res.writeHead(200);
+      const headers: Record<string, string> = {
+        'content-type': ARCHIVE_CONTENT_TYPES[compress as 'none' | 'gzip' | 'zstd'],
+        'x-ckptd-checkpoint': exp.result.name,
+      };
+      if (printStats) headers['x-ckptd-stats'] = JSON.stringify(exp.result.stats);
+      let opened = false;
       try {
-        await pipeline(exp.stream, res, { signal });
-      } catch (err) {
-        exp.stream.destroy();
-        cutConnection(request, reply, err);
+        await sendProgramOutput(
+          request,
+          reply,
+          headers,
+          (stdout) => {
+            opened = true;
+            return exp.open(stdout);
+          },
+          signal,
+        );
+      } catch {
+        // after the head, sendProgramOutput has cut the connection and logged why
+      } finally {
+        if (!opened) exp.discard();
       }
       return undefined;
     },

@@ -5,14 +5,13 @@
  * backpressure; a client that leaves aborts the pipeline, and the engine releases the mount
  * and lease.
  */
-import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CommitBackend, CommitOptions } from '../../engine/commit.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import type { ContainerRequestConfig } from '../../oci/container-config.js';
 import type { LayerCompression } from '../../oci/media-types.js';
 import { firstValue, parseBool } from '../params.js';
-import { cutConnection } from '../request-context.js';
+import { sendProgramOutput } from '../stream.js';
 
 /** CommitHandlers are the route handlers the commit route table points at. */
 export interface CommitHandlers {
@@ -89,21 +88,20 @@ export function commitHandlers(backend: CommitBackend): CommitHandlers {
         await backend.containerExport(
           id,
           async (tar) => {
-            reply.hijack();
             started = true;
-            const res = reply.raw;
-            for (const [name, value] of Object.entries(reply.getHeaders())) {
-              if (value !== undefined) res.setHeader(name, value);
-            }
-            res.setHeader('content-type', 'application/x-tar');
-            res.writeHead(200);
-            await pipeline(tar, res, { signal });
+            await sendProgramOutput(
+              request,
+              reply,
+              { 'content-type': 'application/x-tar' },
+              (stdout) => tar.open(stdout),
+              signal,
+            );
           },
           signal,
         );
       } catch (err) {
+        // after the head, sendProgramOutput has cut the connection and logged why
         if (!started) throw err;
-        cutConnection(request, reply, err);
       }
     },
   };

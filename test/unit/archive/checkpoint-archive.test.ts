@@ -206,7 +206,7 @@ test('writeRootfsDiff turns overlay whiteouts into deleted.files and packs the r
   await writeFile(join(out, 'config.dump'), '{}');
   for (const compress of ['none', 'zstd', 'gzip'] as const) {
     const chunks: Buffer[] = [];
-    for await (const c of await packCheckpointDir(out, { compress, skip: ['deleted.files'] }))
+    for await (const c of (await packCheckpointDir(out, { compress, skip: ['deleted.files'] })).open())
       chunks.push(c as Buffer);
     const again = await temp();
     await extractCheckpointArchive(Readable.from([Buffer.concat(chunks)]), again, never);
@@ -231,7 +231,7 @@ test('packCheckpointDir: tar names are relative and owned by 0:0', async () => {
       e.resume();
     }
   })();
-  await pipeline(await packCheckpointDir(dir), extract);
+  await pipeline((await packCheckpointDir(dir)).open(), extract);
   await reading;
   assert.deepEqual(names, ['checkpoint/ 0:0 0', 'checkpoint/pages-1.img 0:0 70000']);
 });
