@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseHost, type Config } from './config/config.js';
 import { ContainerdClient } from './containerd/index.js';
-import { ArchiveService } from './engine/archive.js';
+import { ArchiveService, localContentStore } from './engine/archive.js';
 import { CommitService } from './engine/commit.js';
 import { CheckpointService } from './engine/checkpoint.js';
 import { ContainerService } from './engine/containers.js';
@@ -218,8 +218,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   routes.push((app) => registerCheckpointRoutes(app, checkpoints));
   // ---- archives: cp, save (issue 6) ----
   // docker cp works on the container's root through pinned descriptors, paused (the pause
-  // holds are shared with commit); docker save streams one Content.Read per blob
-  // (or, with a managed containerd, the blob files themselves).
+  // holds are shared with commit); docker save has tar send the blob files of containerd's
+  // content store when this host can read them, else one Content.Read per blob.
   const archives = new ArchiveService({
     client,
     containers,
@@ -227,8 +227,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     pauser: commits.pauser,
     events,
     logger: logger.child({ component: 'archive' }),
-    // A managed containerd's content store is ours: save reads its blob files directly.
-    ...(managed ? { contentDir: join(managed.paths.root, 'io.containerd.content.v1.content') } : {}),
+    contentDir: localContentStore(client),
   });
   routes.push((app) => registerArchiveRoutes(app, archives));
 

@@ -10,11 +10,15 @@
  * backpressure: nothing is buffered whole. Entries get a fixed mtime (epoch 0 by default) so
  * the same images always give the same bytes.
  */
+import { lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 
 import { CancelledError, InvalidArgumentError, isEngineError, wrapError } from '../errors/index.js';
+import { pipelineSource, type ArchiveSource } from './compression.js';
 import type { Descriptor } from './image-archive-reader.js';
 import {
   Annotations,
@@ -163,6 +167,47 @@ async function planArchive(images: ExportImage[], source: BlobSource, signal: Ab
   return plan;
 }
 
+/**
+ * ImageArchiveLayout is a docker-save archive decided before its first byte: the blobs it holds
+ * (sorted, with sizes) and its small metadata files (name and text), in archive order.
+ */
+export interface ImageArchiveLayout {
+  blobs: { digest: string; size: number }[];
+  files: { name: string; body: string }[];
+}
+
+/**
+ * planImageArchive decides the archive of `images` (reading their configs from `source`):
+ * dockerd's order, a sorted directory walk — blobs/ first, then the metadata files.
+ */
+export async function planImageArchive(
+  images: ExportImage[],
+  source: BlobSource,
+  signal: AbortSignal,
+): Promise<ImageArchiveLayout> {
+  const plan = await planArchive(images, source, signal).catch((err: unknown) => {
+    throw isEngineError(err) ? err : wrapError('saving images', err);
+  });
+  const files = [
+    {
+      name: 'index.json',
+      body: JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: plan.index }),
+    },
+    { name: 'manifest.json', body: `${JSON.stringify(plan.manifestJson)}\n` },
+    { name: 'oci-layout', body: OCI_LAYOUT },
+  ];
+  if (Object.keys(plan.repositories).length > 0) {
+    const repos = sortedKeys(
+      Object.fromEntries(Object.entries(plan.repositories).map(([k, v]) => [k, sortedKeys(v)])),
+    );
+    files.push({ name: 'repositories', body: `${JSON.stringify(repos)}\n` });
+  }
+  return {
+    blobs: [...plan.blobs.keys()].sort().map((digest) => ({ digest, size: plan.blobs.get(digest)! })),
+    files,
+  };
+}
+
 function sortedKeys<T>(obj: Record<string, T>): Record<string, T> {
   // Go's encoding/json sorts map keys.
   return Object.fromEntries(Object.entries(obj).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -178,9 +223,7 @@ export async function writeImageArchive(
   const { signal } = opts;
   const mtime = opts.mtime ?? new Date(0);
   signal.throwIfAborted();
-  const plan = await planArchive(images, source, signal).catch((err: unknown) => {
-    throw isEngineError(err) ? err : wrapError('saving images', err);
-  });
+  const layout = await planImageArchive(images, source, signal);
 
   const pack = tar.pack();
   const sending = pipeline(pack, out, { signal });
@@ -202,9 +245,8 @@ export async function writeImageArchive(
     await new Promise<void>((resolve, reject) =>
       pack.entry(dir('blobs/sha256/'), (err) => (err ? reject(err) : resolve())),
     );
-    for (const digest of [...plan.blobs.keys()].sort()) {
+    for (const { digest, size } of layout.blobs) {
       signal.throwIfAborted();
-      const size = plan.blobs.get(digest)!;
       const entry = pack.entry(file(blobPath(digest), size));
       const blob = await source.open(digest, { signal });
       try {
@@ -214,18 +256,7 @@ export async function writeImageArchive(
         throw err;
       }
     }
-    await small(
-      'index.json',
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: plan.index }),
-    );
-    await small('manifest.json', `${JSON.stringify(plan.manifestJson)}\n`);
-    await small('oci-layout', OCI_LAYOUT);
-    if (Object.keys(plan.repositories).length > 0) {
-      const repos = sortedKeys(
-        Object.fromEntries(Object.entries(plan.repositories).map(([k, v]) => [k, sortedKeys(v)])),
-      );
-      await small('repositories', `${JSON.stringify(repos)}\n`);
-    }
+    for (const f of layout.files) await small(f.name, f.body);
     pack.finalize();
   } catch (err) {
     failure = err;
@@ -239,4 +270,67 @@ export async function writeImageArchive(
   if (failure === undefined) return;
   if (signal.aborted) throw new CancelledError('image save cancelled', { cause: signal.reason ?? failure });
   throw isEngineError(failure) ? failure : wrapError('saving images', failure);
+}
+
+/** SAVE_TAR_RECORD is tar's record size for a local save: 128 blocks = 64 KiB. */
+const SAVE_TAR_RECORD = 128;
+
+/**
+ * localImageArchive prepares `layout` to be written by the host's GNU tar straight from a local
+ * containerd content store (`contentDir`, whose blobs/sha256/<hex> files are complete and
+ * immutable): a private staging directory holds the metadata files and a symlink per blob, and
+ * tar (dereferencing them) streams the archive without the blobs passing through Node. Entries
+ * as writeImageArchive lays them out (sorted, mtime 0, owner 0:0, 0644/0755). Undefined when a
+ * blob is not a regular file of its size there: save through Content.Read then. The caller
+ * holds the blobs (a lease) until the opened stream closes, then calls cleanup().
+ */
+export async function localImageArchive(
+  contentDir: string,
+  layout: ImageArchiveLayout,
+): Promise<{ source: ArchiveSource; cleanup(): Promise<void> } | undefined> {
+  const blobFile = (digest: string): string | undefined => {
+    const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
+    return hex === undefined ? undefined : join(contentDir, 'blobs', 'sha256', hex);
+  };
+  for (const b of layout.blobs) {
+    const path = blobFile(b.digest);
+    if (path === undefined) return undefined;
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isFile() || st.size !== b.size) return undefined;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'ckptd-save-'));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+    for (const b of layout.blobs) await symlink(blobFile(b.digest)!, join(dir, blobPath(b.digest)));
+    for (const f of layout.files) await writeFile(join(dir, f.name), f.body, { mode: 0o644 });
+  } catch (err) {
+    await cleanup();
+    throw wrapError('saving images', err);
+  }
+  const source = pipelineSource([
+    {
+      program: 'tar',
+      args: [
+        '--create',
+        '--file=-',
+        `--blocking-factor=${SAVE_TAR_RECORD}`,
+        '--format=gnu',
+        '--dereference',
+        '--sort=name',
+        '--mtime=@0',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--mode=u=rwX,go=rX',
+        '--directory',
+        dir,
+        '--',
+        'blobs',
+        ...layout.files.map((f) => f.name),
+      ],
+      what: 'tar of the images',
+    },
+  ]);
+  return { source, cleanup };
 }

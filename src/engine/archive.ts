@@ -20,14 +20,14 @@
  */
 import { execFile } from 'node:child_process';
 import { constants, fstat, open, readFile } from 'node:fs';
-import { mkdtemp, open as openFile, rmdir, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open as openFile, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import tar from 'tar-stream';
-import { autoDecompress, ByteLimit } from '../archive/compression.js';
+import { autoDecompress, ByteLimit, type ArchiveSource } from '../archive/compression.js';
 import {
   containerAbsPath,
   DEFAULT_MAX_BYTES,
@@ -38,7 +38,13 @@ import {
   type Identity,
   type PathStat,
 } from '../archive/container-archive.js';
-import { writeImageArchive, type BlobSource, type ExportImage } from '../archive/image-archive-writer.js';
+import {
+  localImageArchive,
+  planImageArchive,
+  writeImageArchive,
+  type BlobSource,
+  type ExportImage,
+} from '../archive/image-archive-writer.js';
 import { closeFd, ScopedRoot } from '../archive/scoped-fs.js';
 import type { CallContext, ContainerdClient } from '../containerd/index.js';
 import {
@@ -86,8 +92,19 @@ export interface ArchiveBackend {
     opts: ExtractToDirOptions,
     signal?: AbortSignal,
   ): Promise<void>;
-  /** imageSave resolves every name (404 before any byte) and writes a docker-save tar to out. */
-  imageSave(names: string[], out: Writable, signal?: AbortSignal): Promise<void>;
+  /** imageSave resolves every name (404 before any byte) and sends a docker-save tar to out. */
+  imageSave(names: string[], out: SaveOut, signal?: AbortSignal): Promise<void>;
+}
+
+/** SaveOut is where a docker save goes (the HTTP response), in one of two ways. */
+export interface SaveOut {
+  /** writable takes an archive written by Node; the response starts with its first byte. */
+  writable: Writable;
+  /**
+   * program sends an archive that host programs produce (into the client's connection itself
+   * where it can), resolving once it is sent.
+   */
+  program(source: ArchiveSource): Promise<void>;
 }
 
 /** ArchiveContainers is the part of the ContainerService the archive engine uses. */
@@ -113,13 +130,14 @@ export interface ArchiveServiceOptions {
   maxEntries?: number;
   maxBytes?: number;
   /**
-   * contentDir is the local content store of the containerd in use (a managed containerd's
-   * `<root>/io.containerd.content.v1.content`). When set, save reads blob files from it (under
-   * the save's lease) instead of over Content.Read: gRPC costs containerd ~1.7 s and ckptd ~2 s
-   * (mostly GC of 1 MiB message buffers) of CPU per GB, which held save to ~150-450 MB/s.
-   * Blobs not found there still go over Content.Read.
+   * contentDir finds the local content store of the containerd in use (its
+   * `io.containerd.content.v1.content` directory), undefined when it is not reachable from here.
+   * Save then has GNU tar send the blob files themselves (under the save's lease) instead of
+   * Content.Read: gRPC costs containerd ~1.7 s and ckptd ~2 s (mostly GC of 1 MiB message
+   * buffers) of CPU per GB, which held save to ~150-450 MB/s. Blobs not found there, or of
+   * another size, still go over Content.Read.
    */
-  contentDir?: string;
+  contentDir?: () => Promise<string | undefined>;
 }
 
 const LIVE_STATES = new Set(['RUNNING', 'PAUSED', 'PAUSING', 'CREATED']);
@@ -157,6 +175,28 @@ export async function openLocalBlob(contentDir: string, digest: string): Promise
     return undefined;
   }
   return fh.createReadStream({ highWaterMark: 1 << 20 });
+}
+
+/**
+ * localContentStore returns a function that finds the content store directory of the
+ * containerd behind `client` (Introspection: the content plugin exports its root) when this
+ * host can read it, else undefined; the answer is kept once known, a failed lookup retried.
+ */
+export function localContentStore(client: ContainerdClient): () => Promise<string | undefined> {
+  let known: Promise<string | undefined> | undefined;
+  return () => {
+    known ??= (async () => {
+      const plugins = await client.introspection.plugins(['type==io.containerd.content.v1']);
+      const root = plugins.find((p) => p.id === 'content')?.exports.root;
+      if (!root) return undefined;
+      const st = await stat(join(root, 'blobs', 'sha256')).catch(() => undefined);
+      return st?.isDirectory() ? root : undefined;
+    })().catch((err: unknown) => {
+      known = undefined;
+      throw err;
+    });
+    return known;
+  };
 }
 
 /** looksLikeId tells an image ID (prefix) from a name: save of an ID carries no tags, as dockerd. */
@@ -267,7 +307,7 @@ export class ArchiveService implements ArchiveBackend {
     this.#o.events?.publish('container', 'extract-to-dir', src.id, { name: src.name, path });
   }
 
-  async imageSave(names: string[], out: Writable, signal?: AbortSignal): Promise<void> {
+  async imageSave(names: string[], out: SaveOut, signal?: AbortSignal): Promise<void> {
     const sig = signal ?? new AbortController().signal;
     if (names.length === 0) throw new InvalidArgumentError('no image names given');
     const images: ExportImage[] = [];
@@ -281,7 +321,7 @@ export class ArchiveService implements ArchiveBackend {
       });
     }
     const client = this.#o.client;
-    const contentDir = this.#o.contentDir;
+    const contentDir = await this.#o.contentDir?.().catch(() => undefined);
     await client.withLease(
       async (ctx) => {
         // Hold every blob for the duration: an image deleted mid-save keeps its content.
@@ -300,7 +340,18 @@ export class ArchiveService implements ArchiveBackend {
               ).toString('utf8'),
             ) as unknown,
         };
-        await writeImageArchive(images, source, out, { signal: sig });
+        if (contentDir !== undefined) {
+          const local = await localImageArchive(contentDir, await planImageArchive(images, source, sig));
+          if (local !== undefined) {
+            try {
+              await out.program(local.source);
+            } finally {
+              await local.cleanup();
+            }
+            return;
+          }
+        }
+        await writeImageArchive(images, source, out.writable, { signal: sig });
       },
       { ctx: signal ? { signal } : {} },
     );

@@ -15,6 +15,7 @@ import type { ArchiveBackend } from '../../engine/archive.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { firstValue, parseBool } from '../params.js';
 import { cutConnection } from '../request-context.js';
+import { sendProgramOutput } from '../stream.js';
 
 /** PATH_STAT_HEADER carries the stat of the archived path. */
 export const PATH_STAT_HEADER = 'X-Docker-Container-Path-Stat';
@@ -95,9 +96,27 @@ class LazyResponse extends Writable {
 export function archiveHandlers(backend: ArchiveBackend): ArchiveHandlers {
   const save = async (request: FastifyRequest, reply: FastifyReply, names: string[]): Promise<void> => {
     const out = new LazyResponse(() => startResponse(reply, { 'content-type': 'application/x-tar' }));
+    let sentByProgram = false;
     try {
-      await backend.imageSave(names, out, request.abortSignal);
+      await backend.imageSave(
+        names,
+        {
+          writable: out,
+          program: async (source) => {
+            sentByProgram = true;
+            await sendProgramOutput(
+              request,
+              reply,
+              { 'content-type': 'application/x-tar' },
+              (stdout) => source.open(stdout),
+              request.abortSignal,
+            );
+          },
+        },
+        request.abortSignal,
+      );
     } catch (err) {
+      if (sentByProgram) return; // sendProgramOutput has cut the connection and logged why
       if (!out.started) throw err;
       cutConnection(request, reply, err);
     }

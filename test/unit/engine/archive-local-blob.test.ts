@@ -7,10 +7,14 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tar from 'tar-stream';
 
-import { writeImageArchive } from '../../../src/archive/image-archive-writer.js';
+import {
+  localImageArchive,
+  planImageArchive,
+  writeImageArchive,
+} from '../../../src/archive/image-archive-writer.js';
 import { openLocalBlob } from '../../../src/engine/archive.js';
 
-describe('openLocalBlob (docker save from a managed content store)', () => {
+describe('docker save from a local content store (openLocalBlob, localImageArchive)', () => {
   let dir: string;
   let blobs: string;
   const data = Buffer.alloc(3 * (1 << 20) + 123, 7);
@@ -61,7 +65,7 @@ describe('openLocalBlob (docker save from a managed content store)', () => {
     assert.ok(r.destroyed);
   });
 
-  it('feeds writeImageArchive: the saved blob is byte-identical to the store', async () => {
+  it('feeds writeImageArchive, and GNU tar writes the same archive from the store', async () => {
     const put = async (b: Buffer): Promise<{ digest: string; size: number }> => {
       const h = createHash('sha256').update(b).digest('hex');
       await writeFile(join(blobs, h), b);
@@ -89,20 +93,76 @@ describe('openLocalBlob (docker save from a managed content store)', () => {
       ],
     };
     await writeImageArchive([img], source, out, { signal: new AbortController().signal });
-    const extract = tar.extract();
-    const files = new Map<string, Buffer>();
-    extract.on('entry', (h, stream, next) => {
-      const parts: Buffer[] = [];
-      stream.on('data', (c: unknown) => parts.push(c as Buffer));
-      stream.on('end', () => {
-        files.set(h.name, Buffer.concat(parts));
-        next();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      extract.on('finish', resolve).on('error', reject);
-      extract.end(Buffer.concat(chunks));
-    });
-    assert.ok(files.get(`blobs/sha256/${hex}`)?.equals(data));
+    const files = await entriesOf(Buffer.concat(chunks));
+    assert.ok(files.get(`blobs/sha256/${hex}`)?.data.equals(data));
+
+    // the same archive by GNU tar straight from the store: same entries, modes, owners, bytes
+    const layout = await planImageArchive([img], source, new AbortController().signal);
+    const local = await localImageArchive(dir, layout);
+    assert.ok(local);
+    const byTar = await entriesOf(await collect(local.source.open()));
+    await local.cleanup();
+    assert.deepEqual([...byTar.keys()], [...files.keys()]);
+    for (const [name, e] of files) {
+      const t = byTar.get(name)!;
+      assert.deepEqual(
+        { type: t.type, mode: t.mode, uid: t.uid, gid: t.gid, mtime: t.mtime },
+        { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime },
+        name,
+      );
+      assert.ok(t.data.equals(e.data), name);
+    }
+
+    // a blob of another size (or missing) is not served from the store
+    const short = { ...img, layers: [{ ...img.layers[0]!, size: data.length + 1 }] };
+    assert.equal(
+      await localImageArchive(dir, await planImageArchive([short], source, new AbortController().signal)),
+      undefined,
+    );
+    const missing = { ...img, layers: [{ ...img.layers[0]!, digest: `sha256:${'c'.repeat(64)}` }] };
+    assert.equal(
+      await localImageArchive(dir, await planImageArchive([missing], source, new AbortController().signal)),
+      undefined,
+    );
   });
 });
+
+interface Entry {
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  data: Buffer;
+}
+
+async function entriesOf(archive: Buffer): Promise<Map<string, Entry>> {
+  const extract = tar.extract();
+  const files = new Map<string, Entry>();
+  extract.on('entry', (h, stream, next) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (c: unknown) => parts.push(c as Buffer));
+    stream.on('end', () => {
+      files.set(h.name, {
+        type: h.type ?? 'file',
+        mode: h.mode ?? 0,
+        uid: h.uid ?? 0,
+        gid: h.gid ?? 0,
+        mtime: h.mtime?.getTime() ?? 0,
+        data: Buffer.concat(parts),
+      });
+      next();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    extract.on('finish', resolve).on('error', reject);
+    extract.end(archive);
+  });
+  return files;
+}
+
+async function collect(r: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
