@@ -15,11 +15,9 @@
 import { spawn } from 'node:child_process';
 import {
   constants,
-  createReadStream,
   createWriteStream,
   fchmod,
   fchown,
-  fstat,
   futimes,
   lchown,
   link,
@@ -32,13 +30,14 @@ import {
   unlink,
   type Stats,
 } from 'node:fs';
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
 import { InvalidArgumentError } from '../errors/index.js';
+import { pipelineSource, type ArchiveSource } from './compression.js';
 import {
   at,
   closeFd,
@@ -50,7 +49,6 @@ import {
   type ScopedRoot,
 } from './scoped-fs.js';
 
-const fstatP = promisify(fstat);
 const openP = promisify(open) as (p: string, flags: number) => Promise<number>;
 const fchmodP = promisify(fchmod);
 const fchownP = promisify(fchown);
@@ -199,132 +197,136 @@ export async function statPath(
 
 // ---- tar out ----
 
+/** READ_CHUNK is the read size for file data copied by Node. */
 const READ_CHUNK = 1 << 20;
 
-function entryPromise(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): Promise<void> {
-  return new Promise((resolve, reject) =>
-    pack.entry(header as tar.Header, (err) => (err ? reject(err) : resolve())),
-  );
+/** sedEscapeRegex and sedEscapeReplacement quote text for GNU tar's `--transform` (BRE, `,`). */
+function sedEscapeRegex(text: string): string {
+  return text.replace(/[\\.[\]*^$,]/g, (c) => `\\${c}`);
+}
+function sedEscapeReplacement(text: string): string {
+  return text.replace(/[\\&,]/g, (c) => `\\${c}`);
 }
 
+/** KERNEL_FS are filesystem types whose mounts in a container hold no files of the container. */
+const KERNEL_FS = new Set([
+  'proc',
+  'sysfs',
+  'cgroup',
+  'cgroup2',
+  'devpts',
+  'mqueue',
+  'tmpfs',
+  'securityfs',
+  'debugfs',
+  'tracefs',
+  'bpf',
+  'pstore',
+  'configfs',
+  'fusectl',
+  'hugetlbfs',
+  'binfmt_misc',
+  'autofs',
+]);
+
 /**
- * packPath writes the entry at `resolved` (and, for a directory, everything below it) into
- * `pack`, the top entry named `rebase`, children `rebase/child`. Regular files with several
- * links become hardlink entries after their first occurrence; sockets are skipped (as Docker).
- * Nothing is followed: directories are opened O_DIRECTORY|O_NOFOLLOW relative to their parent
- * descriptor, files O_NOFOLLOW|O_NONBLOCK (a FIFO swapped in cannot block the read).
+ * kernelMountPoints lists, from a process's mountinfo text, the mount points (paths as that
+ * process sees them) of kernel and memory filesystems other than its root: a running
+ * container's /proc, /sys, /dev, /dev/shm, ... whose contents `docker cp` leaves out, as
+ * dockerd (it copies from the container's filesystem and volumes, not its live mounts).
  */
-export async function packPath(
+export function kernelMountPoints(mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    const point = left?.split(' ')[4];
+    const fstype = right?.split(' ')[0];
+    if (!point || !fstype || point === '/' || !KERNEL_FS.has(fstype)) continue;
+    out.push(point.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+/** globEscape quotes text for a tar --exclude wildcard pattern. */
+function globEscape(text: string): string {
+  return text.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
+}
+
+/** CP_TAR_RECORD is tar's record size for `docker cp` out: 128 blocks = 64 KiB. */
+const CP_TAR_RECORD = 128;
+
+/**
+ * tarPathSource is the tar of GET /containers/{id}/archive, written by the host's GNU tar: top
+ * entry `rebase`, children `rebase/child` (sorted), hardlinks by inode, sockets skipped, numeric
+ * owners, devices and FIFOs as entries, the data never passing through Node. tar runs in the pinned directory itself (`/proc/<ckptd>/fd/<n>`
+ * names the descriptor: no path is resolved again) and, not told to, never follows a symlink:
+ * it reads nothing outside the root as long as the tree cannot change under it, which the
+ * caller ensures (the container is paused, or has no process). close() releases the
+ * descriptor it opened, once the opened stream has closed.
+ */
+export async function tarPathSource(
   root: ScopedRoot,
   resolved: Resolved,
   rebase: string,
-  pack: tar.Pack,
-  signal: AbortSignal,
-): Promise<void> {
-  const links = new Map<string, string>();
-  const base = (h: Stats) => ({
-    mode: h.mode & 0o7777,
-    uid: h.uid,
-    gid: h.gid,
-    mtime: h.mtime,
-  });
-
-  const visitDir = async (dirFd: number, name: string, st: Stats): Promise<void> => {
-    await entryPromise(pack, { ...base(st), name: `${name}/`, type: 'directory' });
-    const names = (await readdirP(fdPath(dirFd))).sort();
-    for (const child of names) {
-      signal.throwIfAborted();
-      await visit(dirFd, child, `${name}/${child}`);
-    }
-  };
-
-  const visit = async (parentFd: number, child: string, name: string): Promise<void> => {
-    let st: Stats;
-    try {
-      st = await lstat(at(parentFd, child));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // gone meanwhile
-      throw err;
-    }
-    if (st.isDirectory()) {
-      let fd: number;
-      try {
-        fd = await openNoFollow(parentFd, child, O_DIR_NOFOLLOW);
-      } catch (err) {
-        if (['ENOENT', 'ELOOP', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
-        throw err;
-      }
-      try {
-        await visitDir(fd, name, await fstatP(fd));
-      } finally {
-        await closeFd(fd);
-      }
-      return;
-    }
-    if (st.isSymbolicLink()) {
-      const target = await readlink(at(parentFd, child));
-      await entryPromise(pack, { ...base(st), name, type: 'symlink', linkname: target });
-      return;
-    }
-    if (st.isFIFO()) {
-      await entryPromise(pack, { ...base(st), name, type: 'fifo' });
-      return;
-    }
-    if (st.isCharacterDevice() || st.isBlockDevice()) {
-      await entryPromise(pack, {
-        ...base(st),
-        name,
-        type: st.isCharacterDevice() ? 'character-device' : 'block-device',
-        devmajor: Math.floor(st.rdev / 256) & 0xfff,
-        devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
-      });
-      return;
-    }
-    if (!st.isFile()) return; // sockets
-    let fd: number;
-    try {
-      fd = await openNoFollow(parentFd, child, constants.O_RDONLY | constants.O_NONBLOCK);
-    } catch (err) {
-      if (['ENOENT', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
-      throw err;
-    }
-    let owned = true;
-    try {
-      const fst = await fstatP(fd);
-      if (!fst.isFile()) return;
-      const key = `${fst.dev}:${fst.ino}`;
-      if (fst.nlink > 1) {
-        const first = links.get(key);
-        if (first !== undefined) {
-          await entryPromise(pack, { ...base(fst), name, type: 'link', linkname: first, size: 0 });
-          return;
-        }
-        links.set(key, name);
-      }
-      if (fst.size === 0) {
-        await entryPromise(pack, { ...base(fst), name, type: 'file', size: 0 });
-        return;
-      }
-      const entry = pack.entry({ ...base(fst), name, type: 'file', size: fst.size });
-      owned = false;
-      const data = createReadStream('', {
-        fd,
-        start: 0,
-        end: fst.size - 1,
-        highWaterMark: READ_CHUNK,
-        autoClose: true,
-      });
-      await pipeline(data, entry, { signal });
-    } finally {
-      if (owned) await closeFd(fd);
-    }
-  };
-
+  opts: { skipContentsOf?: readonly string[] } = {},
+): Promise<{ source: ArchiveSource; close(): Promise<void> }> {
+  let cwdFd: number;
+  let member: string;
+  let ownFd = -1;
   if (resolved.name === '') {
-    await visitDir(root.fd, rebase === '/' ? '.' : rebase, await fstatP(root.fd));
+    cwdFd = root.fd;
+    member = '.';
+  } else if ((await lstat(at(resolved.dirFd, resolved.name))).isDirectory()) {
+    ownFd = await openNoFollow(resolved.dirFd, resolved.name, O_DIR_NOFOLLOW);
+    cwdFd = ownFd;
+    member = '.';
   } else {
-    await visit(resolved.dirFd, resolved.name, rebase);
+    cwdFd = resolved.dirFd;
+    member = resolved.name;
   }
+  // mount points whose contents are not the container's files (its /proc, /sys, ...): their
+  // directory entry stays, what is below does not (tar matches the names it walks: `./proc/x`)
+  const excludes: string[] = [];
+  if (member === '.') {
+    const base = resolved.path === '/' ? '' : resolved.path;
+    for (const m of opts.skipContentsOf ?? []) {
+      if (m === resolved.path) excludes.push('--exclude=./?*');
+      else if (m.startsWith(`${base}/`) && !m.includes('\n')) {
+        excludes.push(`--exclude=./${globEscape(m.slice(base.length + 1))}/?*`);
+      }
+    }
+  }
+  const transform =
+    member === rebase || (member === '.' && rebase === '.')
+      ? []
+      : [
+          // rename the top entry (and hardlink targets below it), never symlink targets
+          member === '.'
+            ? `--transform=s,^\\.,${sedEscapeReplacement(rebase)},S`
+            : `--transform=s,^${sedEscapeRegex(member)}$,${sedEscapeReplacement(rebase)},S`,
+        ];
+  const source = pipelineSource([
+    {
+      program: 'tar',
+      args: [
+        '--create',
+        '--file=-',
+        `--blocking-factor=${CP_TAR_RECORD}`,
+        '--format=gnu',
+        '--sort=name',
+        '--numeric-owner',
+        `--directory=/proc/${process.pid}/fd/${cwdFd}`,
+        '--anchored',
+        '--wildcards',
+        ...excludes,
+        ...transform,
+        '--',
+        member,
+      ],
+      what: 'tar of the container path',
+    },
+  ]);
+  return { source, close: async () => (ownFd >= 0 ? closeFd(ownFd) : undefined) };
 }
 
 // ---- tar in ----

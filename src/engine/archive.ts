@@ -20,20 +20,27 @@
  */
 import { execFile } from 'node:child_process';
 import { constants, fstat, open, readFile } from 'node:fs';
-import { mkdtemp, open as openFile, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import {
+  mkdtemp,
+  open as openFile,
+  readFile as readFileAsync,
+  rmdir,
+  stat,
+  type FileHandle,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import tar from 'tar-stream';
-import { autoDecompress, ByteLimit, type ArchiveSource } from '../archive/compression.js';
+import { autoDecompress, ByteLimit, type ArchiveSource, type ProgramOutput } from '../archive/compression.js';
 import {
   containerAbsPath,
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_ENTRIES,
   extractTar,
-  packPath,
+  kernelMountPoints,
+  tarPathSource,
   statPath,
   type Identity,
   type PathStat,
@@ -69,8 +76,12 @@ const openP = promisify(open) as (p: string, flags: number) => Promise<number>;
 const fstatP = promisify(fstat);
 const readFileP = promisify(readFile) as (fd: number) => Promise<Buffer>;
 
-/** ArchiveSink receives the stat and the tar of GET /containers/{id}/archive. */
-export type ArchiveSink = (stat: PathStat, tar: Readable) => Promise<void>;
+/**
+ * ArchiveSink sends the tar of GET /containers/{id}/archive, given with the path's stat: host
+ * programs ready to write it (into the connection itself, where it can). It resolves once the
+ * tar is sent.
+ */
+export type ArchiveSink = (stat: PathStat, tar: ArchiveSource) => Promise<void>;
 
 /** ExtractToDirOptions are PUT /containers/{id}/archive's parameters. */
 export interface ExtractToDirOptions {
@@ -227,28 +238,20 @@ export class ArchiveService implements ArchiveBackend {
     sink: ArchiveSink,
     signal?: AbortSignal,
   ): Promise<void> {
-    const sig = signal ?? new AbortController().signal;
-    const src = await this.#withRoot(ref, false, signal, async (root, src) => {
+    const src = await this.#withRoot(ref, false, signal, async (root, src, kernelMounts) => {
       const r = await this.#stat(root, ref, path);
       try {
-        const pack = tar.pack();
         const rebase = r.abs === '/' ? '.' : r.stat.name;
-        const packing = packPath(root, r.resolved, rebase, pack, sig).then(
-          () => pack.finalize(),
-          (err: unknown) => {
-            pack.destroy(err instanceof Error ? err : new Error(String(err)));
-            throw err;
-          },
-        );
-        packing.catch(() => undefined);
+        // GNU tar, in the pinned directory, while the container is paused (#withRoot)
+        const viaTar = await tarPathSource(root, r.resolved, rebase, { skipContentsOf: kernelMounts });
+        let out: ProgramOutput | undefined;
         try {
-          await sink(r.stat, pack as unknown as Readable);
-        } catch (err) {
-          pack.destroy();
-          await packing.catch(() => undefined);
-          throw err;
+          await sink(r.stat, { open: (stdout) => (out = viaTar.source.open(stdout)) });
+        } finally {
+          out?.destroy();
+          await out?.exited;
+          await viaTar.close();
         }
-        await packing;
       } finally {
         await r.resolved.close();
       }
@@ -427,7 +430,7 @@ export class ArchiveService implements ArchiveBackend {
     ref: string,
     write: boolean,
     signal: AbortSignal | undefined,
-    fn: (root: ScopedRoot, src: CommitSource) => Promise<T>,
+    fn: (root: ScopedRoot, src: CommitSource, kernelMounts: readonly string[]) => Promise<T>,
   ): Promise<T> {
     const src = await this.#o.containers.commitSource(ref, signal);
     if (write && src.record.HostConfig.ReadonlyRootfs) {
@@ -445,7 +448,8 @@ export class ArchiveService implements ArchiveBackend {
               // The descriptor pins the root; make sure the pid was still the container's.
               const again = await this.#o.client.tasks.get(src.id);
               if (again.pid !== task.pid) throw new ConflictError(`container ${src.id} changed state; retry`);
-              return await fn(root, src);
+              const mountinfo = await readFileAsync(`/proc/${task.pid}/mountinfo`, 'utf8').catch(() => '');
+              return await fn(root, src, kernelMountPoints(mountinfo));
             } finally {
               await root.close();
             }
@@ -460,7 +464,7 @@ export class ArchiveService implements ArchiveBackend {
           const run = async (dir: string): Promise<T> => {
             const root = await ScopedRoot.open(dir);
             try {
-              return await fn(root, src);
+              return await fn(root, src, []);
             } finally {
               await root.close();
             }

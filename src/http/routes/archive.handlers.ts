@@ -6,9 +6,7 @@
  * can only cut the connection (and is logged).
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, Writable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodePathStat } from '../../archive/container-archive.js';
 import type { ArchiveBackend } from '../../engine/archive.js';
@@ -141,19 +139,19 @@ export function archiveHandlers(backend: ArchiveBackend): ArchiveHandlers {
         await backend.containerArchivePath(
           idOf(request),
           pathParam(request.query as Query),
-          async (stat, tar: Readable) => {
+          async (stat, tar) => {
             started = true;
-            const res = startResponse(reply, {
+            const headers = {
               'content-type': 'application/x-tar',
               [PATH_STAT_HEADER]: encodePathStat(stat),
-            });
-            await pipeline(tar, res, { signal });
+            };
+            await sendProgramOutput(request, reply, headers, (stdout) => tar.open(stdout), signal);
           },
           signal,
         );
       } catch (err) {
+        // after the head, sendProgramOutput has cut the connection and logged why
         if (!started) throw err;
-        cutConnection(request, reply, err);
       }
     },
 

@@ -1,8 +1,13 @@
 // Pure helpers of docker cp's archives: Go FileMode bits and the path-stat header, moby's
 // container path cleaning (trailing `/` and `/.`), tar entry name cleaning and the
-// link-stays-in-destination check of extraction.
+// link-stays-in-destination check of extraction; and docker cp out's tar, made by GNU tar.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import tar from 'tar-stream';
 
 import {
   ArchiveBreakoutError,
@@ -13,8 +18,12 @@ import {
   encodePathStat,
   GoFileMode,
   goFileMode,
+  kernelMountPoints,
   linkStaysInside,
+  statPath,
+  tarPathSource,
 } from '../../../src/archive/container-archive.js';
+import { ScopedRoot } from '../../../src/archive/scoped-fs.js';
 import { InvalidArgumentError } from '../../../src/errors/index.js';
 
 describe('goFileMode', () => {
@@ -140,5 +149,98 @@ describe('linkStaysInside', () => {
   it('joins absolute targets to the destination, as moby does', () => {
     assert.equal(linkStaysInside('', '/etc/passwd'), true);
     assert.equal(linkStaysInside('sub', '/../x'), true);
+  });
+});
+
+describe('tarPathSource (docker cp out by GNU tar in the pinned directory)', () => {
+  const entriesOf = async (root: ScopedRoot, path: string, skip: string[] = []) => {
+    const r = await statPath(root, path);
+    const rebase = r.abs === '/' ? '.' : r.stat.name;
+    const t = await tarPathSource(root, r.resolved, rebase, { skipContentsOf: skip });
+    const out: string[] = [];
+    const extract = tar.extract();
+    const reading = (async () => {
+      for await (const e of extract) {
+        const h = e.header;
+        const body: Buffer[] = [];
+        for await (const c of e) body.push(c as Buffer);
+        out.push(
+          `${h.type} ${h.name}${h.linkname ? ` -> ${h.linkname}` : ''}${body.length ? ` = ${Buffer.concat(body).toString()}` : ''}`,
+        );
+      }
+    })();
+    await pipeline(t.source.open(), extract);
+    await reading;
+    await t.close();
+    await r.resolved.close();
+    return out;
+  };
+  let dir: string;
+  let root: ScopedRoot;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ckptd-cpout-'));
+    await mkdir(join(dir, 'w', 'x'), { recursive: true });
+    await writeFile(join(dir, 'w', 'x', 'a'), 'hi');
+    await link(join(dir, 'w', 'x', 'a'), join(dir, 'w', 'x', 'hard'));
+    await symlink('/etc', join(dir, 'w', 'x', 'out'));
+    await mkdir(join(dir, 'odd,na&me\\\n'));
+    await writeFile(join(dir, 'odd,na&me\\\n', 'f'), '1');
+    await symlink('w', join(dir, 'wl'));
+    await mkdir(join(dir, 'proc', 'self'), { recursive: true });
+    await writeFile(join(dir, 'proc', 'self', 'status'), 'x');
+    root = await ScopedRoot.open(dir);
+  });
+  after(async () => {
+    await root.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rebases a directory to its name, sorted, hardlinks by inode, symlinks never followed', async () => {
+    assert.deepEqual(await entriesOf(root, '/w'), [
+      'directory w/',
+      'directory w/x/',
+      'file w/x/a = hi',
+      'link w/x/hard -> w/x/a',
+      'symlink w/x/out -> /etc',
+    ]);
+  });
+
+  it('names through a followed symlink by the path given, as docker cp', async () => {
+    assert.deepEqual(await entriesOf(root, '/wl/'), [
+      'directory wl/',
+      'directory wl/x/',
+      'file wl/x/a = hi',
+      'link wl/x/hard -> wl/x/a',
+      'symlink wl/x/out -> /etc',
+    ]);
+    assert.deepEqual(await entriesOf(root, '/wl'), ['symlink wl -> w']);
+  });
+
+  it('copes with names holding tar --transform metacharacters and a newline', async () => {
+    assert.deepEqual(await entriesOf(root, '/odd,na&me\\\n'), [
+      'directory odd,na&me\\\n/',
+      'file odd,na&me\\\n/f = 1',
+    ]);
+  });
+
+  it('a single file keeps its name; the root is ./', async () => {
+    assert.deepEqual(await entriesOf(root, '/w/x/a'), ['file a = hi']);
+    const all = await entriesOf(root, '/', ['/proc']);
+    assert.ok(all.includes('directory ./proc/'));
+    assert.ok(!all.some((e) => e.includes('./proc/self')), 'kernel mount contents left out');
+    assert.ok(all.includes('file ./w/x/a = hi'));
+  });
+
+  it("kernelMountPoints lists a container's kernel and memory mounts from its mountinfo", () => {
+    const info = [
+      '600 500 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w',
+      '601 600 0:52 / /proc rw,nosuid - proc proc rw',
+      '602 600 0:53 / /dev rw,nosuid - tmpfs tmpfs rw,mode=755',
+      '603 602 0:54 / /dev/pts rw - devpts devpts rw',
+      '604 600 0:55 / /sys ro - sysfs sysfs ro',
+      '605 600 254:1 /c/hosts /etc/hosts rw - ext4 /dev/vda1 rw',
+      '606 600 0:56 / /my\\040data rw - tmpfs tmpfs rw',
+    ].join('\n');
+    assert.deepEqual(kernelMountPoints(info), ['/proc', '/dev', '/dev/pts', '/sys', '/my data']);
   });
 });
