@@ -46,6 +46,8 @@ cleanup() {
     kill -KILL "$p" 2>/dev/null || true
   done
   umount -R "$W"/*/containerd/root 2>/dev/null || true
+  # whatever else is still mounted below $W (a task rootfs a killed shim left), deepest first
+  awk -v w="$W/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
   rm -rf "$W" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -66,8 +68,9 @@ if [ "$PEERS" = 1 ]; then
     apt-get install -y -qq --no-install-recommends docker.io >/dev/null 2>&1 || log "docker.io unavailable: peer rows skipped"
   fi
   if command -v dockerd >/dev/null; then
-    mkdir -p "$W/dockerd"
-    dockerd --experimental --data-root "$W/dockerd/root" --exec-root "$W/dockerd/exec" -H "unix://$W/dockerd.sock" \
+    # TMPDIR: dockerd's checkpoints go through temp dirs it leaves behind (ctrd-checkpoint*)
+    mkdir -p "$W/dockerd/tmp"
+    TMPDIR=$W/dockerd/tmp dockerd --experimental --data-root "$W/dockerd/root" --exec-root "$W/dockerd/exec" -H "unix://$W/dockerd.sock" \
       --pidfile "$W/dockerd/docker.pid" --iptables=false --bridge=none --log-level warn >"$W/dockerd.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 300); do curl -fsS --unix-socket "$W/dockerd.sock" http://x/_ping >/dev/null 2>&1 && break; sleep 0.1; done
