@@ -478,8 +478,10 @@ export class ArchiveService implements ArchiveBackend {
 }
 
 async function fstatOrLstat(root: ScopedRoot, dirFd: number, name: string) {
+  // the root itself: its descriptor is at hand (opening /proc/self/fd/N with O_NOFOLLOW is ELOOP)
+  if (name === '') return fstatP(root.fd);
   const fd = await openP(
-    name === '' ? `/proc/self/fd/${root.fd}` : `/proc/self/fd/${dirFd}/${name}`,
+    `/proc/self/fd/${dirFd}/${name}`,
     constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
   ).catch((err: unknown) => {
     if (errnoOf(err) === 'ELOOP') return -1; // a symlink left in place: not a directory

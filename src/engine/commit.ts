@@ -198,7 +198,7 @@ export function commitImageConfig(p: {
   comment: string;
   containerId: string;
 }): ImageConfig {
-  const { config: _c, rootfs, history = [], created: _cr, author: _a, ...rest } = p.base;
+  const { config: _c, rootfs, history = [], created: _cr, author: _a, comment: _m, ...rest } = p.base;
   const entry: HistoryEntry = { created: p.created, created_by: p.createdBy };
   if (p.author) entry.author = p.author;
   if (p.comment) entry.comment = p.comment;
@@ -217,6 +217,7 @@ export function commitImageConfig(p: {
     history: [...baseHistory, entry],
   };
   if (p.author) out.author = p.author;
+  if (p.comment) out.comment = p.comment;
   return out;
 }
 

@@ -59,6 +59,8 @@ export interface RootFS {
 export interface ImageConfig {
   created?: string;
   author?: string;
+  /** comment is the commit message (`docker commit -m`), as dockerd's image configs carry it. */
+  comment?: string;
   architecture: string;
   os: string;
   variant?: string;

@@ -245,6 +245,9 @@ describe('docker cp and docker save through ckptd', () => {
     await writeFile(join(src, 'tree/x'), 'x!');
     await docker('cp', join(src, 'f.txt'), 'stat1:/dest/');
     await docker('cp', join(src, 'tree'), 'stat1:/dest/tree');
+    // into the root under a new name (the CLI extracts into / with the entry renamed)
+    await docker('cp', join(src, 'f.txt'), 'stat1:/at-root');
+    assert.equal((await getTar('stat1', '/at-root')).entries?.get('at-root')?.data.toString(), 'from host');
     const r = await getTar('stat1', '/dest');
     assert.equal(r.entries?.get('dest/f.txt')?.data.toString(), 'from host');
     assert.equal(r.entries?.get('dest/tree/x')?.data.toString(), 'x!');

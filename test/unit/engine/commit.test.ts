@@ -52,6 +52,7 @@ test('commitImageConfig appends the layer and history; no layer means empty_laye
     os: 'linux',
     rootfs: { type: 'layers' as const, diff_ids: ['sha256:aa' as const] },
     history: [{ created_by: 'base' }],
+    comment: 'the base image says',
   };
   const p = {
     base,
@@ -67,6 +68,9 @@ test('commitImageConfig appends the layer and history; no layer means empty_laye
   assert.deepEqual(withLayer.rootfs.diff_ids, ['sha256:aa', 'sha256:bb']);
   assert.deepEqual(withLayer.history?.at(-1), { created: 't', created_by: 'sh', author: 'me', comment: 'm' });
   assert.equal(withLayer.author, 'me');
+  // the commit message is the image's comment (docker image inspect .Comment), not the base's
+  assert.equal(withLayer.comment, 'm');
+  assert.equal(commitImageConfig({ ...p, comment: '', diffId: 'sha256:bb' }).comment, undefined);
   const empty = commitImageConfig({ ...p, diffId: undefined });
   assert.deepEqual(empty.rootfs.diff_ids, ['sha256:aa']);
   assert.equal(empty.history?.at(-1)?.empty_layer, true);
