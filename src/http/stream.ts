@@ -3,7 +3,7 @@
  * a time with backpressure, ending on source end, client disconnect or daemon shutdown.
  */
 import { once } from 'node:events';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,13 +26,7 @@ export async function streamJsonLines(
   signal: AbortSignal,
   contentType = 'application/json',
 ): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value !== undefined) res.setHeader(name, value);
-  }
-  res.setHeader('content-type', contentType);
-  res.writeHead(200);
+  const res = startResponse(reply, { 'content-type': contentType });
   res.flushHeaders();
 
   const aborted = new Promise<typeof ABORTED>((resolve) => {
@@ -69,6 +63,21 @@ export async function streamJsonLines(
     // pending next() only runs return() once that settles.
     if (!done) it.return?.().catch(() => undefined);
   }
+}
+
+/**
+ * startResponse hijacks the reply and sends a 200 head with the reply's headers (Api-Version,
+ * Server, ...) and `headers`; the body follows on the returned response.
+ */
+export function startResponse(reply: FastifyReply, headers: Record<string, string>): ServerResponse {
+  reply.hijack();
+  const res = reply.raw;
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.writeHead(200);
+  return res;
 }
 
 /** DirectBody is a response body that a host program writes straight into the connection. */
@@ -156,13 +165,7 @@ export async function sendProgramOutput(
     direct.end();
     return;
   }
-  reply.hijack();
-  const res = reply.raw;
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value !== undefined) res.setHeader(name, value);
-  }
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.writeHead(200);
+  const res = startResponse(reply, headers);
   try {
     await pipeline(open(), res, { signal });
   } catch (err) {

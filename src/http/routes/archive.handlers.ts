@@ -13,7 +13,7 @@ import type { ArchiveBackend } from '../../engine/archive.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { firstValue, parseBool } from '../params.js';
 import { cutConnection } from '../request-context.js';
-import { sendProgramOutput } from '../stream.js';
+import { sendProgramOutput, startResponse } from '../stream.js';
 
 /** PATH_STAT_HEADER carries the stat of the archived path. */
 export const PATH_STAT_HEADER = 'X-Docker-Container-Path-Stat';
@@ -36,17 +36,6 @@ function pathParam(q: Query): string {
 }
 
 const idOf = (request: FastifyRequest): string => (request.params as { id: string }).id;
-
-function startResponse(reply: FastifyReply, extra: Record<string, string>): ServerResponse {
-  reply.hijack();
-  const res = reply.raw;
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value !== undefined) res.setHeader(name, value);
-  }
-  for (const [name, value] of Object.entries(extra)) res.setHeader(name, value);
-  res.writeHead(200);
-  return res;
-}
 
 /**
  * LazyResponse is a Writable that sends the 200 and its headers only with the first byte (or

@@ -15,6 +15,7 @@ import { encodeFrames } from '../../engine/io/mux.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { firstValue, parseBool, parseTimestamp, type QueryValue } from '../params.js';
 import { recordError } from '../request-context.js';
+import { startResponse } from '../stream.js';
 
 /** MEDIA_TYPE_RAW_STREAM is a TTY's (or pre-1.42 clients') stream content type. */
 export const MEDIA_TYPE_RAW_STREAM = 'application/vnd.docker.raw-stream';
@@ -164,13 +165,7 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
         },
         signal,
       );
-      reply.hijack();
-      const res = reply.raw;
-      for (const [name, value] of Object.entries(reply.getHeaders())) {
-        if (value !== undefined) res.setHeader(name, value);
-      }
-      res.setHeader('content-type', streamContentType(tty, request.apiVersion));
-      res.writeHead(200);
+      const res = startResponse(reply, { 'content-type': streamContentType(tty, request.apiVersion) });
       res.flushHeaders();
       const it = entries[Symbol.asyncIterator]();
       const aborted = new Promise<'aborted'>((r) => {

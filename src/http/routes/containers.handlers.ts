@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../../errors/index.js';
 import { parseFilters as parseFilterArgs } from '../../oci/filters.js';
 import { firstValue, parseBool } from '../params.js';
 import { recordError } from '../request-context.js';
+import { startResponse } from '../stream.js';
 
 type Query = Record<string, unknown>;
 type Params = { id: string };
@@ -135,13 +136,7 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
       const condition = parseWaitCondition(firstValue(q(request).condition));
       const signal = request.abortSignal;
       const waiter = await backend.containerWait(id(request), condition, signal);
-      reply.hijack();
-      const res = reply.raw;
-      for (const [name, value] of Object.entries(reply.getHeaders())) {
-        if (value !== undefined) res.setHeader(name, value);
-      }
-      res.setHeader('content-type', 'application/json');
-      res.writeHead(200);
+      const res = startResponse(reply, { 'content-type': 'application/json' });
       res.flushHeaders();
       let body: string;
       try {

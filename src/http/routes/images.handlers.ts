@@ -8,6 +8,7 @@ import { parseFilters } from '../../oci/filters.js';
 import { compareVersions } from '../api-version.js';
 import { firstValue, parseBool, type QueryValue } from '../params.js';
 import { recordError } from '../request-context.js';
+import { startResponse } from '../stream.js';
 
 /** ImagesHandlers are the route handlers the image route table points at. */
 export interface ImagesHandlers {
@@ -63,13 +64,7 @@ export function imagesHandlers(backend: ImagesBackend): ImagesHandlers {
       parseBool(q.quiet, true);
       const signal = request.abortSignal;
       const input = request.raw;
-      reply.hijack();
-      const res = reply.raw;
-      for (const [name, value] of Object.entries(reply.getHeaders())) {
-        if (value !== undefined) res.setHeader(name, value);
-      }
-      res.setHeader('content-type', 'application/json');
-      res.writeHead(200);
+      const res = startResponse(reply, { 'content-type': 'application/json' });
       res.flushHeaders();
       try {
         const loaded = await backend.loadImage(input, signal);
