@@ -169,6 +169,11 @@ export async function extractCheckpointArchive(
     for await (const entry of extract) {
       if (++count > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
       const h = entry.header;
+      // `./` is the archive's root directory itself (`tar -C dir .` writes it): nothing to create
+      if (h.type === 'directory' && /^(\.\/?)+$/.test(h.name)) {
+        entry.resume();
+        continue;
+      }
       const name = cleanArchivePath(h.name);
       if (name === undefined) throw invalid(`entry ${JSON.stringify(h.name)} escapes the archive`);
       const target = join(dest, name);

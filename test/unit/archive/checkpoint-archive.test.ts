@@ -66,6 +66,19 @@ test('extractCheckpointArchive accepts the Podman layout, gzip detected', async 
   assert.equal(await readFile(join(dest, 'checkpoint', 'inventory.img'), 'utf8'), 'inv');
 });
 
+test('extractCheckpointArchive accepts an archive made with `tar -C dir .` (a ./ root entry)', async () => {
+  const dest = await temp();
+  const body = await tarOf([
+    { name: './', type: 'directory' },
+    { name: './config.dump', body: '{}' },
+    { name: './checkpoint/', type: 'directory' },
+    { name: './checkpoint/inventory.img', body: 'inv' },
+  ]);
+  await extractCheckpointArchive(Readable.from([body]), dest, never);
+  assert.equal(await readFile(join(dest, 'checkpoint', 'inventory.img'), 'utf8'), 'inv');
+  assert.equal(await readFile(join(dest, 'config.dump'), 'utf8'), '{}');
+});
+
 for (const [what, entries] of [
   [
     'a ../ entry',
