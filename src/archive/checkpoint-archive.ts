@@ -36,6 +36,7 @@ import {
   AutoDecompress,
   ByteLimit,
   compressorStage,
+  EMPTY_TAR,
   pipelineSource,
   type ArchiveSource,
   type CompressionKind,
@@ -128,7 +129,7 @@ export async function packCheckpointDir(
     });
   } else {
     // GNU tar refuses an empty archive: the two end blocks through the compressor
-    stages.push({ program: 'head', args: ['-c', '1024', '/dev/zero'], what: 'empty tar' });
+    stages.push(EMPTY_TAR);
   }
   const compressor = compressorStage(opts.compress ?? 'none', opts.level);
   if (compressor) stages.push(compressor);

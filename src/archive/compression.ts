@@ -469,6 +469,30 @@ export function pipelineSource(stages: readonly PipelineStage[]): ArchiveSource 
   return { open: (stdout) => spawnPipeline(stages, stdout ? { stdout } : {}) };
 }
 
+/** EMPTY_TAR is a stage writing an empty tar (its two end blocks): GNU tar refuses to. */
+export const EMPTY_TAR: PipelineStage = {
+  program: 'head',
+  args: ['-c', '1024', '/dev/zero'],
+  what: 'empty tar',
+};
+
+/**
+ * sendSource lets `send` open `source` and, however send ends, stops its programs and waits
+ * until they are gone: what they read (a mount, a pinned directory) may be released after.
+ */
+export async function sendSource(
+  source: ArchiveSource,
+  send: (source: ArchiveSource) => Promise<void>,
+): Promise<void> {
+  let out: ProgramOutput | undefined;
+  try {
+    await send({ open: (stdout) => (out = source.open(stdout)) });
+  } finally {
+    out?.destroy();
+    await out?.exited;
+  }
+}
+
 /**
  * compressorStage is the host program that compresses `kind` (undefined for 'none'), with
  * compressStream's default levels; gzip as the host's gzip, for a pipeline of programs.

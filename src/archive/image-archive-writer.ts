@@ -60,6 +60,8 @@ export interface WriteImageArchiveOptions {
   signal: AbortSignal;
   /** mtime of every entry; fixed so output is reproducible. Default: epoch 0. */
   mtime?: Date;
+  /** layout is the archive already planned by planImageArchive (else planned here). */
+  layout?: ImageArchiveLayout;
 }
 
 interface ManifestItem {
@@ -223,7 +225,7 @@ export async function writeImageArchive(
   const { signal } = opts;
   const mtime = opts.mtime ?? new Date(0);
   signal.throwIfAborted();
-  const layout = await planImageArchive(images, source, signal);
+  const layout = opts.layout ?? (await planImageArchive(images, source, signal));
 
   const pack = tar.pack();
   const sending = pipeline(pack, out, { signal });

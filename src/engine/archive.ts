@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { autoDecompress, ByteLimit, type ArchiveSource, type ProgramOutput } from '../archive/compression.js';
+import { autoDecompress, ByteLimit, sendSource, type ArchiveSource } from '../archive/compression.js';
 import {
   containerAbsPath,
   DEFAULT_MAX_BYTES,
@@ -244,12 +244,9 @@ export class ArchiveService implements ArchiveBackend {
         const rebase = r.abs === '/' ? '.' : r.stat.name;
         // GNU tar, in the pinned directory, while the container is paused (#withRoot)
         const viaTar = await tarPathSource(root, r.resolved, rebase, { skipContentsOf: kernelMounts });
-        let out: ProgramOutput | undefined;
         try {
-          await sink(r.stat, { open: (stdout) => (out = viaTar.source.open(stdout)) });
+          await sendSource(viaTar.source, (tar) => sink(r.stat, tar));
         } finally {
-          out?.destroy();
-          await out?.exited;
           await viaTar.close();
         }
       } finally {
@@ -343,8 +340,9 @@ export class ArchiveService implements ArchiveBackend {
               ).toString('utf8'),
             ) as unknown,
         };
+        const layout = await planImageArchive(images, source, sig);
         if (contentDir !== undefined) {
-          const local = await localImageArchive(contentDir, await planImageArchive(images, source, sig));
+          const local = await localImageArchive(contentDir, layout);
           if (local !== undefined) {
             try {
               await out.program(local.source);
@@ -354,7 +352,7 @@ export class ArchiveService implements ArchiveBackend {
             return;
           }
         }
-        await writeImageArchive(images, source, out.writable, { signal: sig });
+        await writeImageArchive(images, source, out.writable, { signal: sig, layout });
       },
       { ctx: signal ? { signal } : {} },
     );

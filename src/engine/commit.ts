@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { compressStream, type ArchiveSource, type ProgramOutput } from '../archive/compression.js';
+import { compressStream, sendSource, type ArchiveSource } from '../archive/compression.js';
 import type { CallContext, ContainerdClient, Descriptor } from '../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, wrapError } from '../errors/index.js';
 import { applyChanges } from '../oci/changes.js';
@@ -440,15 +440,8 @@ export class CommitService implements CommitBackend {
       async (ctx) => {
         const mounts = await this.#client.snapshots(src.snapshotter).mounts(src.snapshotKey, ctx);
         await withReadOnlyRootfs(mounts, async (root) => {
-          const source = await exportTar(root);
-          let out: ProgramOutput | undefined;
-          try {
-            await sink({ open: (stdout) => (out = source.open(stdout)) });
-          } finally {
-            // tar reads the mount: it must be gone before the mount is
-            out?.destroy();
-            await out?.exited;
-          }
+          // tar reads the mount: sendSource waits until it is gone, before the unmount
+          await sendSource(await exportTar(root), sink);
         });
       },
       { ctx: signal ? { signal } : {} },

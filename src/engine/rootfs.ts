@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { pipelineSource, type ArchiveSource } from '../archive/compression.js';
+import { EMPTY_TAR, pipelineSource, type ArchiveSource } from '../archive/compression.js';
 import { InternalError } from '../errors/index.js';
 
 const execFileP = promisify(execFile);
@@ -121,7 +121,7 @@ export async function exportTar(root: string): Promise<ArchiveSource> {
   const entries = (await readdir(root)).sort();
   if (entries.length === 0) {
     // GNU tar refuses an empty archive: just the two end blocks
-    return pipelineSource([{ program: 'head', args: ['-c', '1024', '/dev/zero'], what: 'empty tar' }]);
+    return pipelineSource([EMPTY_TAR]);
   }
   return pipelineSource([
     {
