@@ -214,6 +214,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     dataRoot: config.dataRoot,
     logger: logger.child({ component: 'checkpoint' }),
   });
+  await checkpoints.clearStaging();
   containers.useCheckpointStarter((ref, opts, signal) => checkpoints.startFromCheckpoint(ref, opts, signal));
   routes.push((app) => registerCheckpointRoutes(app, checkpoints));
   // ---- archives: cp, save (issue 6) ----

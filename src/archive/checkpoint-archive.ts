@@ -20,10 +20,12 @@ import {
   mkdir,
   open,
   readdir,
+  readFile,
   readlink,
   rm,
   symlink,
   unlink,
+  writeFile,
 } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -31,7 +33,13 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { CancelledError, InvalidArgumentError, isEngineError, type EngineError } from '../errors/index.js';
+import {
+  CancelledError,
+  InternalError,
+  InvalidArgumentError,
+  isEngineError,
+  type EngineError,
+} from '../errors/index.js';
 import {
   AutoDecompress,
   ByteLimit,
@@ -43,6 +51,7 @@ import {
   type PipelineStage,
 } from './compression.js';
 import { cleanArchivePath } from './image-archive-reader.js';
+import { encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
 const execFileP = promisify(execFile);
 /**
@@ -93,20 +102,30 @@ async function* walk(root: string, rel = ''): AsyncGenerator<{ rel: string; abs:
 const CHECKPOINT_TAR_RECORD = 128;
 
 /**
- * packCheckpointDir streams a checkpoint directory as a tar, compressed by `compress`: the host's
- * GNU tar piped straight into the host's compressor, so that the checkpoint's bytes never pass
- * through Node on their way in (only the compressed output does). Reading 1 GiB of CRIU pages
- * in Node cost more in garbage collection of the read buffers than the compression itself.
+ * packCheckpointDir streams a checkpoint directory as a tar, compressed by `compress`, made by
+ * host programs so that the checkpoint's bytes never pass through Node (reading 1 GiB of CRIU
+ * pages in Node cost more in garbage collection of the read buffers than the compression).
  * Entries are named relative to the directory (`checkpoint/pages-1.img`, `config.dump`, ...) as
  * Podman's archives are, owned by 0:0; `skip` names top-level entries to leave out. Memory is
  * bounded by the pipes; destroying the opened stream kills the programs.
+ *
+ * zstd (the export default) is one `zstd` reading the large files itself: a zstd stream may be
+ * any sequence of frames (RFC 8878 §3.1), so the archive is the frames of "glue" files written
+ * into `scratch` (tar headers, small files, padding) alternating with the frames of the large
+ * files, and decompresses into one tar. That spares `tar | zstd` its pipe: on 1 GiB of CRIU
+ * pages, 0.7 s instead of 1.7 s here. Other compressions are GNU tar piped into the compressor.
+ * The directory must not change until the stream ends; the caller removes `scratch` after.
  */
 export async function packCheckpointDir(
   dir: string,
-  opts: { skip?: readonly string[]; compress?: CompressionKind; level?: number } = {},
+  opts: { skip?: readonly string[]; compress?: CompressionKind; level?: number; scratch?: string } = {},
 ): Promise<ArchiveSource> {
   const skip = new Set(opts.skip ?? []);
   const entries = (await readdir(dir)).filter((n) => !skip.has(n)).sort();
+  const compress = opts.compress ?? 'none';
+  if (compress === 'zstd' && opts.scratch !== undefined) {
+    return zstdFramedSource(dir, entries, opts.scratch, opts.level);
+  }
   const stages: PipelineStage[] = [];
   if (entries.length > 0) {
     stages.push({
@@ -131,9 +150,72 @@ export async function packCheckpointDir(
     // GNU tar refuses an empty archive: the two end blocks through the compressor
     stages.push(EMPTY_TAR);
   }
-  const compressor = compressorStage(opts.compress ?? 'none', opts.level);
+  const compressor = compressorStage(compress, opts.level);
   if (compressor) stages.push(compressor);
   return pipelineSource(stages);
+}
+
+/** LARGE_FILE is the size from which zstd reads a file itself rather than from a glue file. */
+const LARGE_FILE = 1 << 20;
+
+/**
+ * zstdFramedSource lays out the tar of `entries` of `dir` (depth first, names sorted) as the
+ * inputs of one `zstd -c`: glue files in `scratch` holding headers, small files and padding,
+ * and the large files themselves. Only directories and regular files are packed (a checkpoint
+ * directory holds nothing else); anything else is an error, not silently skipped.
+ */
+async function zstdFramedSource(
+  dir: string,
+  entries: readonly string[],
+  scratch: string,
+  level: number | undefined,
+): Promise<ArchiveSource> {
+  const inputs: string[] = [];
+  let glue: Buffer[] = [];
+  let glueBytes = 0;
+  const flush = async () => {
+    const path = join(scratch, `glue-${inputs.length}`);
+    await writeFile(path, Buffer.concat(glue, glueBytes), { flag: 'wx', mode: 0o600 });
+    inputs.push(path);
+    glue = [];
+    glueBytes = 0;
+  };
+  const add = async (b: Buffer) => {
+    glue.push(b);
+    glueBytes += b.length;
+    if (glueBytes >= LARGE_FILE) await flush();
+  };
+  const pack = async (rel: string): Promise<void> => {
+    const abs = join(dir, rel);
+    const st = await lstat(abs);
+    const base = { name: rel, mode: st.mode, mtime: Math.floor(st.mtimeMs / 1000) };
+    if (st.isDirectory()) {
+      await add(encodeHeader({ ...base, type: 'directory', size: 0 }));
+      for (const child of (await readdir(abs)).sort()) await pack(`${rel}/${child}`);
+      return;
+    }
+    if (!st.isFile()) throw new InternalError(`checkpoint export: ${rel} is not a regular file`);
+    await add(encodeHeader({ ...base, type: 'file', size: st.size }));
+    if (st.size < LARGE_FILE) {
+      const data = await readFile(abs);
+      if (data.length !== st.size) throw new InternalError(`checkpoint export: ${rel} changed while packed`);
+      await add(data);
+    } else {
+      await flush();
+      inputs.push(abs);
+    }
+    await add(padding(st.size));
+  };
+  for (const e of entries) await pack(e);
+  await add(END_OF_ARCHIVE);
+  await flush();
+  return pipelineSource([
+    {
+      program: 'zstd',
+      args: ['-cq', `-${level ?? 3}`, '--', ...inputs],
+      what: 'zstd compression of the checkpoint',
+    },
+  ]);
 }
 
 // ---- unpacking an untrusted archive ----
@@ -367,7 +449,6 @@ export async function writeRootfsDiff(
     pack.destroy(err instanceof Error ? err : new Error(String(err)));
   }
   await writing;
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(deletedPath, JSON.stringify(deleted));
   return { entries, bytes, deleted };
 }

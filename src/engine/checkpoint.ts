@@ -282,6 +282,24 @@ export class CheckpointService implements CheckpointBackend {
     return join(this.#o.dataRoot, 'checkpoint-staging');
   }
 
+  /**
+   * clearStaging removes what a previous run of the daemon left in the staging directory (an
+   * export or import cut short by a crash). Called once at start, before any request.
+   */
+  async clearStaging(): Promise<void> {
+    // never recurse into something mounted below it (mount points are octal-escaped fields 5)
+    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+    const inside = mountinfo
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(`${this.stagingDir}/`));
+    if (inside.length > 0) {
+      this.#o.logger?.warn({ mounts: inside }, 'checkpoint staging has mounts below it: left in place');
+      return;
+    }
+    await rm(this.stagingDir, { recursive: true, force: true });
+  }
+
   async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.#locks.get(id) ?? Promise.resolve();
     const run = prev.catch(() => undefined).then(fn);
@@ -336,13 +354,17 @@ export class CheckpointService implements CheckpointBackend {
       if (temporary) await rm(temporary, { recursive: true, force: true });
       throw err;
     }
+    let scratch: string | undefined;
     const cleanup = () => {
-      if (temporary) void rm(temporary, { recursive: true, force: true });
+      for (const d of [temporary, scratch]) if (d) void rm(d, { recursive: true, force: true });
     };
     let source: ArchiveSource;
     try {
+      await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
+      scratch = await mkdtemp(join(this.stagingDir, 'pack-'));
       source = await packCheckpointDir(result.dir, {
         compress: opts.compress,
+        scratch,
         ...(EXPORT_LEVELS[opts.compress] !== undefined ? { level: EXPORT_LEVELS[opts.compress] } : {}),
       });
     } catch (err) {

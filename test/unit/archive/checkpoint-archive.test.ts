@@ -248,3 +248,56 @@ test('packCheckpointDir: tar names are relative and owned by 0:0', async () => {
   await reading;
   assert.deepEqual(names, ['checkpoint/ 0:0 0', 'checkpoint/pages-1.img 0:0 70000']);
 });
+
+test('packCheckpointDir with zstd and a scratch dir: zstd reads the large files itself, GNU tar reads the result', async () => {
+  const dir = await temp();
+  const scratch = await temp();
+  await mkdir(join(dir, 'checkpoint'));
+  // large files (zstd inputs) with sizes that need padding, small ones copied into glue files
+  const big = Buffer.alloc(3 * 1024 * 1024 + 5);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+  await writeFile(join(dir, 'checkpoint', 'pages-1.img'), big);
+  await writeFile(join(dir, 'checkpoint', 'pages-2.img'), big.subarray(0, (1 << 20) + 511));
+  await writeFile(join(dir, 'checkpoint', 'core-1.img'), 'core');
+  await writeFile(join(dir, 'config.dump'), '{"a":1}');
+  await writeFile(join(dir, 'rootfs-diff.tar'), '');
+  await mkdir(join(dir, 'checkpoint', `${'d'.repeat(120)}`));
+  await writeFile(join(dir, 'checkpoint', `${'d'.repeat(120)}`, `${'f'.repeat(90)}`), 'long');
+  const chunks: Buffer[] = [];
+  for await (const c of (await packCheckpointDir(dir, { compress: 'zstd', level: 1, scratch })).open())
+    chunks.push(c as Buffer);
+  const archive = Buffer.concat(chunks);
+  // more than one zstd frame: the glue and the large files were compressed separately
+  let frames = 0;
+  for (let i = archive.indexOf(ZSTD_MAGIC); i >= 0; i = archive.indexOf(ZSTD_MAGIC, i + 4)) frames++;
+  assert.ok(frames >= 4, `${frames} frames`);
+  const out = await temp();
+  const { execFileSync } = await import('node:child_process');
+  const tarFile = join(out, 'a.tar');
+  execFileSync('sh', ['-c', `zstd -dcq > "${tarFile}"`], { input: archive });
+  const listing = execFileSync('tar', ['-tvf', tarFile, '--numeric-owner'], { encoding: 'utf8' });
+  assert.match(listing, / 0\/0 +3145733 .* checkpoint\/pages-1\.img\n/);
+  execFileSync('tar', ['-xf', tarFile, '-C', out]);
+  assert.deepEqual(await readFile(join(out, 'checkpoint', 'pages-1.img')), big);
+  assert.deepEqual(await readFile(join(out, 'checkpoint', 'pages-2.img')), big.subarray(0, (1 << 20) + 511));
+  assert.equal(await readFile(join(out, 'checkpoint', 'core-1.img'), 'utf8'), 'core');
+  assert.equal(await readFile(join(out, 'checkpoint', 'd'.repeat(120), 'f'.repeat(90)), 'utf8'), 'long');
+  assert.equal(await readFile(join(out, 'config.dump'), 'utf8'), '{"a":1}');
+  // ckptd's own reader takes it as well
+  const again = await temp();
+  await extractCheckpointArchive(Readable.from([archive]), again, never);
+  assert.deepEqual(await readFile(join(again, 'checkpoint', 'pages-1.img')), big);
+  // the scratch dir holds only glue files (the caller removes it)
+  assert.ok((await readdir(scratch)).every((n) => n.startsWith('glue-')));
+});
+
+test('packCheckpointDir with zstd refuses what a checkpoint directory never holds', async () => {
+  const dir = await temp();
+  await symlink('/etc/passwd', join(dir, 'config.dump'));
+  await assert.rejects(
+    packCheckpointDir(dir, { compress: 'zstd', scratch: await temp() }),
+    /not a regular file/,
+  );
+});
+
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
