@@ -5,9 +5,9 @@ import tar from 'tar-stream';
 import { encodeHeader, END_OF_ARCHIVE, padding } from '../../../src/archive/tar-header.js';
 
 /** entries of `archive` as tar-stream reads them */
-async function read(archive: Buffer): Promise<tar.Headers[]> {
+async function read(archive: Buffer): Promise<tar.Header[]> {
   const extract = tar.extract();
-  const out: tar.Headers[] = [];
+  const out: tar.Header[] = [];
   const reading = (async () => {
     for await (const e of extract) {
       out.push(e.header);
