@@ -41,9 +41,11 @@ import {
   type EngineError,
 } from '../errors/index.js';
 import {
-  AutoDecompress,
-  ByteLimit,
   compressorStage,
+  decompressorStage,
+  detectCompression,
+  MAGIC_BYTES,
+  spawnPipeline,
   EMPTY_TAR,
   pipelineSource,
   type ArchiveSource,
@@ -220,12 +222,29 @@ async function zstdFramedSource(
 
 // ---- unpacking an untrusted archive ----
 
+/** UNPRIVILEGED is who unpacks an imported archive: nobody:nogroup (Debian's 65534). */
+const UNPRIVILEGED = Object.freeze({ uid: 65534, gid: 65534 });
+
+/** LISTING_LINE is one line of `tar -xvv --numeric-owner`: type, mode, owner, size, time, name. */
+const LISTING_LINE = /^[-d]\S* \S+ +(\d+) /;
+/** IMPLIED_DIRECTORY is the listing line of a directory tar creates for a member's path. */
+const IMPLIED_DIRECTORY = /^d\S* +Creating directory: /;
+
 /**
- * extractCheckpointArchive reads an (optionally compressed) checkpoint archive into `dest`
- * (which must exist and be empty). Only regular files and directories are accepted, names are
- * cleaned, sizes and counts bounded. A truncated or hostile archive fails with an
- * InvalidArgumentError; the caller removes `dest`. The input is consumed to its end or
- * destroyed.
+ * extractCheckpointArchive unpacks an (optionally compressed) checkpoint archive into `dest`
+ * (an empty directory that only root can reach: its parent must be mode 0700). A truncated or
+ * hostile archive fails with an InvalidArgumentError; the caller removes `dest`. The input is
+ * consumed to its end or destroyed.
+ *
+ * The archive's bytes never pass through Node: the host's decompressor and GNU tar unpack it,
+ * both running as nobody (a program parsing untrusted input holds no privilege; tar starts in
+ * `dest`, chowned to nobody, and cannot reach back up through the 0700 parent), with GNU tar's
+ * own defences (no `..` members, leading `/` removed, links that could lead out created only
+ * once everything else is written, no existing file replaced). ckptd reads tar's verbose listing
+ * as it goes and stops it at the first entry that is not a file or a directory, or once the
+ * entries or their sizes pass `limits`; once tar is done, every entry is checked again (only
+ * directories and single-linked regular files, metadata files bounded) and given to root.
+ * Node relaying the decompressed stream into a tar parser cost more than the unpacking itself.
  */
 export async function extractCheckpointArchive(
   input: Readable,
@@ -233,71 +252,148 @@ export async function extractCheckpointArchive(
   signal: AbortSignal,
   limits: CheckpointArchiveLimits = DEFAULT_CHECKPOINT_LIMITS,
 ): Promise<void> {
-  const internal = new AbortController();
-  const sig = AbortSignal.any([signal, internal.signal]);
-  const extract = tar.extract();
-  const feeding = pipeline(
-    input,
-    new AutoDecompress(),
-    new ByteLimit(limits.maxBytes, 'checkpoint archive (uncompressed)'),
-    extract,
-    { signal: sig },
-  );
-  feeding.catch((err: unknown) => internal.abort(err)); // unblocks an entry left half-read
+  let programs: ReturnType<typeof spawnPipeline> | undefined;
   let failure: unknown;
-  let count = 0;
-  let sawConfig = false;
-  let sawImages = false;
   try {
-    for await (const entry of extract) {
-      if (++count > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
-      const h = entry.header;
-      // `./` is the archive's root directory itself (`tar -C dir .` writes it): nothing to create
-      if (h.type === 'directory' && /^(\.\/?)+$/.test(h.name)) {
-        entry.resume();
-        continue;
-      }
-      const name = cleanArchivePath(h.name);
-      if (name === undefined) throw invalid(`entry ${JSON.stringify(h.name)} escapes the archive`);
-      const target = join(dest, name);
-      if (h.type === 'directory') {
-        await mkdirInside(dest, name);
-        entry.resume();
-        continue;
-      }
-      if (h.type !== 'file' && h.type !== 'contiguous-file') {
-        throw invalid(
-          `entry ${JSON.stringify(h.name)} is a ${h.type ?? 'special file'}; only files are allowed`,
-        );
-      }
-      if (METADATA_FILES.has(name) && (h.size ?? 0) > limits.maxMetadataBytes) {
-        throw invalid(`${name} is larger than ${limits.maxMetadataBytes} bytes`);
-      }
-      if (name === 'config.dump') sawConfig = true;
-      if (name.startsWith('checkpoint/')) sawImages = true;
-      const slash = name.lastIndexOf('/');
-      if (slash > 0) await mkdirInside(dest, name.slice(0, slash));
-      const fh = await open(
-        target,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o600,
-      );
-      await pipeline(entry, new FileHandleWritable(fh), { signal: sig });
-    }
-    if (!sawConfig) throw invalid('config.dump is missing');
-    if (!sawImages) throw invalid('the checkpoint/ directory (CRIU images) is missing');
+    const kind = detectCompression(await readHead(input, MAGIC_BYTES));
+    await chown(dest, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
+    const decompressor = decompressorStage(kind);
+    const stages: PipelineStage[] = [
+      ...(decompressor ? [{ ...decompressor, user: UNPRIVILEGED }] : []),
+      {
+        program: 'tar',
+        args: [
+          '--extract',
+          '--file=-',
+          '-vv',
+          '--numeric-owner',
+          '--no-same-owner',
+          '--no-same-permissions',
+          '--keep-old-files',
+          '--no-acls',
+          '--no-selinux',
+          '--no-xattrs',
+          '--warning=no-timestamp',
+        ],
+        what: 'tar',
+        user: UNPRIVILEGED,
+        cwd: dest,
+        env: { LC_ALL: 'C' },
+      },
+    ];
+    programs = spawnPipeline(stages, { stdin: true, makeError: programError });
+    const feeding = pipeline(input, programs.stdin!, { signal });
+    // a failed upload ends tar's input early: tar's own error (or the abort) is the one reported
+    feeding.catch(() => undefined);
+    await watchListing(programs, limits);
+    await feeding;
+    await checkExtracted(dest, limits);
   } catch (err) {
     failure = err;
-    internal.abort(err);
-  }
-  try {
-    await feeding;
-  } catch (err) {
-    failure ??= err;
-    if (!isEngineError(failure) && isEngineError(err)) failure = err;
+  } finally {
+    programs?.destroy();
+    await programs?.exited;
   }
   if (failure === undefined) return;
   throw toArchiveError(failure, signal);
+}
+
+/** programError is the error of a failed decompressor or tar: the archive is at fault. */
+function programError(message: string): EngineError {
+  if (/unexpected EOF|premature end|truncated/i.test(message)) {
+    return invalid('unexpected end of data (truncated archive?)');
+  }
+  return invalid(message.replaceAll('/usr/bin/', ''));
+}
+
+/**
+ * readHead reads at least `n` bytes of `input` (fewer if it ends first) and puts them back, for
+ * a look at the magic number before the stream is piped on.
+ */
+async function readHead(input: Readable, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let len = 0;
+  while (len < n) {
+    const c = input.read() as Buffer | null;
+    if (c !== null) {
+      chunks.push(c);
+      len += c.length;
+      continue;
+    }
+    if (input.readableEnded || input.destroyed) break;
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        input.off('readable', done).off('end', done).off('close', done).off('error', fail);
+        resolve();
+      };
+      const fail = (err: Error) => {
+        done();
+        reject(err);
+      };
+      input.on('readable', done).on('end', done).on('close', done).on('error', fail);
+    });
+  }
+  const head = Buffer.concat(chunks);
+  for (const c of chunks.reverse()) input.unshift(c);
+  return head;
+}
+
+/**
+ * watchListing reads tar's `-vv` listing until tar is done, failing at the first entry that is
+ * not a regular file or a directory and once the entries or their sizes pass the limits.
+ */
+async function watchListing(listing: Readable, limits: CheckpointArchiveLimits): Promise<void> {
+  let rest = '';
+  let count = 0;
+  let bytes = 0;
+  for await (const chunk of listing) {
+    const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n');
+    rest = lines.pop() ?? '';
+    if (rest.length > 64 * 1024) throw invalid('an entry name is too long');
+    for (const line of lines) {
+      // a member's missing parent directory, made by tar itself
+      if (line === '' || IMPLIED_DIRECTORY.test(line)) continue;
+      if (line[0] !== '-' && line[0] !== 'd') {
+        throw invalid(
+          `${JSON.stringify(line.slice(line.indexOf(':') + 4))}: only files and directories are allowed`,
+        );
+      }
+      const m = LISTING_LINE.exec(line);
+      if (m === null) throw invalid(`unexpected tar listing: ${JSON.stringify(line.slice(0, 200))}`);
+      if (++count > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
+      bytes += Number(m[1]);
+      if (bytes > limits.maxBytes)
+        throw invalid(`checkpoint archive (uncompressed) exceeds the limit of ${limits.maxBytes} bytes`);
+    }
+  }
+}
+
+/**
+ * checkExtracted walks what tar unpacked into `dest`: only directories and regular files with a
+ * single link (anything else fails the import), metadata files within their bound, config.dump
+ * and CRIU's images present; everything is given back to root.
+ */
+async function checkExtracted(dest: string, limits: CheckpointArchiveLimits): Promise<void> {
+  let sawImages = false;
+  const visit = async (rel: string): Promise<void> => {
+    const abs = rel === '' ? dest : join(dest, rel);
+    const st = await lstat(abs);
+    if (st.isDirectory()) {
+      await chown(abs, 0, 0);
+      for (const name of await readdir(abs)) await visit(rel === '' ? name : `${rel}/${name}`);
+      return;
+    }
+    if (!st.isFile() || st.nlink !== 1) throw invalid(`${rel}: only files and directories are allowed`);
+    if (METADATA_FILES.has(rel) && st.size > limits.maxMetadataBytes) {
+      throw invalid(`${rel} is larger than ${limits.maxMetadataBytes} bytes`);
+    }
+    if (rel.startsWith('checkpoint/')) sawImages = true;
+    await chown(abs, 0, 0);
+  };
+  await visit('');
+  const config = await lstat(join(dest, 'config.dump')).catch(() => undefined);
+  if (config === undefined || !config.isFile()) throw invalid('config.dump is missing');
+  if (!sawImages) throw invalid('the checkpoint/ directory (CRIU images) is missing');
 }
 
 function toArchiveError(err: unknown, signal: AbortSignal): EngineError {
@@ -307,25 +403,7 @@ function toArchiveError(err: unknown, signal: AbortSignal): EngineError {
   const msg = err instanceof Error ? err.message : String(err);
   if (/unexpected end|premature close|aborted/i.test(msg))
     return invalid('unexpected end of data (truncated archive?)');
-  if ((err as NodeJS.ErrnoException).code === 'EEXIST') return invalid(`duplicate entry (${msg})`);
   return invalid(msg);
-}
-
-/**
- * mkdirInside creates `rel` (cleaned, relative) below `root`, one component at a time, refusing
- * to pass through anything that is not a real directory (a symlink planted earlier).
- */
-async function mkdirInside(root: string, rel: string, mode = 0o755): Promise<void> {
-  let cur = root;
-  for (const seg of rel.split('/')) {
-    cur = join(cur, seg);
-    const st = await lstat(cur).catch(() => undefined);
-    if (st === undefined) {
-      await mkdir(cur, { mode });
-      continue;
-    }
-    if (!st.isDirectory()) throw invalid(`${rel}: a path component is not a directory`);
-  }
 }
 
 // ---- rootfs diff: capture from an overlay upper dir ----

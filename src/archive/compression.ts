@@ -10,7 +10,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { Duplex, PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { Duplex, PassThrough, Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import zlib from 'node:zlib';
 
 import { EngineError, InternalError, InvalidArgumentError } from '../errors/index.js';
@@ -311,6 +311,12 @@ export interface PipelineStage {
   program: string;
   args: string[];
   what: string;
+  /** uid and gid to run as (both or neither), e.g. nobody for a program parsing untrusted input */
+  user?: { uid: number; gid: number };
+  /** working directory, entered before the program drops to `user` */
+  cwd?: string;
+  /** the program's whole environment (default: the daemon's) */
+  env?: Record<string, string>;
 }
 
 /**
@@ -332,8 +338,10 @@ class ProcessPipeline extends Readable {
   #allExited!: () => void;
   /** exited resolves once every program has exited (whatever the outcome); it never rejects. */
   readonly exited = new Promise<void>((resolve) => (this.#allExited = resolve));
+  /** stdin is the first program's input when the pipeline was opened with `stdin: true`. */
+  readonly stdin: Writable | undefined;
 
-  constructor(stages: readonly PipelineStage[], makeError: ErrorFactory, stdout?: Socket) {
+  constructor(stages: readonly PipelineStage[], makeError: ErrorFactory, stdout?: Socket, stdin = false) {
     super({ highWaterMark: 1 << 20 });
     this.#stages = stages;
     this.#makeError = makeError;
@@ -342,8 +350,12 @@ class ProcessPipeline extends Readable {
       let child: ChildProcessWithoutNullStreams;
       try {
         const out = i === stages.length - 1 && stdout ? stdout : 'pipe';
+        const input = upstream ?? (stdin ? 'pipe' : 'ignore');
         child = spawn(hostBinary(stage.program), stage.args, {
-          stdio: [upstream ?? 'ignore', out, 'pipe'],
+          stdio: [input, out, 'pipe'],
+          ...(stage.user ? { uid: stage.user.uid, gid: stage.user.gid } : {}),
+          ...(stage.cwd !== undefined ? { cwd: stage.cwd } : {}),
+          ...(stage.env !== undefined ? { env: stage.env } : {}),
         }) as unknown as ChildProcessWithoutNullStreams;
       } catch (err) {
         this.#killAll();
@@ -353,6 +365,11 @@ class ProcessPipeline extends Readable {
       // the child holds its own copy of the pipe: ours must go, or the writer upstream would
       // never see EPIPE when this program exits early
       upstream?.destroy();
+      if (i === 0 && stdin) {
+        this.stdin = child.stdin;
+        // a program that exits before reading all of its input: its status tells why
+        child.stdin.on('error', () => undefined);
+      }
       this.#children.push(child);
       this.#stderr.push('');
       this.#exits.push(undefined);
@@ -419,6 +436,7 @@ class ProcessPipeline extends Readable {
   }
 
   #killAll(): void {
+    this.stdin?.destroy();
     for (const c of this.#children) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       c.stdout?.destroy();
@@ -442,14 +460,15 @@ class ProcessPipeline extends Readable {
  * directories, never PATH) and returns the last one's output; failures are InternalErrors
  * unless `makeError` says otherwise. With `stdout` (a connected socket in blocking mode, see
  * the HTTP layer's direct bodies) the last program writes into it itself and the returned
- * stream carries no data: it ends when every program succeeded.
+ * stream carries no data: it ends when every program succeeded. With `stdin`, the first
+ * program reads what is written to the returned `stdin`.
  */
 export function spawnPipeline(
   stages: readonly PipelineStage[],
-  opts: { makeError?: ErrorFactory; stdout?: Socket } = {},
-): ProgramOutput & { readonly pids: (number | undefined)[] } {
+  opts: { makeError?: ErrorFactory; stdout?: Socket; stdin?: boolean } = {},
+): ProgramOutput & { readonly pids: (number | undefined)[]; readonly stdin: Writable | undefined } {
   if (stages.length === 0) throw new InternalError('spawnPipeline: no stages');
-  return new ProcessPipeline(stages, opts.makeError ?? internal, opts.stdout);
+  return new ProcessPipeline(stages, opts.makeError ?? internal, opts.stdout, opts.stdin);
 }
 
 /**
@@ -490,6 +509,25 @@ export async function sendSource(
   } finally {
     out?.destroy();
     await out?.exited;
+  }
+}
+
+/**
+ * decompressorStage is the host program that undoes `kind` (undefined for 'none'), reading
+ * stdin and writing stdout.
+ */
+export function decompressorStage(kind: CompressionKind): PipelineStage | undefined {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'gzip':
+      return { program: 'gzip', args: ['-dc'], what: 'gzip decompression' };
+    case 'zstd':
+      return { program: 'zstd', args: ['-dcq'], what: 'zstd decompression' };
+    case 'xz':
+      return { program: 'xz', args: ['-dc'], what: 'xz decompression' };
+    case 'bzip2':
+      return { program: 'bzip2', args: ['-dc'], what: 'bzip2 decompression' };
   }
 }
 

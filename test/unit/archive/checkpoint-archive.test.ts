@@ -79,32 +79,86 @@ test('extractCheckpointArchive accepts an archive made with `tar -C dir .` (a ./
   assert.equal(await readFile(join(dest, 'config.dump'), 'utf8'), '{}');
 });
 
-for (const [what, entries] of [
-  [
-    'a ../ entry',
-    [
-      { name: 'config.dump', body: '{}' },
-      { name: '../x', body: 'x' },
-    ],
-  ],
-  ['an absolute entry', [{ name: '/etc/passwd', body: 'x' }]],
+const valid: E[] = [
+  { name: 'config.dump', body: '{}' },
+  { name: 'checkpoint/', type: 'directory' },
+  { name: 'checkpoint/inventory.img', body: 'inv' },
+];
+for (const [what, entries, reason] of [
+  ['a ../ entry', [...valid, { name: '../x', body: 'x' }], /contains '\.\.'/],
+  ['a ../ entry deeper down', [...valid, { name: 'checkpoint/../../x', body: 'x' }], /contains '\.\.'/],
   [
     'a device node',
-    [
-      { name: 'config.dump', body: '{}' },
-      { name: 'checkpoint/null', type: 'character-device' },
-    ],
+    [...valid, { name: 'checkpoint/null', type: 'character-device' }],
+    /only files and directories/,
   ],
-  ['a symlink', [{ name: 'checkpoint', type: 'symlink', linkname: '/etc' }]],
-  ['no CRIU images', [{ name: 'config.dump', body: '{}' }]],
-] as [string, E[]][]) {
+  [
+    'a symlink',
+    [{ name: 'checkpoint', type: 'symlink', linkname: '/etc' }, ...valid],
+    /only files and directories/,
+  ],
+  [
+    'a symlink, then a file through it',
+    [...valid, { name: 'out', type: 'symlink', linkname: '/tmp' }, { name: 'out/escaped', body: 'x' }],
+    /only files and directories/,
+  ],
+  [
+    'a hardlink',
+    [...valid, { name: 'checkpoint/pw', type: 'link', linkname: '/etc/passwd' }],
+    /only files and directories/,
+  ],
+  ['a duplicate file', [...valid, { name: 'config.dump', body: '{"x":1}' }], /exists|only files/],
+  ['no CRIU images', [{ name: 'config.dump', body: '{}' }], /CRIU images\) is missing/],
+  ['no config.dump', [{ name: 'checkpoint/inventory.img', body: 'inv' }], /config\.dump is missing/],
+] as [string, E[], RegExp][]) {
   test(`extractCheckpointArchive refuses ${what} with an InvalidArgumentError`, async () => {
-    const dest = await temp();
-    await assert.rejects(extractCheckpointArchive(Readable.from([await tarOf(entries)]), dest, never), {
-      code: 'CKPTD_INVALID_ARGUMENT',
-    });
+    const parent = await temp();
+    const dest = join(parent, 'staging');
+    await mkdir(dest, { mode: 0o700 });
+    await assert.rejects(
+      extractCheckpointArchive(Readable.from([await tarOf(entries)]), dest, never),
+      (err) => {
+        assert.equal((err as { code?: string }).code, 'CKPTD_INVALID_ARGUMENT');
+        assert.match((err as Error).message, reason);
+        return true;
+      },
+    );
+    // nothing was written next to the staging directory, nor where the links pointed
+    assert.deepEqual(await readdir(parent), ['staging']);
+    await assert.rejects(lstat('/tmp/escaped'));
   });
 }
+
+test('extractCheckpointArchive stops at the entry limit and at the size limit', async () => {
+  const many: E[] = [
+    ...valid,
+    ...Array.from({ length: 20 }, (_, i) => ({ name: `checkpoint/f${i}`, body: 'x' })),
+  ];
+  const limits = { maxBytes: 1 << 20, maxEntries: 10, maxMetadataBytes: 1024 };
+  await assert.rejects(
+    extractCheckpointArchive(Readable.from([await tarOf(many)]), await temp(), never, limits),
+    /more than 10 entries/,
+  );
+  const big: E[] = [...valid, { name: 'checkpoint/pages-1.img', body: 'p'.repeat(2 << 20) }];
+  await assert.rejects(
+    extractCheckpointArchive(Readable.from([await tarOf(big)]), await temp(), never, limits),
+    /exceeds the limit of 1048576 bytes/,
+  );
+  const meta: E[] = [{ name: 'config.dump', body: `"${'m'.repeat(2000)}"` }, ...valid.slice(1)];
+  await assert.rejects(
+    extractCheckpointArchive(Readable.from([await tarOf(meta)]), await temp(), never, limits),
+    /config\.dump is larger than 1024 bytes/,
+  );
+});
+
+test('extractCheckpointArchive hands the unpacked files to root', async () => {
+  const dest = await temp();
+  await extractCheckpointArchive(Readable.from([await tarOf(valid)]), dest, never);
+  for (const p of [dest, join(dest, 'checkpoint'), join(dest, 'checkpoint', 'inventory.img')]) {
+    const st = await lstat(p);
+    assert.deepEqual([st.uid, st.gid], [0, 0], p);
+  }
+});
 
 test('extractCheckpointArchive writes big files exactly, whatever the upload pieces (batched writes)', async () => {
   const dest = await temp();
