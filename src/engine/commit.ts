@@ -34,7 +34,14 @@ import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
 import { TaskPauser } from './pause.js';
-import { exportTar, overlayChanges, overlayLayout, withReadOnlyRootfs, type Change } from './rootfs.js';
+import {
+  exportTar,
+  overlayChanges,
+  overlayLayout,
+  readOnlyMounts,
+  withReadOnlyRootfs,
+  type Change,
+} from './rootfs.js';
 
 export type { Change } from './rootfs.js';
 
@@ -276,7 +283,9 @@ export class CommitService implements CommitBackend {
           viewCreated = left.length > 0;
           const release = await this.#pause(src, opts.pause !== false);
           try {
-            const right = await sn.mounts(src.snapshotKey, ctx);
+            // read-only: unmounting a writable overlay syncs the whole filesystem under its
+            // upper dir (the container's new data included), which the diff does not need
+            const right = readOnlyMounts(await sn.mounts(src.snapshotKey, ctx));
             layer = await this.#client.diff.diff(
               left,
               right,

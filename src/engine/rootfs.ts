@@ -58,6 +58,15 @@ export function overlayLayout(mounts: readonly RootfsMount[]): OverlayLayout | u
 }
 
 /**
+ * readOnlyMounts returns `mounts` mounted read-only ('rw' replaced by 'ro'), for a reader such
+ * as containerd's differ: unmounting a read-only mount syncs nothing, a writable overlay syncs
+ * the whole filesystem under its upper dir.
+ */
+export function readOnlyMounts<M extends RootfsMount>(mounts: readonly M[]): M[] {
+  return mounts.map((m) => ({ ...m, options: [...m.options.filter((o) => o !== 'rw' && o !== 'ro'), 'ro'] }));
+}
+
+/**
  * readOnlyMountArgs builds the `mount` arguments of a read-only view of a snapshot's mounts:
  * for an active overlay snapshot the upperdir joins the lowerdirs (overlayfs honours whiteouts
  * and opaque dirs in lower layers), so no workdir is shared with the running container.

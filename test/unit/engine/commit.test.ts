@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { commitImageConfig, commitRuntimeConfig, EMPTY_LAYER_DIFF_ID } from '../../../src/engine/commit.js';
 import type { ContainerRecord } from '../../../src/engine/containers.js';
-import { overlayChanges, readOnlyMountArgs } from '../../../src/engine/rootfs.js';
+import { overlayChanges, readOnlyMountArgs, readOnlyMounts } from '../../../src/engine/rootfs.js';
 import { parseChanges, parseCompression } from '../../../src/http/routes/commit.handlers.js';
 import { sha256Digest } from '../../../src/oci/digest.js';
 
@@ -136,3 +136,24 @@ test(
     }
   },
 );
+
+test('readOnlyMounts hands the differ read-only mounts (their unmount syncs nothing)', () => {
+  assert.deepEqual(
+    readOnlyMounts([
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: ['index=off', 'workdir=/w', 'upperdir=/u', 'lowerdir=/l', 'rw'],
+      },
+      { type: 'bind', source: '/s', options: ['rbind', 'ro'] },
+    ]),
+    [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: ['index=off', 'workdir=/w', 'upperdir=/u', 'lowerdir=/l', 'ro'],
+      },
+      { type: 'bind', source: '/s', options: ['rbind', 'ro'] },
+    ],
+  );
+});
