@@ -236,6 +236,8 @@ export interface ConfigDump {
   rootfsImage: string;
   rootfsImageRef: string;
   rootfsImageName: string;
+  /** rootfsImageID is libpod's name for the image ID (hex, no algorithm): Podman reads it */
+  rootfsImageID?: string;
   runtime: string;
   createdTime: string;
   checkpointedTime: string;
@@ -437,6 +439,7 @@ export class CheckpointService implements CheckpointBackend {
         rootfsImage: c.Image,
         rootfsImageRef: c.Image,
         rootfsImageName: String(c.Config.Image ?? ''),
+        rootfsImageID: c.Image.replace(/^sha256:/, ''),
         runtime: 'runc',
         createdTime: c.Created,
         checkpointedTime: now,
@@ -493,13 +496,14 @@ export class CheckpointService implements CheckpointBackend {
         checkpointMs = performance.now() - k0;
       };
       if (leave) {
-        // Files and memory must agree: freeze, dump (CRIU leaves the freezer as it found it),
-        // capture the rootfs, thaw.
+        // Files and memory must agree: freeze, then dump (CRIU leaves the freezer as it found
+        // it) while the rootfs is captured (nothing can write it while frozen), thaw.
         const paused = status === 'RUNNING';
         if (paused) await client.tasks.pause(id);
         try {
-          await dump();
-          await captureRootfs();
+          const [dumped, captured] = await Promise.allSettled([dump(), captureRootfs()]);
+          if (dumped.status === 'rejected') throw dumped.reason;
+          if (captured.status === 'rejected') throw captured.reason;
         } finally {
           if (paused) {
             await client.tasks
@@ -726,7 +730,10 @@ export class CheckpointService implements CheckpointBackend {
 
     // The base image must exist here: resolve by ID first (a tag may have moved), then by name.
     const imageName = str(config.rootfsImageName) || str(docker?.Config.Image);
-    const imageId = str(config.rootfsImageRef) || str(config.rootfsImage) || str(docker?.Image);
+    const podmanId = /^[0-9a-f]{64}$/.test(str(config.rootfsImageID))
+      ? `sha256:${str(config.rootfsImageID)}`
+      : '';
+    const imageId = str(config.rootfsImageRef) || str(config.rootfsImage) || podmanId || str(docker?.Image);
     let image: string | undefined;
     for (const candidate of [imageId, imageName]) {
       if (!candidate) continue;
