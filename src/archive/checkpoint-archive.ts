@@ -300,7 +300,7 @@ export async function extractCheckpointArchive(
 
 /** programError is the error of a failed decompressor or tar: the archive is at fault. */
 function programError(message: string): EngineError {
-  if (/unexpected EOF|premature end|truncated/i.test(message)) {
+  if (/unexpected (EOF|end)|premature end|truncated/i.test(message)) {
     return invalid('unexpected end of data (truncated archive?)');
   }
   return invalid(message.replaceAll('/usr/bin/', ''));
