@@ -8,7 +8,7 @@
  * when ckptd starts, so state survives a ckptd restart.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -672,8 +672,12 @@ export class ContainerService implements ContainersBackend {
   async #ensureBindSources(binds: readonly string[]): Promise<void> {
     for (const b of binds) {
       const { source } = parseBind(b);
-      // dockerd creates a missing bind source as a directory
-      await mkdir(source, { recursive: true });
+      // dockerd creates a missing bind source as a directory; an existing file is bound as is
+      const found = await stat(source).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (found === undefined) await mkdir(source, { recursive: true });
     }
   }
 

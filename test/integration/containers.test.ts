@@ -3,7 +3,7 @@
 // another part of issue 3), so this file does not depend on POST /images/load.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -296,6 +296,13 @@ describe('container lifecycle through ckptd', () => {
     await docker('rm', 'bb');
     await assert.rejects(docker('run', '--rm', '-v', `${src}:/data:ro`, IMG, 'sh', '-c', 'echo x > /data/g'));
     await assert.rejects(stat(join(src, 'g')));
+    // an existing host file is bound as a file (it used to fail: EEXIST from a mkdir)
+    const file = join(work, 'bind-file');
+    await writeFile(file, 'from the host\n');
+    assert.equal(
+      await docker('run', '--rm', '-v', `${file}:/etc/motd:ro`, IMG, 'cat', '/etc/motd'),
+      'from the host\n',
+    );
   });
 
   test('docker-py: create, start, wait, inspect, list, stop, remove', async () => {
