@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import {
   access,
+  chmod,
   mkdir,
   mkdtemp,
   readFile,
@@ -663,6 +664,8 @@ export class CheckpointService implements CheckpointBackend {
     signal?: AbortSignal,
   ): Promise<RestoreResult> {
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
+    // the archive is unpacked by nobody in `staging`: nobody else may reach it through here
+    await chmod(this.stagingDir, 0o700);
     const staging = await mkdtemp(join(this.stagingDir, 'import-'));
     let kept = false;
     try {
