@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +21,11 @@ const NS = 'ckptd-cr';
 const IMG = 'ckptd-test/busybox:latest';
 // the value is written atomically (rename), so a freeze between truncate and write cannot
 // leave an empty /tmp/c in the checkpoint or in a read
+/** unpackers lists the processes run as nobody (the tar and zstd of an import). */
+async function unpackers(): Promise<string[]> {
+  const { stdout } = await execFileP('ps', ['-u', '65534', '-o', 'pid=,comm=']).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').filter((l) => /\b(tar|zstd|gzip)\b/.test(l));
+}
 const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/c.t; mv /tmp/c.t /tmp/c; sleep 0.1; done';
 
 interface Inspect {
@@ -440,6 +446,36 @@ describe('checkpoint and restore through ckptd', () => {
     assert.equal(await leases(), '');
     await assert.rejects(stat('/tmp/ckptd-escape'));
     assert.deepEqual(await readdir(join(d.dataRoot, 'checkpoint-staging')).catch(() => []), []);
+  });
+
+  test('a client that disconnects mid-upload leaves no container, staging directory or unpacking program', async () => {
+    const beforeContainers = await containers();
+    await run('cut', COUNTER);
+    await until('counter', async () => (await counter('cut')) > 2);
+    const exp = await fetchBuffer(
+      d.socket,
+      'POST',
+      '/v1.47/containers/cut/checkpoint?export=1&leaveRunning=1',
+    );
+    assert.equal(exp.status, 200);
+    await docker('rm', '-f', 'cut');
+    // the headers promise the whole archive; half of it is sent, then the connection is dropped
+    const sock = connect(d.socket);
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    sock.write(
+      'POST /v1.47/containers/x/restore?import=1&name=cut-import HTTP/1.1\r\nHost: x\r\n' +
+        `Content-Type: application/octet-stream\r\nContent-Length: ${exp.body.length}\r\n\r\n`,
+    );
+    sock.write(exp.body.subarray(0, Math.floor(exp.body.length / 2)));
+    await until('the unpacking programs to start', async () => (await unpackers()).length > 0);
+    sock.destroy();
+    await until('the unpacking programs to be gone', async () => (await unpackers()).length === 0);
+    await until(
+      'the staging directory to be empty',
+      async () => (await readdir(join(d.dataRoot, 'checkpoint-staging')).catch(() => [])).length === 0,
+    );
+    assert.equal(await containers(), beforeContainers);
+    assert.equal(await leases(), '');
   });
 
   test('a missing base image is 404 naming it', async () => {
