@@ -4,8 +4,9 @@
  * `daemon/list.go`), name/ID/prefix lookup (moby `daemon.GetContainer`) and signal parsing.
  * No I/O: the engine feeds it snapshots of containers, tests feed it literals.
  */
+import { isIP } from 'node:net';
 import { constants } from 'node:os';
-import { InvalidArgumentError, NotFoundError } from '../errors/index.js';
+import { InternalError, InvalidArgumentError, NotFoundError } from '../errors/index.js';
 import type { Filters } from '../oci/filters.js';
 import { invalidFilterError } from '../oci/filters.js';
 
@@ -265,4 +266,60 @@ export function parseNetworkMode(raw: string | undefined): 'none' | 'host' {
     `network mode "${raw}" is not supported: ckptd supports only NetworkMode "none" and "host" ` +
       `(no --network means "none")`,
   );
+}
+
+/**
+ * extraHosts parses `HostConfig.ExtraHosts` (`name:ip` or `name=ip`, as the docker CLI's
+ * `--add-host` sends them) into [name, ip] pairs; a bad entry is a 400. `host-gateway` needs the
+ * default bridge, which ckptd does not have.
+ */
+export function extraHosts(raw: unknown): [string, string][] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new InvalidArgumentError('ExtraHosts must be an array of "host:ip" strings');
+  return raw.map((entry: unknown) => {
+    if (typeof entry !== 'string')
+      throw new InvalidArgumentError('ExtraHosts must be an array of "host:ip" strings');
+    const m = /^([^:=\s]+)[:=](.+)$/.exec(entry);
+    const name = m?.[1];
+    let ip = m?.[2] ?? '';
+    if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+    if (name === undefined)
+      throw new InvalidArgumentError(`invalid extra host: ${JSON.stringify(entry)}: expected host:ip`);
+    if (ip === 'host-gateway') {
+      throw new InvalidArgumentError(
+        `invalid extra host ${JSON.stringify(entry)}: host-gateway needs a bridge network, which ckptd does not provide`,
+      );
+    }
+    if (isIP(ip) === 0)
+      throw new InvalidArgumentError(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
+    return [name, ip];
+  });
+}
+
+/** ContainerTop is GET /containers/{id}/top's answer. */
+export interface ContainerTop {
+  Titles: string[];
+  Processes: string[][];
+}
+
+/**
+ * parsePsOutput keeps the lines of `ps` output whose PID is one of `pids`, each split into as
+ * many fields as the header has (the last one keeps its spaces), as dockerd's parsePSOutput.
+ */
+export function parsePsOutput(out: string, pids: ReadonlySet<number>): ContainerTop {
+  const lines = out.split('\n');
+  const titles = (lines[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter((t) => t !== '');
+  const pidIndex = titles.indexOf('PID');
+  if (pidIndex < 0) throw new InternalError("Couldn't find PID field in ps output");
+  const processes: string[][] = [];
+  for (const line of lines.slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (line.trim() === '' || fields.length < titles.length) continue;
+    if (!pids.has(Number(fields[pidIndex]))) continue;
+    processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
+  }
+  return { Titles: titles, Processes: processes };
 }

@@ -51,12 +51,15 @@ import {
   DEFAULT_STOP_TIMEOUT,
   ZERO_TIME,
   commandString,
+  extraHosts,
   lookupContainer,
   parseNetworkMode,
+  parsePsOutput,
   parseSignal,
   selectContainers,
   statusString,
   type ContainerStatus,
+  type ContainerTop,
   type ListEntry,
   type WaitCondition,
 } from './containers-shape.js';
@@ -242,6 +245,10 @@ export interface ContainersBackend {
   containerPause(ref: string): Promise<void>;
   /** containerUnpause thaws the container; ConflictError when not paused. */
   containerUnpause(ref: string): Promise<void>;
+  /** containerRename gives the container a new name; ConflictError when the name is taken. */
+  containerRename(ref: string, name: string): Promise<void>;
+  /** containerTop lists the container's processes as `ps psArgs` shows them (dockerd's top). */
+  containerTop(ref: string, psArgs?: string): Promise<ContainerTop>;
   /** containerRemove deletes task, container, snapshot and files; ConflictError when running without force. */
   containerRemove(ref: string, opts?: RemoveOptions): Promise<void>;
   /** containers lists containers as GET /containers/json. */
@@ -535,7 +542,12 @@ export class ContainerService implements ContainersBackend {
         ReadonlyRootfs: hostConfig.ReadonlyRootfs === true,
       };
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const etc = await this.#writeEtcFiles(dir, merged.Hostname, networkMode);
+      const etc = await this.#writeEtcFiles(
+        dir,
+        merged.Hostname,
+        networkMode,
+        extraHosts(hostConfig.ExtraHosts),
+      );
       await this.#ensureBindSources(hc.Binds ?? []);
 
       await this.#client.withLease(
@@ -643,6 +655,7 @@ export class ContainerService implements ContainersBackend {
     dir: string,
     hostname: string,
     networkMode: 'none' | 'host',
+    extra: readonly [string, string][] = [],
   ): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
     const paths = {
       hostname: join(dir, 'hostname'),
@@ -656,6 +669,9 @@ export class ContainerService implements ContainersBackend {
     if (networkMode === 'host') {
       hosts = await readFile('/etc/hosts', 'utf8').catch(() => hosts);
     }
+    // `--add-host name:ip`, one line each after the defaults, as dockerd writes them
+    for (const [name, ip] of extra)
+      hosts += `${hosts.endsWith('\n') || hosts === '' ? '' : '\n'}${ip}\t${name}\n`;
     await writeFile(paths.hosts, hosts);
     let resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
     if (networkMode === 'none') {
@@ -1391,6 +1407,58 @@ export class ContainerService implements ContainersBackend {
       throw new ConflictError(`Container ${v.id} is not paused`);
     }
     await this.#client.tasks.resume(v.id);
+  }
+
+  async containerRename(ref: string, newName: string): Promise<void> {
+    if (newName === '' || newName === '/')
+      throw new InvalidArgumentError('Neither old nor new names may be empty');
+    const name = validateContainerName(newName);
+    const found = await this.#find(ref);
+    await this.#locked(found.id, async () => {
+      const v = await this.#fresh(found.id);
+      if (v.name === name) {
+        throw new InvalidArgumentError('Renaming a container with the same name as its current name');
+      }
+      const all = await this.#views();
+      const holder = all.find((x) => x.id !== v.id && (x.name === name || x.id === name));
+      if (holder !== undefined || this.#reservedNames.has(name)) {
+        throw new ConflictError(
+          `Conflict. The container name "/${name}" is already in use by container "${holder?.id ?? ''}". ` +
+            'You have to remove (or rename) that container to be able to reuse that name.',
+        );
+      }
+      this.#reservedNames.add(name);
+      try {
+        await this.#client.containers.update(
+          { ...v.container, labels: { ...v.container.labels, [LABEL_NAME]: name } },
+          [`labels.${LABEL_NAME}`],
+        );
+        if (v.local) {
+          v.local.record.Name = name;
+          await writeFile(join(this.#dir(v.id), 'config.json'), JSON.stringify(v.local.record));
+        }
+      } finally {
+        this.#reservedNames.delete(name);
+      }
+    });
+  }
+
+  async containerTop(ref: string, psArgs = '-ef'): Promise<ContainerTop> {
+    const args = psArgs.split(/[ \t]+/).filter((a) => a !== '');
+    if (args.some((a) => a.startsWith('-') && a.includes('q'))) {
+      throw new InvalidArgumentError('ps "-q" is not supported');
+    }
+    const v = await this.#find(ref);
+    if (!this.#isRunning(v)) throw new ConflictError(`Container ${v.id} is not running`);
+    const pids = new Set((await this.#client.tasks.listPids(v.id)).map((p) => p.pid));
+    let stdout: string;
+    try {
+      ({ stdout } = await execFileP('/bin/ps', args, { maxBuffer: 64 * 1024 * 1024, env: { LC_ALL: 'C' } }));
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+      throw new InternalError(`Error running ps: ${stderr || (err as Error).message}`);
+    }
+    return parsePsOutput(stdout, pids);
   }
 
   async containerRemove(ref: string, opts: RemoveOptions = {}): Promise<void> {

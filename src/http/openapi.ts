@@ -47,6 +47,8 @@ const STUB_CONTAINERS: ContainersBackend = {
   containerWait: notServing,
   containerPause: notServing,
   containerUnpause: notServing,
+  containerRename: notServing,
+  containerTop: notServing,
   containerRemove: notServing,
   containers: notServing,
   containerInspect: notServing,

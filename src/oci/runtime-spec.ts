@@ -164,6 +164,8 @@ export interface HostConfigInput {
   /** ShmSize in bytes; 0 or absent means DEFAULT_SHM_SIZE. */
   ShmSize?: number;
   Sysctls?: Record<string, string> | null;
+  /** Tmpfs maps container paths to tmpfs mount options (`docker run --tmpfs /path:opts`). */
+  Tmpfs?: Record<string, string> | null;
 }
 
 /** RuntimeSpecInput is everything buildRuntimeSpec needs. */
@@ -471,6 +473,33 @@ function depth(p: string): number {
   return cleanPath(p).split('/').length - 1;
 }
 
+/** TMPFS_OPTIONS are the options of a `--tmpfs` mount before the user's (moby `tmpfsOptions`). */
+const TMPFS_DEFAULT_OPTIONS = ['noexec', 'nosuid', 'nodev'];
+/** TMPFS_OPTION is one tmpfs option a user may give: flags and size/mode/uid/gid/nr_* values. */
+const TMPFS_OPTION =
+  /^(rw|ro|exec|noexec|suid|nosuid|dev|nodev|atime|noatime|diratime|nodiratime|relatime|norelatime|strictatime|nostrictatime|(size|nr_blocks|nr_inodes|mode|uid|gid|huge|mpol|tmpcopyup)=[\w.:%-]*|tmpcopyup|notmpcopyup)$/;
+
+/**
+ * tmpfsMount is a `HostConfig.Tmpfs` entry: an absolute destination and comma-separated
+ * options, appended to Docker's noexec,nosuid,nodev (a later `exec` wins, as in mount(8)).
+ */
+function tmpfsMount(destination: string, options: string): Mount {
+  if (!destination.startsWith('/')) {
+    throw new InvalidArgumentError(
+      `invalid mount config for type "tmpfs": invalid mount path: '${destination}' mount path must be absolute`,
+    );
+  }
+  const dest = cleanPath(destination);
+  if (dest === '/')
+    throw new InvalidArgumentError("invalid mount config for type \"tmpfs\": destination can't be '/'");
+  const user = options === '' ? [] : options.split(',');
+  for (const o of user) {
+    if (!TMPFS_OPTION.test(o))
+      throw new InvalidArgumentError(`invalid tmpfs option ${JSON.stringify(o)} for ${dest}`);
+  }
+  return { destination: dest, type: 'tmpfs', source: 'tmpfs', options: [...TMPFS_DEFAULT_OPTIONS, ...user] };
+}
+
 function bindMount(source: string, destination: string, readOnly: boolean, propagation: string): Mount {
   return {
     destination,
@@ -537,6 +566,9 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   for (const raw of hostConfig.Binds ?? []) {
     const b = parseBind(raw);
     userMounts.push(bindMount(b.source, b.destination, b.readOnly, b.propagation));
+  }
+  for (const [dest, opts] of Object.entries(hostConfig.Tmpfs ?? {})) {
+    userMounts.push(tmpfsMount(dest, typeof opts === 'string' ? opts : ''));
   }
   const etc = input.etcFiles ?? {};
   const etcEntries: [string | undefined, string][] = [

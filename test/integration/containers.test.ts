@@ -305,6 +305,47 @@ describe('container lifecycle through ckptd', () => {
     );
   });
 
+  test('docker rename and docker top; --tmpfs and --add-host reach the container', async () => {
+    await docker('run', '-d', '--name', 'rn1', IMG, 'sh', '-c', 'sleep 1000 & sleep 2000');
+    await docker('rename', 'rn1', 'rn2');
+    assert.equal((await docker('inspect', '-f', '{{.Name}}', 'rn2')).trim(), '/rn2');
+    assert.match(await dockerFails('inspect', 'rn1'), /No such/);
+    await docker('run', '-d', '--name', 'rn3', IMG, 'sleep', '3000');
+    assert.match(await dockerFails('rename', 'rn2', 'rn3'), /already in use/);
+    assert.match(await dockerFails('rename', 'rn2', 'rn2'), /same name/);
+    const top = await docker('top', 'rn2');
+    assert.match(top.split('\n')[0] ?? '', /^UID\s+PID\s+PPID/);
+    assert.match(top, /sleep 1000\n/);
+    assert.match(top, /sleep 2000\n/);
+    assert.doesNotMatch(top, /sleep 3000/); // another container's processes are not listed
+    assert.match(await dockerFails('top', 'rn2', '-q'), /not supported/);
+    await docker('rm', '-f', 'rn2', 'rn3');
+    assert.match(await dockerFails('top', 'rn2'), /No such container/);
+
+    const out = await docker(
+      'run',
+      '--rm',
+      '--read-only',
+      '--tmpfs',
+      '/scratch',
+      '--tmpfs',
+      '/small:size=1m,mode=700',
+      '--add-host',
+      'db.local:10.1.2.3',
+      IMG,
+      'sh',
+      '-c',
+      'touch /scratch/f && grep -E " /(scratch|small) " /proc/mounts; grep db.local /etc/hosts',
+    );
+    assert.match(out, /^tmpfs \/scratch tmpfs rw,nosuid,nodev,noexec/m);
+    assert.match(out, /^tmpfs \/small tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=700/m);
+    assert.match(out, /^10\.1\.2\.3\tdb\.local$/m);
+    assert.match(
+      await dockerFails('run', '--rm', '--tmpfs', '/x:bogus', IMG, 'true'),
+      /invalid tmpfs option/,
+    );
+  });
+
   test('docker-py: create, start, wait, inspect, list, stop, remove', async () => {
     const out = await python(`
 import docker, os

@@ -27,6 +27,8 @@ export interface ContainersHandlers {
   postContainersWait(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   postContainersPause(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   postContainersUnpause(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainersRename(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  getContainersTop(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   deleteContainers(request: FastifyRequest, reply: FastifyReply): Promise<void>;
 }
 
@@ -164,6 +166,16 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
     async postContainersUnpause(request, reply) {
       await backend.containerUnpause(id(request));
       noContent(reply);
+    },
+
+    async postContainersRename(request, reply) {
+      await backend.containerRename(id(request), firstValue(q(request).name) ?? '');
+      noContent(reply);
+    },
+
+    async getContainersTop(request) {
+      const psArgs = firstValue(q(request).ps_args);
+      return backend.containerTop(id(request), psArgs === undefined || psArgs === '' ? undefined : psArgs);
     },
 
     async deleteContainers(request, reply) {

@@ -12,7 +12,9 @@ import {
   containerKillSchema,
   containerListSchema,
   containerPauseSchema,
+  containerRenameSchema,
   containerRestartSchema,
+  containerTopSchema,
   containerStartSchema,
   containerStopSchema,
   containerUnpauseSchema,
@@ -77,6 +79,13 @@ export function containersRoutes(h: ContainersHandlers): RouteOptions[] {
       schema: containerUnpauseSchema,
       handler: h.postContainersUnpause,
     },
+    {
+      method: 'POST',
+      url: '/containers/:id/rename',
+      schema: containerRenameSchema,
+      handler: h.postContainersRename,
+    },
+    { method: 'GET', url: '/containers/:id/top', schema: containerTopSchema, handler: h.getContainersTop },
     { method: 'DELETE', url: '/containers/:id', schema: containerDeleteSchema, handler: h.deleteContainers },
   ];
 }

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   commandString,
+  extraHosts,
   humanDuration,
   lookupContainer,
   parseNetworkMode,
+  parsePsOutput,
   parseSignal,
   parseWaitCondition,
   selectContainers,
@@ -144,4 +146,32 @@ describe('parameters', () => {
     assert.equal(parseNetworkMode('host'), 'host');
     assert.throws(() => parseNetworkMode('bridge'), /supports only NetworkMode "none" and "host"/);
   });
+});
+
+test('parsePsOutput keeps the container PIDs and joins the command column', () => {
+  const out =
+    'UID          PID    PPID  C STIME TTY          TIME CMD\n' +
+    'root           1       0  0 18:00 ?        00:00:01 /sbin/init splash\n' +
+    'root        4242    4200  0 18:01 ?        00:00:00 sleep 1000\n' +
+    'root        4243    4242  0 18:01 ?        00:00:00 sh -c echo a  b\n';
+  assert.deepEqual(parsePsOutput(out, new Set([4242, 4243])), {
+    Titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'],
+    Processes: [
+      ['root', '4242', '4200', '0', '18:01', '?', '00:00:00', 'sleep 1000'],
+      ['root', '4243', '4242', '0', '18:01', '?', '00:00:00', 'sh -c echo a b'],
+    ],
+  });
+  assert.throws(() => parsePsOutput('USER COMMAND\n', new Set()), /PID field/);
+});
+
+test('extraHosts reads host:ip and host=ip, refuses bad addresses and host-gateway', () => {
+  assert.deepEqual(extraHosts(['foo:1.2.3.4', 'bar=::1', 'baz:[fe80::1]']), [
+    ['foo', '1.2.3.4'],
+    ['bar', '::1'],
+    ['baz', 'fe80::1'],
+  ]);
+  assert.deepEqual(extraHosts(null), []);
+  assert.throws(() => extraHosts(['foo:nope']), /invalid IP address/);
+  assert.throws(() => extraHosts(['foo:host-gateway']), /host-gateway/);
+  assert.throws(() => extraHosts(['1.2.3.4']), /invalid IP address|expected host:ip/);
 });

@@ -58,6 +58,15 @@ class FakeContainers implements ContainersBackend {
   async containerUnpause(ref: string) {
     this.calls.push(['unpause', ref]);
   }
+  async containerRename(ref: string, name: string) {
+    this.#known(ref);
+    this.calls.push(['rename', ref, name]);
+  }
+  async containerTop(ref: string, psArgs?: string) {
+    this.#known(ref);
+    this.calls.push(['top', ref, psArgs]);
+    return { Titles: ['PID', 'CMD'], Processes: [['1', 'sleep 9']] };
+  }
   async containerRemove(ref: string, opts?: RemoveOptions) {
     this.#known(ref);
     this.calls.push(['remove', ref, opts]);
@@ -107,6 +116,24 @@ describe('container routes', () => {
     res = await app.inject({ method: 'POST', url: '/containers/create?name=taken', payload: { Image: 'x' } });
     assert.equal(res.statusCode, 409);
     assert.ok(res.json<{ message: string }>().message.startsWith('Conflict.'));
+  });
+
+  test('rename passes the new name (204); top passes ps_args and answers {Titles, Processes}', async () => {
+    const { app, backend } = await setup();
+    assert.equal(
+      (await app.inject({ method: 'POST', url: '/v1.47/containers/c1/rename?name=new' })).statusCode,
+      204,
+    );
+    const top = await app.inject({ method: 'GET', url: '/v1.47/containers/run1/top?ps_args=aux' });
+    assert.equal(top.statusCode, 200);
+    assert.deepEqual(top.json(), { Titles: ['PID', 'CMD'], Processes: [['1', 'sleep 9']] });
+    assert.equal((await app.inject({ method: 'GET', url: '/containers/run1/top' })).statusCode, 200);
+    assert.deepEqual(backend.calls, [
+      ['rename', 'c1', 'new'],
+      ['top', 'run1', 'aux'],
+      ['top', 'run1', undefined],
+    ]);
+    assert.equal((await app.inject({ method: 'GET', url: '/containers/x/top' })).statusCode, 404);
   });
 
   test('start answers 204, 304 when running, 404 {"message"} when missing', async () => {

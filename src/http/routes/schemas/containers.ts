@@ -363,6 +363,50 @@ export const containerUnpauseSchema = simple(
   'container not paused',
 );
 
+/** containerRenameSchema documents POST /containers/{id}/rename. */
+export const containerRenameSchema = {
+  operationId: 'ContainerRename',
+  tags: TAGS,
+  summary: 'Rename a container',
+  params: idParam,
+  querystring: {
+    type: 'object',
+    properties: { name: { type: 'string', description: 'New name for the container' } },
+  },
+  response: {
+    204: noContent(),
+    400: errorRef('bad parameter (empty, invalid or unchanged name)'),
+    404: errorRef('no such container'),
+    409: errorRef('name already in use'),
+    500: errorRef('server error'),
+  },
+} as const;
+
+/** containerTopSchema documents GET /containers/{id}/top. */
+export const containerTopSchema = {
+  operationId: 'ContainerTop',
+  tags: TAGS,
+  summary: "List the processes running inside a container (the host's ps, filtered to its PIDs)",
+  params: idParam,
+  querystring: {
+    type: 'object',
+    properties: { ps_args: { type: 'string', description: 'Arguments to pass to ps (default -ef)' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        Titles: { type: 'array', items: { type: 'string' } },
+        Processes: { type: 'array', items: { type: 'array', items: { type: 'string' } } },
+      },
+    },
+    400: errorRef('bad ps_args'),
+    404: errorRef('no such container'),
+    409: errorRef('container not running'),
+    500: errorRef('server error'),
+  },
+} as const;
+
 /** containerDeleteSchema documents DELETE /containers/{id}. */
 export const containerDeleteSchema = {
   operationId: 'ContainerDelete',
