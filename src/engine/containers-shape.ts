@@ -192,6 +192,14 @@ export function selectContainers<T extends ListEntry>(
     return Number(v);
   });
   const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : 0;
+  // before/since: created before / after the named container (moby: the last value counts)
+  const bound = (key: string): number | undefined => {
+    const refs = f?.get(key) ?? [];
+    const ref = refs[refs.length - 1];
+    return ref === undefined ? undefined : lookupContainer(entries, ref).created;
+  };
+  const before = bound('before');
+  const since = bound('since');
   // Like moby: an explicit status (or exited) filter looks at every container.
   const all = opts.all === true || limit > 0 || statuses.length > 0 || exited.length > 0;
 
@@ -205,6 +213,8 @@ export function selectContainers<T extends ListEntry>(
       if (!f.matchKVList('label', e.labels)) continue;
       if (statuses.length > 0 && !statuses.includes(e.status)) continue;
       if (exited.length > 0 && (e.status !== 'exited' || !exited.includes(e.exitCode))) continue;
+      if (before !== undefined && e.created >= before) continue;
+      if (since !== undefined && e.created <= since) continue;
       const ancestors = f.get('ancestor');
       if (ancestors.length > 0 && !ancestors.some((a) => matchImage(a, e))) continue;
     }
@@ -294,6 +304,12 @@ export function extraHosts(raw: unknown): [string, string][] {
       throw new InvalidArgumentError(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
     return [name, ip];
   });
+}
+
+/** ContainersPruneReport is POST /containers/prune's answer. */
+export interface ContainersPruneReport {
+  ContainersDeleted: string[] | null;
+  SpaceReclaimed: number;
 }
 
 /** ContainerTop is GET /containers/{id}/top's answer. */

@@ -34,7 +34,7 @@ import {
   type ContainerRequestConfig,
   type MergedContainerConfig,
 } from '../oci/container-config.js';
-import type { Filters } from '../oci/filters.js';
+import { prunable, type Filters } from '../oci/filters.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
 import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
@@ -59,6 +59,7 @@ import {
   selectContainers,
   statusString,
   type ContainerStatus,
+  type ContainersPruneReport,
   type ContainerTop,
   type ListEntry,
   type WaitCondition,
@@ -249,6 +250,8 @@ export interface ContainersBackend {
   containerRename(ref: string, name: string): Promise<void>;
   /** containerTop lists the container's processes as `ps psArgs` shows them (dockerd's top). */
   containerTop(ref: string, psArgs?: string): Promise<ContainerTop>;
+  /** containersPrune removes ckptd's stopped containers (`until`, `label`, `label!` filters). */
+  containersPrune(filters: Filters, signal?: AbortSignal): Promise<ContainersPruneReport>;
   /** containerRemove deletes task, container, snapshot and files; ConflictError when running without force. */
   containerRemove(ref: string, opts?: RemoveOptions): Promise<void>;
   /** containers lists containers as GET /containers/json. */
@@ -1459,6 +1462,27 @@ export class ContainerService implements ContainersBackend {
       throw new InternalError(`Error running ps: ${stderr || (err as Error).message}`);
     }
     return parsePsOutput(stdout, pids);
+  }
+
+  async containersPrune(filters: Filters, signal?: AbortSignal): Promise<ContainersPruneReport> {
+    const f = filters.validateKeys(['until', 'label', 'label!']);
+    const deleted: string[] = [];
+    for (const v of await this.#views(signal)) {
+      // only ckptd's own: containers other clients made in the namespace are theirs to remove
+      if (v.local === undefined) continue;
+      if (['running', 'paused', 'restarting', 'removing'].includes(this.#state(v).Status)) continue;
+      const created = Math.floor((Date.parse(v.local.record.Created) || 0) / 1000);
+      if (!prunable(f, created, v.container.labels)) continue;
+      try {
+        await this.containerRemove(v.id);
+        deleted.push(v.id);
+      } catch (err) {
+        // started or removed meanwhile
+        if (isEngineError(err) && (err.code === 'CKPTD_CONFLICT' || err.code === 'CKPTD_NOT_FOUND')) continue;
+        throw err;
+      }
+    }
+    return { ContainersDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: 0 };
   }
 
   async containerRemove(ref: string, opts: RemoveOptions = {}): Promise<void> {

@@ -17,6 +17,12 @@ export interface LoadedImage {
 /** DeleteItem is one line of DELETE /images/{name}'s answer. */
 export type DeleteItem = { Untagged: string } | { Deleted: string };
 
+/** ImagesPruneReport is POST /images/prune's answer. */
+export interface ImagesPruneReport {
+  ImagesDeleted: DeleteItem[] | null;
+  SpaceReclaimed: number;
+}
+
 /** ListImagesOptions are GET /images/json's parameters. */
 export interface ListImagesOptions {
   all?: boolean;
@@ -47,4 +53,6 @@ export interface ImagesBackend {
   tagImage(source: string, repo: string, tag: string, signal: AbortSignal): Promise<void>;
   /** imageDelete untags and/or deletes an image. */
   imageDelete(name: string, opts: RemoveImageOptions, signal: AbortSignal): Promise<DeleteItem[]>;
+  /** imagesPrune deletes images no container uses: dangling ones, or all with `dangling=false`. */
+  imagesPrune(filters: Filters, signal: AbortSignal): Promise<ImagesPruneReport>;
 }

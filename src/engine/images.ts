@@ -19,9 +19,11 @@ import {
   EngineError,
   InternalError,
   InvalidArgumentError,
+  isEngineError,
   NotFoundError,
   wrapError,
 } from '../errors/index.js';
+import { parseUntil, prunable, type Filters } from '../oci/filters.js';
 import { sha256Hex, shortId } from '../oci/digest.js';
 import {
   parseImageConfig,
@@ -58,6 +60,7 @@ import {
 import type {
   DeleteItem,
   ImagesBackend,
+  ImagesPruneReport,
   ListImagesOptions,
   LoadedImage,
   RemoveImageOptions,
@@ -821,6 +824,34 @@ export class ImageService implements ImagesBackend {
     return out;
   }
 
+  /**
+   * imagesPrune deletes the images no container uses (moby `ImagesPrune`): only dangling ones
+   * (no name) unless the filter says `dangling=false`; `until`, `label` and `label!` narrow it.
+   * An image that cannot be deleted meanwhile (a container was just created from it) is left.
+   */
+  async imagesPrune(filters: Filters, signal: AbortSignal): Promise<ImagesPruneReport> {
+    const f = filters.validateKeys(['dangling', 'until', 'label', 'label!']);
+    const danglingOnly = f.getBoolOrDefault('dangling', true);
+    const ctx: CallContext = { signal };
+    const deleted: DeleteItem[] = [];
+    let reclaimed = 0;
+    for (const e of (await this.#entries(ctx)).values()) {
+      const facts = await this.#facts(e, ctx);
+      if (danglingOnly && facts.names.length > 0) continue;
+      if (!prunable(f, createdSeconds(e.config), e.config.config?.Labels ?? {})) continue;
+      if ((await this.#containersUsing(e, ctx)).length > 0) continue;
+      try {
+        deleted.push(...(await this.imageDelete(e.id, { force: true }, signal)));
+        reclaimed += facts.size;
+      } catch (err) {
+        if (isEngineError(err) && (err.code === 'CKPTD_CONFLICT' || err.code === 'CKPTD_NOT_FOUND')) continue;
+        throw err;
+      }
+    }
+    this.#events?.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ImagesDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
   #forget(e: Entry): void {
     for (const id of chainIds(e.config.rootfs.diff_ids)) this.#usage.delete(id);
   }
@@ -850,15 +881,4 @@ export class ImageService implements ImagesBackend {
 
 function toProtoDesc(d: ManifestDescriptor): { media_type: string; digest: string; size: number } {
   return { media_type: d.mediaType, digest: d.digest, size: d.size };
-}
-
-/** parseUntil reads an `until` filter value: unix seconds, RFC3339, or a Go duration ago. */
-function parseUntil(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.floor(Number(v));
-  const ms = Date.parse(v);
-  if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
-  const m = /^(\d+)(s|m|h)$/.exec(v);
-  if (m)
-    return Math.floor(Date.now() / 1000) - Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
-  throw new InvalidArgumentError(`invalid filter 'until=${v}'`);
 }

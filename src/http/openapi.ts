@@ -35,6 +35,7 @@ const STUB_IMAGES: ImagesBackend = {
   imageHistory: notServing,
   tagImage: notServing,
   imageDelete: notServing,
+  imagesPrune: notServing,
 };
 
 /** STUB_CONTAINERS stands in for the ContainerService. */
@@ -49,6 +50,7 @@ const STUB_CONTAINERS: ContainersBackend = {
   containerUnpause: notServing,
   containerRename: notServing,
   containerTop: notServing,
+  containersPrune: notServing,
   containerRemove: notServing,
   containers: notServing,
   containerInspect: notServing,

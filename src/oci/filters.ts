@@ -187,3 +187,30 @@ export function parseFilters(raw: string | undefined | null): Filters {
 export function validateFilterKeys(raw: string | undefined | null, allowed: Iterable<string>): Filters {
   return parseFilters(raw).validateKeys(allowed);
 }
+
+/** parseUntil reads an `until` filter value: unix seconds, RFC3339, or a Go duration ago. */
+export function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.floor(Number(v));
+  const ms = Date.parse(v);
+  if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
+  const m = /^(\d+)(s|m|h)$/.exec(v);
+  if (m)
+    return Math.floor(Date.now() / 1000) - Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
+  throw new InvalidArgumentError(`invalid filter 'until=${v}'`);
+}
+
+/**
+ * prunable applies the filters of the prune routes (moby `pruneFilters`): `until` (created
+ * before), `label` (all must match) and `label!` (none may match).
+ */
+export function prunable(f: Filters, createdSeconds: number, labels: Record<string, string>): boolean {
+  for (const v of f.get('until')) if (createdSeconds >= parseUntil(v)) return false;
+  if (!f.matchKVList('label', labels)) return false;
+  for (const v of f.get('label!')) {
+    const eq = v.indexOf('=');
+    const k = eq === -1 ? v : v.slice(0, eq);
+    if (Object.prototype.hasOwnProperty.call(labels, k) && (eq === -1 || labels[k] === v.slice(eq + 1)))
+      return false;
+  }
+  return true;
+}

@@ -346,6 +346,29 @@ describe('container lifecycle through ckptd', () => {
     );
   });
 
+  test('docker container prune removes stopped containers (label! filter honoured); image prune the dangling images', async () => {
+    await docker('run', '--name', 'pr1', IMG, 'true');
+    await docker('run', '--name', 'pr2', '--label', 'keep=1', IMG, 'true');
+    await docker('run', '-d', '--name', 'pr3', IMG, 'sleep', '1000');
+    const pr1 = (await docker('inspect', '-f', '{{.Id}}', 'pr1')).trim();
+    const out = await docker('container', 'prune', '-f', '--filter', 'label!=keep');
+    assert.match(out, new RegExp(`Deleted Containers:\\n${pr1}\\n`));
+    const left = await docker('ps', '-a', '--format', '{{.Names}}');
+    assert.doesNotMatch(left, /^pr1$/m);
+    assert.match(left, /^pr2$/m);
+    assert.match(left, /^pr3$/m);
+    // a name moved to a new image leaves the old one dangling; prune deletes it, not IMG
+    await docker('commit', 'pr2', 'ckptd-test/pruned:1');
+    const old = (await docker('image', 'inspect', '-f', '{{.Id}}', 'ckptd-test/pruned:1')).trim();
+    await docker('commit', '-c', 'ENV X=2', 'pr2', 'ckptd-test/pruned:1');
+    const pruned = await docker('image', 'prune', '-f');
+    assert.match(pruned, new RegExp(`deleted: ${old}`));
+    assert.match(await dockerFails('image', 'inspect', old), /No such image/);
+    await docker('image', 'inspect', IMG);
+    await docker('rm', '-f', 'pr2', 'pr3');
+    await docker('rmi', 'ckptd-test/pruned:1');
+  });
+
   test('docker-py: create, start, wait, inspect, list, stop, remove', async () => {
     const out = await python(`
 import docker, os

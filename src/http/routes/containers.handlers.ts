@@ -29,6 +29,7 @@ export interface ContainersHandlers {
   postContainersUnpause(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   postContainersRename(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   getContainersTop(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  postContainersPrune(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   deleteContainers(request: FastifyRequest, reply: FastifyReply): Promise<void>;
 }
 
@@ -171,6 +172,10 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
     async postContainersRename(request, reply) {
       await backend.containerRename(id(request), firstValue(q(request).name) ?? '');
       noContent(reply);
+    },
+
+    async postContainersPrune(request) {
+      return backend.containersPrune(parseFilterArgs(firstValue(q(request).filters)), request.abortSignal);
     },
 
     async getContainersTop(request) {

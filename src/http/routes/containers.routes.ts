@@ -12,6 +12,7 @@ import {
   containerKillSchema,
   containerListSchema,
   containerPauseSchema,
+  containerPruneSchema,
   containerRenameSchema,
   containerRestartSchema,
   containerTopSchema,
@@ -78,6 +79,12 @@ export function containersRoutes(h: ContainersHandlers): RouteOptions[] {
       url: '/containers/:id/unpause',
       schema: containerUnpauseSchema,
       handler: h.postContainersUnpause,
+    },
+    {
+      method: 'POST',
+      url: '/containers/prune',
+      schema: containerPruneSchema,
+      handler: h.postContainersPrune,
     },
     {
       method: 'POST',

@@ -18,6 +18,7 @@ export interface ImagesHandlers {
   getImagesHistory(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   postImagesTag(request: FastifyRequest, reply: FastifyReply): Promise<string>;
   deleteImages(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  postImagesPrune(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   /** imagesWildcard serves the same routes for names holding `/` (`user/repo`), which `:name` cannot match. */
   imagesWildcard(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
@@ -118,6 +119,11 @@ export function imagesHandlers(backend: ImagesBackend): ImagesHandlers {
         { force: parseBool(q.force), noprune: parseBool(q.noprune) },
         request.abortSignal,
       );
+    },
+
+    async postImagesPrune(request) {
+      const q = request.query as { filters?: QueryValue };
+      return backend.imagesPrune(parseFilters(firstValue(q.filters)), request.abortSignal);
     },
 
     async imagesWildcard(request, reply) {

@@ -12,6 +12,7 @@ import {
   imageInspectSchema,
   imageListSchema,
   imageLoadSchema,
+  imagePruneSchema,
   imageTagSchema,
 } from './schemas/images.js';
 
@@ -22,6 +23,7 @@ export function imageRoutes(h: ImagesHandlers): RouteOptions[] {
   return [
     { method: 'GET', url: '/images/json', schema: imageListSchema, handler: h.getImagesJSON },
     { method: 'POST', url: '/images/load', schema: imageLoadSchema, handler: h.postImagesLoad },
+    { method: 'POST', url: '/images/prune', schema: imagePruneSchema, handler: h.postImagesPrune },
     { method: 'GET', url: '/images/:name/json', schema: imageInspectSchema, handler: h.getImagesByName },
     { method: 'GET', url: '/images/:name/history', schema: imageHistorySchema, handler: h.getImagesHistory },
     { method: 'POST', url: '/images/:name/tag', schema: imageTagSchema, handler: h.postImagesTag },

@@ -98,6 +98,20 @@ describe('selectContainers', () => {
   ];
   const names = (es: ListEntry[]) => es.map((e) => e.name);
 
+  test('before and since select by creation relative to a named container (404 when unknown)', () => {
+    const f = (o: object) => parseFilters(JSON.stringify(o));
+    assert.deepEqual(names(selectContainers(entries, { all: true, filters: f({ before: { c3: true } }) })), [
+      'b2',
+      'a1',
+    ]);
+    assert.deepEqual(names(selectContainers(entries, { all: true, filters: f({ since: { b2: true } }) })), [
+      'd4',
+      'c3',
+    ]);
+    assert.deepEqual(names(selectContainers(entries, { filters: f({ since: { a1: true } }) })), ['d4']);
+    assert.throws(() => selectContainers(entries, { filters: f({ before: { nope: true } }) }), NotFoundError);
+  });
+
   test('without all only running and paused, newest first', () => {
     assert.deepEqual(names(selectContainers(entries, {})), ['d4', 'a1']);
     assert.deepEqual(names(selectContainers(entries, { all: true })), ['d4', 'c3', 'b2', 'a1']);

@@ -13,6 +13,7 @@ import type {
 } from '../../../src/engine/containers.js';
 import type { WaitCondition } from '../../../src/engine/containers-shape.js';
 import { ConflictError, NotFoundError, NotModifiedError } from '../../../src/errors/index.js';
+import type { Filters } from '../../../src/oci/filters.js';
 import { registerContainersRoutes } from '../../../src/http/routes/containers.routes.js';
 import { makeApp } from './helpers.js';
 
@@ -61,6 +62,10 @@ class FakeContainers implements ContainersBackend {
   async containerRename(ref: string, name: string) {
     this.#known(ref);
     this.calls.push(['rename', ref, name]);
+  }
+  async containersPrune(filters: Filters) {
+    this.calls.push(['prune', filters.get('label')]);
+    return { ContainersDeleted: ['c1'], SpaceReclaimed: 0 };
   }
   async containerTop(ref: string, psArgs?: string) {
     this.#known(ref);
@@ -134,6 +139,13 @@ describe('container routes', () => {
       ['top', 'run1', undefined],
     ]);
     assert.equal((await app.inject({ method: 'GET', url: '/containers/x/top' })).statusCode, 404);
+    const prune = await app.inject({
+      method: 'POST',
+      url: `/v1.47/containers/prune?filters=${encodeURIComponent('{"label":{"a=b":true}}')}`,
+    });
+    assert.equal(prune.statusCode, 200);
+    assert.deepEqual(prune.json(), { ContainersDeleted: ['c1'], SpaceReclaimed: 0 });
+    assert.deepEqual(backend.calls.at(-1), ['prune', ['a=b']]);
   });
 
   test('start answers 204, 304 when running, 404 {"message"} when missing', async () => {

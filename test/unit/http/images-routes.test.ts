@@ -54,6 +54,10 @@ function fake(over: Partial<ImagesBackend> = {}): ImagesBackend & { calls: unkno
       if (name === 'used') throw new ConflictError('conflict: in use');
       return [{ Untagged: 'busybox:latest' }, { Deleted: ID }];
     },
+    async imagesPrune(filters) {
+      calls.push(['prune', filters.getBoolOrDefault('dangling', true)]);
+      return { ImagesDeleted: [{ Deleted: ID }], SpaceReclaimed: 7 };
+    },
     ...over,
   };
 }
@@ -63,6 +67,22 @@ async function app(backend: ImagesBackend) {
 }
 
 describe('image routes', () => {
+  it('POST /images/prune passes the filters; dangling=false is prune -a', async () => {
+    const b = fake();
+    const a = await app(b);
+    const res = await a.inject({
+      method: 'POST',
+      url: `/v1.47/images/prune?filters=${encodeURIComponent('{"dangling":{"false":true}}')}`,
+    });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json(), { ImagesDeleted: [{ Deleted: ID }], SpaceReclaimed: 7 });
+    assert.deepEqual(b.calls.at(-1), ['prune', false]);
+    assert.equal(
+      (await a.inject({ method: 'POST', url: '/images/prune?filters=%7B%22bad%22' })).statusCode,
+      400,
+    );
+  });
+
   it('POST /images/load streams the body to the backend and answers a JSON message stream', async () => {
     const b = fake();
     const res = await (

@@ -407,6 +407,30 @@ export const containerTopSchema = {
   },
 } as const;
 
+/** containerPruneSchema documents POST /containers/prune. */
+export const containerPruneSchema = {
+  operationId: 'ContainerPrune',
+  tags: TAGS,
+  summary: "Delete ckptd's stopped containers",
+  description:
+    'Filters: `until`, `label`, `label!`. Containers other containerd clients made are left alone.',
+  querystring: {
+    type: 'object',
+    properties: { filters: { type: 'string', description: 'JSON map of filters' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        ContainersDeleted: { type: 'array', nullable: true, items: { type: 'string' } },
+        SpaceReclaimed: { type: 'integer' },
+      },
+    },
+    400: errorRef('bad filter'),
+    500: errorRef('server error'),
+  },
+} as const;
+
 /** containerDeleteSchema documents DELETE /containers/{id}. */
 export const containerDeleteSchema = {
   operationId: 'ContainerDelete',

@@ -231,3 +231,35 @@ export const imageDeleteSchema = {
     500: errorRef('server error'),
   },
 } as const;
+
+/** imagePruneSchema documents POST /images/prune. */
+export const imagePruneSchema = {
+  operationId: 'ImagePrune',
+  tags: TAGS,
+  summary: 'Delete unused images',
+  description:
+    'Deletes the images no container uses: dangling (untagged) ones, or all of them with the ' +
+    'filter `dangling=false` (`docker image prune -a`). Filters: `dangling`, `until`, `label`, `label!`.',
+  querystring: {
+    type: 'object',
+    properties: { filters: { type: 'string', description: 'JSON map of filters' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        ImagesDeleted: {
+          type: 'array',
+          nullable: true,
+          items: {
+            type: 'object',
+            properties: { Untagged: { type: 'string' }, Deleted: { type: 'string' } },
+          },
+        },
+        SpaceReclaimed: { type: 'integer' },
+      },
+    },
+    400: errorRef('bad filter'),
+    500: errorRef('server error'),
+  },
+} as const;
