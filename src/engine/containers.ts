@@ -8,6 +8,7 @@
  * when ckptd starts, so state survives a ckptd restart.
  */
 import { execFile } from 'node:child_process';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { access, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ import {
   type MergedContainerConfig,
 } from '../oci/container-config.js';
 import { prunable, type Filters } from '../oci/filters.js';
+import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
 import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
@@ -250,6 +252,15 @@ export interface ContainersBackend {
   containerRename(ref: string, name: string): Promise<void>;
   /** containerTop lists the container's processes as `ps psArgs` shows them (dockerd's top). */
   containerTop(ref: string, psArgs?: string): Promise<ContainerTop>;
+  /**
+   * containerStats yields `docker stats` objects: one per second while `stream`, else one (two
+   * samples a second apart unless `oneShot`); an empty one for a container not running.
+   */
+  containerStats(
+    ref: string,
+    opts: { stream: boolean; oneShot: boolean },
+    signal?: AbortSignal,
+  ): AsyncIterable<Record<string, unknown>>;
   /** containersPrune removes ckptd's stopped containers (`until`, `label`, `label!` filters). */
   containersPrune(filters: Filters, signal?: AbortSignal): Promise<ContainersPruneReport>;
   /** containerRemove deletes task, container, snapshot and files; ConflictError when running without force. */
@@ -1462,6 +1473,42 @@ export class ContainerService implements ContainersBackend {
       throw new InternalError(`Error running ps: ${stderr || (err as Error).message}`);
     }
     return parsePsOutput(stdout, pids);
+  }
+
+  async *containerStats(
+    ref: string,
+    opts: { stream: boolean; oneShot: boolean },
+    signal?: AbortSignal,
+  ): AsyncGenerator<Record<string, unknown>> {
+    const v = await this.#find(ref, signal);
+    const path = this.#spec(v).linux?.cgroupsPath;
+    // a systemd-style path (slice:prefix:name) is not a directory: no numbers for it
+    const layout =
+      typeof path === 'string' && path.startsWith('/')
+        ? { version: this.#o.cgroupVersion ?? 2, path }
+        : undefined;
+    const sample = async () => {
+      const s = layout && (await readCgroupSample(layout));
+      return s ? { at: new Date(), s } : undefined;
+    };
+    let pre = this.#isRunning(v) ? await sample() : undefined;
+    if (pre === undefined || (!opts.stream && opts.oneShot)) {
+      yield dockerStats(v.id, v.name, pre);
+      return;
+    }
+    if (opts.stream) yield dockerStats(v.id, v.name, pre);
+    for (;;) {
+      try {
+        await sleepFor(1000, undefined, signal ? { signal } : {});
+      } catch {
+        return; // the client is gone
+      }
+      const cur = await sample();
+      if (cur === undefined) return; // the container stopped
+      yield dockerStats(v.id, v.name, cur, pre);
+      if (!opts.stream) return;
+      pre = cur;
+    }
   }
 
   async containersPrune(filters: Filters, signal?: AbortSignal): Promise<ContainersPruneReport> {

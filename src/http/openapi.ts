@@ -50,6 +50,7 @@ const STUB_CONTAINERS: ContainersBackend = {
   containerUnpause: notServing,
   containerRename: notServing,
   containerTop: notServing,
+  containerStats: notServing,
   containersPrune: notServing,
   containerRemove: notServing,
   containers: notServing,

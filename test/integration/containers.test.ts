@@ -369,6 +369,29 @@ describe('container lifecycle through ckptd', () => {
     await docker('rmi', 'ckptd-test/pruned:1');
   });
 
+  test('docker stats --no-stream shows a busy container cpu and memory; a stopped one has empty stats', async () => {
+    await docker('run', '-d', '--name', 'busy', IMG, 'sh', '-c', 'while true; do :; done');
+    const out = await docker(
+      'stats',
+      '--no-stream',
+      '--format',
+      '{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}',
+      'busy',
+    );
+    const m = /^busy ([\d.]+)% ([\d.]+)(KiB|MiB) \/ [\d.]+GiB 1$/.exec(out.trim());
+    assert.ok(m, out);
+    assert.ok(Number(m[1]) > 50, `cpu ${m[1]}%`);
+    const res = await api('GET', '/containers/busy/stats?stream=false&one-shot=true');
+    const one = JSON.parse(res.body) as { id: string; cpu_stats: { cpu_usage: { total_usage: number } } };
+    assert.ok(one.cpu_stats.cpu_usage.total_usage > 0);
+    await docker('stop', '-t', '0', 'busy');
+    const stopped = JSON.parse((await api('GET', '/containers/busy/stats?stream=false')).body) as {
+      read: string;
+    };
+    assert.equal(stopped.read, '0001-01-01T00:00:00Z');
+    await docker('rm', 'busy');
+  });
+
   test('docker-py: create, start, wait, inspect, list, stop, remove', async () => {
     const out = await python(`
 import docker, os

@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../../errors/index.js';
 import { parseFilters as parseFilterArgs } from '../../oci/filters.js';
 import { firstValue, parseBool } from '../params.js';
 import { recordError } from '../request-context.js';
-import { startResponse } from '../stream.js';
+import { startResponse, streamJsonLines } from '../stream.js';
 
 type Query = Record<string, unknown>;
 type Params = { id: string };
@@ -30,6 +30,7 @@ export interface ContainersHandlers {
   postContainersRename(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   getContainersTop(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   postContainersPrune(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  getContainersStats(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   deleteContainers(request: FastifyRequest, reply: FastifyReply): Promise<void>;
 }
 
@@ -176,6 +177,33 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
 
     async postContainersPrune(request) {
       return backend.containersPrune(parseFilterArgs(firstValue(q(request).filters)), request.abortSignal);
+    },
+
+    async getContainersStats(request, reply) {
+      const query = q(request);
+      const stream =
+        query.stream === undefined || firstValue(query.stream) === '' ? true : parseBool(query.stream);
+      const oneShot = parseBool(query['one-shot']);
+      if (stream && oneShot) throw new InvalidArgumentError('cannot have stream=true and one-shot=true');
+      const stats = backend.containerStats(id(request), { stream, oneShot }, request.abortSignal);
+      const it = stats[Symbol.asyncIterator]();
+      // the first object before any byte is sent: a missing container is still a 404
+      const first = await it.next();
+      if (!stream) {
+        await it.return?.();
+        return first.done ? {} : first.value;
+      }
+      const rest = { [Symbol.asyncIterator]: () => it };
+      await streamJsonLines(
+        request,
+        reply,
+        (async function* () {
+          if (!first.done) yield first.value;
+          yield* rest;
+        })(),
+        request.abortSignal,
+      );
+      return undefined;
     },
 
     async getContainersTop(request) {

@@ -17,6 +17,7 @@ import {
   containerRestartSchema,
   containerTopSchema,
   containerStartSchema,
+  containerStatsSchema,
   containerStopSchema,
   containerUnpauseSchema,
   containerWaitSchema,
@@ -93,6 +94,12 @@ export function containersRoutes(h: ContainersHandlers): RouteOptions[] {
       handler: h.postContainersRename,
     },
     { method: 'GET', url: '/containers/:id/top', schema: containerTopSchema, handler: h.getContainersTop },
+    {
+      method: 'GET',
+      url: '/containers/:id/stats',
+      schema: containerStatsSchema,
+      handler: h.getContainersStats,
+    },
     { method: 'DELETE', url: '/containers/:id', schema: containerDeleteSchema, handler: h.deleteContainers },
   ];
 }

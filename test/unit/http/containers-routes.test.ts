@@ -67,6 +67,12 @@ class FakeContainers implements ContainersBackend {
     this.calls.push(['prune', filters.get('label')]);
     return { ContainersDeleted: ['c1'], SpaceReclaimed: 0 };
   }
+  async *containerStats(ref: string, opts: { stream: boolean; oneShot: boolean }) {
+    this.#known(ref);
+    this.calls.push(['stats', ref, opts]);
+    yield { id: ref, n: 1 };
+    if (opts.stream) yield { id: ref, n: 2 };
+  }
   async containerTop(ref: string, psArgs?: string) {
     this.#known(ref);
     this.calls.push(['top', ref, psArgs]);
@@ -138,7 +144,27 @@ describe('container routes', () => {
       ['top', 'run1', 'aux'],
       ['top', 'run1', undefined],
     ]);
+    backend.calls.length = 0;
     assert.equal((await app.inject({ method: 'GET', url: '/containers/x/top' })).statusCode, 404);
+    const one = await app.inject({ method: 'GET', url: '/v1.47/containers/run1/stats?stream=false' });
+    assert.deepEqual(one.json(), { id: 'run1', n: 1 });
+    const lines = await app.inject({ method: 'GET', url: '/v1.47/containers/run1/stats' });
+    assert.deepEqual(
+      lines.body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+      [
+        { id: 'run1', n: 1 },
+        { id: 'run1', n: 2 },
+      ],
+    );
+    assert.equal((await app.inject({ method: 'GET', url: '/containers/x/stats' })).statusCode, 404);
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/containers/run1/stats?stream=true&one-shot=true' }))
+        .statusCode,
+      400,
+    );
     const prune = await app.inject({
       method: 'POST',
       url: `/v1.47/containers/prune?filters=${encodeURIComponent('{"label":{"a=b":true}}')}`,

@@ -431,6 +431,30 @@ export const containerPruneSchema = {
   },
 } as const;
 
+/** containerStatsSchema documents GET /containers/{id}/stats. */
+export const containerStatsSchema = {
+  operationId: 'ContainerStats',
+  tags: TAGS,
+  summary: "A container's resource usage (from its cgroup)",
+  description:
+    'With `stream` (default) one JSON object per second, newline-delimited; otherwise one object, ' +
+    'two samples a second apart for the cpu ratio unless `one-shot`.',
+  params: idParam,
+  querystring: {
+    type: 'object',
+    properties: {
+      stream: { type: 'string', description: 'Stream the stats (default true)' },
+      'one-shot': { type: 'string', description: 'With stream=false: one sample, no wait' },
+    },
+  },
+  response: {
+    200: { type: 'object', additionalProperties: true },
+    400: errorRef('bad parameter'),
+    404: errorRef('no such container'),
+    500: errorRef('server error'),
+  },
+} as const;
+
 /** containerDeleteSchema documents DELETE /containers/{id}. */
 export const containerDeleteSchema = {
   operationId: 'ContainerDelete',
