@@ -44,6 +44,7 @@ import {
 import type { ArchiveSource, CompressionKind } from '../archive/compression.js';
 import type { ContainerdClient, Mount } from '../containerd/index.js';
 import { packCheckpointOptions, unpackSpec } from '../containerd/index.js';
+import { mountArgs } from './rootfs.js';
 import {
   ConflictError,
   InternalError,
@@ -925,15 +926,7 @@ async function mountForApply(mounts: Mount[], target: string): Promise<{ release
   const m = mounts[0];
   if (m === undefined || mounts.length !== 1)
     throw new InternalError('cannot mount the container rootfs: unexpected mounts');
-  const mount = (options: string[]) =>
-    execFileP('mount', [
-      '-t',
-      m.type === 'bind' ? 'none' : m.type,
-      '-o',
-      options.join(','),
-      m.source,
-      target,
-    ]);
+  const mount = (options: string[]) => execFileP('mount', mountArgs(m, options, target));
   const workdir = m.options.find((o) => o.startsWith('workdir='))?.slice('workdir='.length);
   if (m.type === 'overlay' && workdir !== undefined) {
     const mark = join(workdir, 'work', 'incompat', 'volatile');

@@ -36,6 +36,7 @@ import {
   type MergedContainerConfig,
 } from '../oci/container-config.js';
 import { prunable, type Filters } from '../oci/filters.js';
+import { mountArgs } from './rootfs.js';
 import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
@@ -739,14 +740,7 @@ export class ContainerService implements ContainersBackend {
     try {
       const options = [...m.options.filter((o) => o !== 'rw'), 'ro'];
       if (m.type === 'bind') options.push('bind');
-      await execFileP('mount', [
-        '-t',
-        m.type === 'bind' ? 'none' : m.type,
-        '-o',
-        options.join(','),
-        m.source,
-        target,
-      ]);
+      await execFileP('mount', mountArgs(m, options, target));
       try {
         return await Promise.all(paths.map((p) => readFile(join(target, p), 'utf8').catch(() => undefined)));
       } finally {

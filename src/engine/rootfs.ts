@@ -57,6 +57,11 @@ export function overlayLayout(mounts: readonly RootfsMount[]): OverlayLayout | u
   return upper === undefined ? undefined : { upper, lowers };
 }
 
+/** mountArgs are `mount`'s arguments for one containerd mount at `target` with `options`. */
+export function mountArgs(m: RootfsMount, options: readonly string[], target: string): string[] {
+  return ['-t', m.type === 'bind' ? 'none' : m.type, '-o', options.join(','), m.source, target];
+}
+
 /**
  * readOnlyMounts returns `mounts` mounted read-only ('rw' replaced by 'ro'), for a reader such
  * as containerd's differ: unmounting a read-only mount syncs nothing, a writable overlay syncs
