@@ -90,6 +90,7 @@ const invalid = (m: string) => new InvalidArgumentError(`invalid checkpoint arch
 
 // ---- packing ----
 
+/** walk lists the tree below `root` depth first, names sorted, never following a link. */
 async function* walk(root: string, rel = ''): AsyncGenerator<{ rel: string; abs: string }> {
   const entries = await readdir(join(root, rel), { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -126,7 +127,7 @@ export async function packCheckpointDir(
   const entries = (await readdir(dir)).filter((n) => !skip.has(n)).sort();
   const compress = opts.compress ?? 'none';
   if (compress === 'zstd' && opts.scratch !== undefined) {
-    return zstdFramedSource(dir, entries, opts.scratch, opts.level);
+    return zstdFramedSource(dir, skip, opts.scratch, opts.level);
   }
   const stages: PipelineStage[] = [];
   if (entries.length > 0) {
@@ -161,14 +162,15 @@ export async function packCheckpointDir(
 const LARGE_FILE = 1 << 20;
 
 /**
- * zstdFramedSource lays out the tar of `entries` of `dir` (depth first, names sorted) as the
- * inputs of one `zstd -c`: glue files in `scratch` holding headers, small files and padding,
- * and the large files themselves. Only directories and regular files are packed (a checkpoint
- * directory holds nothing else); anything else is an error, not silently skipped.
+ * zstdFramedSource lays out the tar of `dir` (depth first, names sorted, the top-level names in
+ * `skip` left out) as the inputs of one `zstd -c`: glue files in `scratch` holding headers,
+ * small files and padding, and the large files themselves. Only directories and regular files
+ * are packed (a checkpoint directory holds nothing else); anything else is an error, not
+ * silently skipped.
  */
 async function zstdFramedSource(
   dir: string,
-  entries: readonly string[],
+  skip: ReadonlySet<string>,
   scratch: string,
   level: number | undefined,
 ): Promise<ArchiveSource> {
@@ -187,14 +189,13 @@ async function zstdFramedSource(
     glueBytes += b.length;
     if (glueBytes >= LARGE_FILE) await flush();
   };
-  const pack = async (rel: string): Promise<void> => {
-    const abs = join(dir, rel);
+  for await (const { rel, abs } of walk(dir)) {
+    if (skip.has(rel.split('/')[0] ?? '')) continue;
     const st = await lstat(abs);
     const base = { name: rel, mode: st.mode, mtime: Math.floor(st.mtimeMs / 1000) };
     if (st.isDirectory()) {
       await add(encodeHeader({ ...base, type: 'directory', size: 0 }));
-      for (const child of (await readdir(abs)).sort()) await pack(`${rel}/${child}`);
-      return;
+      continue;
     }
     if (!st.isFile()) throw new InternalError(`checkpoint export: ${rel} is not a regular file`);
     await add(encodeHeader({ ...base, type: 'file', size: st.size }));
@@ -207,8 +208,7 @@ async function zstdFramedSource(
       inputs.push(abs);
     }
     await add(padding(st.size));
-  };
-  for (const e of entries) await pack(e);
+  }
   await add(END_OF_ARCHIVE);
   await flush();
   return pipelineSource([
@@ -375,22 +375,18 @@ async function watchListing(listing: Readable, limits: CheckpointArchiveLimits):
  */
 async function checkExtracted(dest: string, limits: CheckpointArchiveLimits): Promise<void> {
   let sawImages = false;
-  const visit = async (rel: string): Promise<void> => {
-    const abs = rel === '' ? dest : join(dest, rel);
+  await chown(dest, 0, 0);
+  for await (const { rel, abs } of walk(dest)) {
     const st = await lstat(abs);
-    if (st.isDirectory()) {
-      await chown(abs, 0, 0);
-      for (const name of await readdir(abs)) await visit(rel === '' ? name : `${rel}/${name}`);
-      return;
+    if (!st.isDirectory()) {
+      if (!st.isFile() || st.nlink !== 1) throw invalid(`${rel}: only files and directories are allowed`);
+      if (METADATA_FILES.has(rel) && st.size > limits.maxMetadataBytes) {
+        throw invalid(`${rel} is larger than ${limits.maxMetadataBytes} bytes`);
+      }
+      if (rel.startsWith('checkpoint/')) sawImages = true;
     }
-    if (!st.isFile() || st.nlink !== 1) throw invalid(`${rel}: only files and directories are allowed`);
-    if (METADATA_FILES.has(rel) && st.size > limits.maxMetadataBytes) {
-      throw invalid(`${rel} is larger than ${limits.maxMetadataBytes} bytes`);
-    }
-    if (rel.startsWith('checkpoint/')) sawImages = true;
     await chown(abs, 0, 0);
-  };
-  await visit('');
+  }
   const config = await lstat(join(dest, 'config.dump')).catch(() => undefined);
   if (config === undefined || !config.isFile()) throw invalid('config.dump is missing');
   if (!sawImages) throw invalid('the checkpoint/ directory (CRIU images) is missing');
