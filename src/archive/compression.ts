@@ -158,18 +158,9 @@ function zlibError<T extends Duplex>(what: string, make: ErrorFactory, stream: T
  * input fails it with an InvalidArgumentError (the input came from a client).
  */
 export function decompressStream(kind: CompressionKind): Duplex {
-  switch (kind) {
-    case 'none':
-      return new PassThrough();
-    case 'gzip':
-      return zlibError('gzip decompression', badInput, zlib.createGunzip());
-    case 'bzip2':
-      return new ProcessFilter('bzip2', ['-dc'], 'bzip2 decompression', badInput);
-    case 'xz':
-      return new ProcessFilter('xz', ['-dc', '-T0'], 'xz decompression', badInput);
-    case 'zstd':
-      return new ProcessFilter('zstd', ['-dcq'], 'zstd decompression', badInput);
-  }
+  if (kind === 'gzip') return zlibError('gzip decompression', badInput, zlib.createGunzip());
+  const stage = decompressorStage(kind);
+  return stage ? new ProcessFilter(stage.program, stage.args, stage.what, badInput) : new PassThrough();
 }
 
 /**
@@ -514,7 +505,7 @@ export async function sendSource(
 
 /**
  * decompressorStage is the host program that undoes `kind` (undefined for 'none'), reading
- * stdin and writing stdout.
+ * stdin and writing stdout; decompressStream runs gzip in node:zlib, the others this way.
  */
 export function decompressorStage(kind: CompressionKind): PipelineStage | undefined {
   switch (kind) {
@@ -525,7 +516,7 @@ export function decompressorStage(kind: CompressionKind): PipelineStage | undefi
     case 'zstd':
       return { program: 'zstd', args: ['-dcq'], what: 'zstd decompression' };
     case 'xz':
-      return { program: 'xz', args: ['-dc'], what: 'xz decompression' };
+      return { program: 'xz', args: ['-dc', '-T0'], what: 'xz decompression' };
     case 'bzip2':
       return { program: 'bzip2', args: ['-dc'], what: 'bzip2 decompression' };
   }
