@@ -236,13 +236,23 @@ const KERNEL_FS = new Set([
  * dockerd (it copies from the container's filesystem and volumes, not its live mounts).
  */
 export function kernelMountPoints(mountinfo: string): string[] {
-  const out: string[] = [];
+  return mountPoints(mountinfo)
+    .filter((m) => m.point !== '/' && KERNEL_FS.has(m.fstype))
+    .map((m) => m.point);
+}
+
+/** mountPoints lists the mounts of a mountinfo text: mount point (octal escapes undone) and type. */
+export function mountPoints(mountinfo: string): { point: string; fstype: string }[] {
+  const out: { point: string; fstype: string }[] = [];
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ');
     const point = left?.split(' ')[4];
     const fstype = right?.split(' ')[0];
-    if (!point || !fstype || point === '/' || !KERNEL_FS.has(fstype)) continue;
-    out.push(point.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+    if (!point || !fstype) continue;
+    out.push({
+      point: point.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))),
+      fstype,
+    });
   }
   return out;
 }

@@ -41,6 +41,7 @@ import {
   parseDeletedFiles,
   writeRootfsDiff,
 } from '../archive/checkpoint-archive.js';
+import { mountPoints } from '../archive/container-archive.js';
 import type { ArchiveSource, CompressionKind } from '../archive/compression.js';
 import type { ContainerdClient, Mount } from '../containerd/index.js';
 import { packCheckpointOptions, unpackSpec } from '../containerd/index.js';
@@ -302,12 +303,8 @@ export class CheckpointService implements CheckpointBackend {
    * export or import cut short by a crash). Called once at start, before any request.
    */
   async clearStaging(): Promise<void> {
-    // never recurse into something mounted below it (mount points are octal-escaped fields 5)
-    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-    const inside = mountinfo
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m.startsWith(`${this.stagingDir}/`));
+    // never recurse into something mounted below it
+    const inside = ((await ownMountPoints()) ?? []).filter((m) => m.startsWith(`${this.stagingDir}/`));
     if (inside.length > 0) {
       this.#o.logger?.warn({ mounts: inside }, 'checkpoint staging has mounts below it: left in place');
       return;
@@ -912,6 +909,12 @@ export class CheckpointService implements CheckpointBackend {
   }
 }
 
+/** ownMountPoints lists ckptd's own mount points; undefined when they cannot be read. */
+async function ownMountPoints(): Promise<string[] | undefined> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : mountPoints(text).map((m) => m.point);
+}
+
 /**
  * mountForApply mounts a new container's snapshot at `target` for the rootfs diff. An overlay
  * is mounted `volatile`: unmounting a writable overlay syncs the whole filesystem under its
@@ -931,11 +934,8 @@ async function mountForApply(mounts: Mount[], target: string): Promise<{ release
   if (m.type === 'overlay' && workdir !== undefined) {
     const mark = join(workdir, 'work', 'incompat', 'volatile');
     const release = async () => {
-      const still = await readFile('/proc/self/mountinfo', 'utf8').then(
-        (t) => t.split('\n').some((l) => l.split(' ')[4] === target),
-        () => true,
-      );
-      if (!still) await rm(mark, { recursive: true, force: true });
+      const points = await ownMountPoints();
+      if (points !== undefined && !points.includes(target)) await rm(mark, { recursive: true, force: true });
     };
     try {
       await mount([...m.options, 'volatile']);
