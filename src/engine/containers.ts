@@ -378,6 +378,14 @@ function isNotFound(err: unknown): boolean {
   return isEngineError(err) && TASK_GONE.has(err.code);
 }
 
+/** nameInUse is dockerd's 409 for a container name another container holds. */
+function nameInUse(name: string, holder: string): ConflictError {
+  return new ConflictError(
+    `Conflict. The container name "/${name}" is already in use by container "${holder}". ` +
+      'You have to remove (or rename) that container to be able to reuse that name.',
+  );
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
@@ -651,11 +659,7 @@ export class ContainerService implements ContainersBackend {
     if (name !== undefined && name !== '') {
       chosen = validateContainerName(name);
       if (taken(chosen)) {
-        const holder = all.find((v) => v.name === chosen || v.id === chosen)?.id ?? id;
-        throw new ConflictError(
-          `Conflict. The container name "/${chosen}" is already in use by container "${holder}". ` +
-            'You have to remove (or rename) that container to be able to reuse that name.',
-        );
+        throw nameInUse(chosen, all.find((v) => v.name === chosen || v.id === chosen)?.id ?? id);
       }
     } else {
       let retry = 0;
@@ -1429,12 +1433,7 @@ export class ContainerService implements ContainersBackend {
       }
       const all = await this.#views();
       const holder = all.find((x) => x.id !== v.id && (x.name === name || x.id === name));
-      if (holder !== undefined || this.#reservedNames.has(name)) {
-        throw new ConflictError(
-          `Conflict. The container name "/${name}" is already in use by container "${holder?.id ?? ''}". ` +
-            'You have to remove (or rename) that container to be able to reuse that name.',
-        );
-      }
+      if (holder !== undefined || this.#reservedNames.has(name)) throw nameInUse(name, holder?.id ?? '');
       this.#reservedNames.add(name);
       try {
         await this.#client.containers.update(
