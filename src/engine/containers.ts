@@ -36,7 +36,7 @@ import {
   type MergedContainerConfig,
 } from '../oci/container-config.js';
 import { prunable, type Filters } from '../oci/filters.js';
-import { mountArgs } from './rootfs.js';
+import { mountArgs, readOnlyOptions } from './rootfs.js';
 import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
@@ -742,7 +742,7 @@ export class ContainerService implements ContainersBackend {
       throw new InternalError('cannot read the image rootfs: unexpected mounts');
     const target = await mkdtemp(join(tmpdir(), 'ckptd-rootfs-'));
     try {
-      const options = [...m.options.filter((o) => o !== 'rw'), 'ro'];
+      const options = readOnlyOptions(m.options);
       if (m.type === 'bind') options.push('bind');
       await execFileP('mount', mountArgs(m, options, target));
       try {

@@ -68,7 +68,12 @@ export function mountArgs(m: RootfsMount, options: readonly string[], target: st
  * the whole filesystem under its upper dir.
  */
 export function readOnlyMounts<M extends RootfsMount>(mounts: readonly M[]): M[] {
-  return mounts.map((m) => ({ ...m, options: [...m.options.filter((o) => o !== 'rw' && o !== 'ro'), 'ro'] }));
+  return mounts.map((m) => ({ ...m, options: readOnlyOptions(m.options) }));
+}
+
+/** readOnlyOptions are mount options with `rw` (or `ro`) replaced by one `ro` at the end. */
+export function readOnlyOptions(options: readonly string[]): string[] {
+  return [...options.filter((o) => o !== 'rw' && o !== 'ro'), 'ro'];
 }
 
 /**
@@ -82,10 +87,7 @@ export function readOnlyMountArgs(mounts: readonly RootfsMount[], target: string
   if (m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind')) {
     return ['--bind', '-o', 'ro', m.source, target];
   }
-  if (m.type !== 'overlay') {
-    const opts = [...m.options.filter((o) => o !== 'rw'), 'ro'];
-    return ['-t', m.type, '-o', opts.join(','), m.source, target];
-  }
+  if (m.type !== 'overlay') return mountArgs(m, readOnlyOptions(m.options), target);
   const layout = overlayLayout(mounts);
   const rest = m.options.filter((o) => !/^(upperdir|workdir|lowerdir)=/.test(o) && o !== 'rw' && o !== 'ro');
   const lowers = layout ? [layout.upper, ...layout.lowers] : [];
