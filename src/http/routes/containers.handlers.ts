@@ -181,8 +181,7 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
 
     async getContainersStats(request, reply) {
       const query = q(request);
-      const stream =
-        query.stream === undefined || firstValue(query.stream) === '' ? true : parseBool(query.stream);
+      const stream = parseBool(query.stream, true); // moby's BoolValueOrDefault(r, "stream", true)
       const oneShot = parseBool(query['one-shot']);
       if (stream && oneShot) throw new InvalidArgumentError('cannot have stream=true and one-shot=true');
       const stats = backend.containerStats(id(request), { stream, oneShot }, request.abortSignal);
