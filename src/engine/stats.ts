@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { ZERO_TIME } from './containers-shape.js';
 
 /** CgroupSample is one reading of a cgroup's counters. */
 export interface CgroupSample {
@@ -91,9 +92,9 @@ export async function readCgroupSample(l: CgroupLayout): Promise<CgroupSample | 
     const memMax = (await text(join(dir, 'memory.max')))?.trim();
     const pidsMax = (await text(join(dir, 'pids.max')))?.trim();
     return {
-      cpuTotal: num(String(c.usage_usec)) * 1000,
-      cpuKernel: num(String(c.system_usec)) * 1000,
-      cpuUser: num(String(c.user_usec)) * 1000,
+      cpuTotal: (c.usage_usec ?? 0) * 1000,
+      cpuKernel: (c.system_usec ?? 0) * 1000,
+      cpuUser: (c.user_usec ?? 0) * 1000,
       throttling: {
         periods: c.nr_periods ?? 0,
         throttled_periods: c.nr_throttled ?? 0,
@@ -156,8 +157,6 @@ export function blkioV1(t: string | undefined): CgroupSample['blkio'] {
   }
   return out;
 }
-
-const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /**
  * dockerStats shapes a sample (and the one before it, for the CLI's cpu percentage) as the
