@@ -121,6 +121,14 @@ timeit() {
 gen_cmd() { if [ "$1" = small ]; then echo 'mkdir /data && cd /data && for i in $(seq 10000); do head -c 4096 /dev/urandom > f$i; done'; else echo "dd if=/dev/urandom of=/data bs=1M count=$1 2>/dev/null"; fi; }
 # upper dir of a ckptd container (its snapshot's overlay upperdir, from the mount table)
 ckptd_root() { awk -v id="$1" '$5 ~ id"/rootfs$" {print $5}' /proc/self/mountinfo | head -1; }
+# filled_container DOCKER NAME MIB: a running container holding MIB MiB of new random data in 8
+# files under /data (export and cp out)
+filled_container() {
+  local dk=$1 name=$2 mib=$3
+  $dk rm -f "$name" >/dev/null 2>&1 || true
+  $dk run -d --name "$name" --network none "$BIMG" sleep 100000 >/dev/null
+  $dk exec "$name" sh -c "mkdir /data && for i in 1 2 3 4 5 6 7 8; do dd if=/dev/urandom of=/data/f\$i bs=1M count=$((mib / 8)) 2>/dev/null; done"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 if case_on commit; then
@@ -154,10 +162,7 @@ fi
 # same merged tree; ckptd's peak RSS while exporting (VmHWM, reset with clear_refs=5 first).
 if case_on export; then
 EXPORT_MIB=${BENCH_EXPORT_MIB:-1024}
-ex_gen="mkdir /data && for i in 1 2 3 4 5 6 7 8; do dd if=/dev/urandom of=/data/f\$i bs=1M count=$((EXPORT_MIB / 8)) 2>/dev/null; done"
-$DK_CKPTD rm -f bex >/dev/null 2>&1 || true
-$DK_CKPTD run -d --name bex "$BIMG" sleep 100000 >/dev/null
-$DK_CKPTD exec bex sh -c "$ex_gen"
+filled_container "$DK_CKPTD" bex "$EXPORT_MIB"
 root=$(ckptd_root "$($DK_CKPTD inspect -f '{{.Id}}' bex)")
 bytes=$($DK_CKPTD export bex | wc -c)
 echo 5 > "/proc/$CKPTD_PID/clear_refs"
@@ -167,9 +172,7 @@ ex_rss=$(awk '/VmHWM/{print $2}' "/proc/$CKPTD_PID/status")
 ef=$(timeit "$RUNS" "tar -cf - -C '$root' . | cat > /dev/null")
 eb=-
 if [ -n "$DK_PEER" ]; then
-  $DK_PEER rm -f bex >/dev/null 2>&1 || true
-  $DK_PEER run -d --name bex --network none "$BIMG" sleep 100000 >/dev/null
-  $DK_PEER exec bex sh -c "$ex_gen"
+  filled_container "$DK_PEER" bex "$EXPORT_MIB"
   eb=$(timeit "$RUNS" "$DK_PEER export bex | cat > /dev/null")
   $DK_PEER rm -f bex >/dev/null
 fi
@@ -224,10 +227,7 @@ if case_on save; then
 fi
 if case_on cp; then
   CP_MIB=${BENCH_CP_MIB:-512}
-  cp_gen="mkdir /data && for i in 1 2 3 4 5 6 7 8; do dd if=/dev/urandom of=/data/f\$i bs=1M count=$((CP_MIB / 8)) 2>/dev/null; done"
-  $DK_CKPTD rm -f bcp >/dev/null 2>&1 || true
-  $DK_CKPTD run -d --name bcp "$BIMG" sleep 100000 >/dev/null
-  $DK_CKPTD exec bcp sh -c "$cp_gen"
+  filled_container "$DK_CKPTD" bcp "$CP_MIB"
   cbytes=$($DK_CKPTD cp bcp:/data - | wc -c)
   ca=$(timeit "$RUNS" "$DK_CKPTD cp bcp:/data - | cat > /dev/null")
   cc=$(timeit "$RUNS" "curl -fsS --unix-socket $W/ckptd.sock 'http://x/v1.47/containers/bcp/archive?path=/data' -o /dev/null")
@@ -235,9 +235,7 @@ if case_on cp; then
   cf=$(timeit "$RUNS" "tar -cf - -C '$croot' data | cat > /dev/null")
   cb=-
   if [ -n "$DK_PEER" ]; then
-    $DK_PEER rm -f bcp >/dev/null 2>&1 || true
-    $DK_PEER run -d --name bcp --network none "$BIMG" sleep 100000 >/dev/null
-    $DK_PEER exec bcp sh -c "$cp_gen"
+    filled_container "$DK_PEER" bcp "$CP_MIB"
     cb=$(timeit "$RUNS" "$DK_PEER cp bcp:/data - | cat > /dev/null")
     $DK_PEER rm -f bcp >/dev/null
   fi
