@@ -278,6 +278,14 @@ export async function writeImageArchive(
 const SAVE_TAR_RECORD = 128;
 
 /**
+ * contentStoreBlob is the file of a sha256 blob in a local containerd content store (its
+ * `blobs/sha256/<hex>` layout), or undefined for another kind of digest.
+ */
+export function contentStoreBlob(contentDir: string, digest: string): string | undefined {
+  return /^sha256:[0-9a-f]{64}$/.test(digest) ? join(contentDir, blobPath(digest)) : undefined;
+}
+
+/**
  * localImageArchive prepares `layout` to be written by the host's GNU tar straight from a local
  * containerd content store (`contentDir`, whose blobs/sha256/<hex> files are complete and
  * immutable): a private staging directory holds the metadata files and a symlink per blob, and
@@ -290,10 +298,7 @@ export async function localImageArchive(
   contentDir: string,
   layout: ImageArchiveLayout,
 ): Promise<{ source: ArchiveSource; cleanup(): Promise<void> } | undefined> {
-  const blobFile = (digest: string): string | undefined => {
-    const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
-    return hex === undefined ? undefined : join(contentDir, 'blobs', 'sha256', hex);
-  };
+  const blobFile = (digest: string) => contentStoreBlob(contentDir, digest);
   for (const b of layout.blobs) {
     const path = blobFile(b.digest);
     if (path === undefined) return undefined;

@@ -46,6 +46,7 @@ import {
   type PathStat,
 } from '../archive/container-archive.js';
 import {
+  contentStoreBlob,
   localImageArchive,
   planImageArchive,
   writeImageArchive,
@@ -165,14 +166,11 @@ function errnoOf(err: unknown): string | undefined {
  * 1 MiB chunks; undefined when it is not there, so the caller falls back to Content.Read.
  */
 export async function openLocalBlob(contentDir: string, digest: string): Promise<Readable | undefined> {
-  const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
-  if (!m) return undefined;
+  const path = contentStoreBlob(contentDir, digest);
+  if (path === undefined) return undefined;
   let fh: FileHandle;
   try {
-    fh = await openFile(
-      join(contentDir, 'blobs', 'sha256', m[1]!),
-      constants.O_RDONLY | constants.O_NOFOLLOW,
-    );
+    fh = await openFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     return undefined;
   }
