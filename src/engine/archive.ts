@@ -68,7 +68,7 @@ import { execUserFromFiles } from '../oci/runtime-spec.js';
 import type { CommitSource } from './containers.js';
 import type { ResolvedImage } from './images.js';
 import type { TaskPauser } from './pause.js';
-import { withReadOnlyRootfs, type RootfsMount } from './rootfs.js';
+import { unmount, withReadOnlyRootfs, type RootfsMount } from './rootfs.js';
 
 export type { PathStat } from '../archive/container-archive.js';
 
@@ -538,7 +538,7 @@ async function withWritableRootfs<T>(
     try {
       return await fn(target);
     } finally {
-      await execFileP('umount', [target]).catch(() => execFileP('umount', ['-l', target]));
+      await unmount(target);
     }
   } finally {
     await rmdir(target).catch(() => undefined);

@@ -45,7 +45,7 @@ import { mountPoints } from '../archive/container-archive.js';
 import type { ArchiveSource, CompressionKind } from '../archive/compression.js';
 import type { ContainerdClient, Mount } from '../containerd/index.js';
 import { packCheckpointOptions, unpackSpec } from '../containerd/index.js';
-import { mountArgs } from './rootfs.js';
+import { mountArgs, unmount } from './rootfs.js';
 import {
   ConflictError,
   InternalError,
@@ -900,7 +900,7 @@ export class CheckpointService implements CheckpointBackend {
           signal ?? new AbortController().signal,
         );
       } finally {
-        await execFileP('umount', [target]).catch(() => execFileP('umount', ['-l', target]));
+        await unmount(target);
         await mounted.release();
       }
     } finally {

@@ -36,7 +36,7 @@ import {
   type MergedContainerConfig,
 } from '../oci/container-config.js';
 import { prunable, type Filters } from '../oci/filters.js';
-import { mountArgs, readOnlyOptions } from './rootfs.js';
+import { mountArgs, readOnlyOptions, unmount } from './rootfs.js';
 import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
@@ -748,7 +748,7 @@ export class ContainerService implements ContainersBackend {
       try {
         return await Promise.all(paths.map((p) => readFile(join(target, p), 'utf8').catch(() => undefined)));
       } finally {
-        await execFileP('umount', [target]).catch(() => execFileP('umount', ['-l', target]));
+        await unmount(target);
       }
     } finally {
       await rmdir(target).catch(() => undefined);

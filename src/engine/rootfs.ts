@@ -57,6 +57,11 @@ export function overlayLayout(mounts: readonly RootfsMount[]): OverlayLayout | u
   return upper === undefined ? undefined : { upper, lowers };
 }
 
+/** unmount unmounts `target`, lazily (detached, freed once unused) when it is busy. */
+export async function unmount(target: string): Promise<void> {
+  await execFileP('umount', [target]).catch(() => execFileP('umount', ['-l', target]));
+}
+
 /** mountArgs are `mount`'s arguments for one containerd mount at `target` with `options`. */
 export function mountArgs(m: RootfsMount, options: readonly string[], target: string): string[] {
   return ['-t', m.type === 'bind' ? 'none' : m.type, '-o', options.join(','), m.source, target];
@@ -116,7 +121,7 @@ export async function withReadOnlyRootfs<T>(
     try {
       return await fn(target);
     } finally {
-      await execFileP('umount', [target]).catch(() => execFileP('umount', ['-l', target]));
+      await unmount(target);
     }
   } finally {
     await rmdir(target).catch(() => undefined);
