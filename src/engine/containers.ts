@@ -40,6 +40,7 @@ import { mountArgs, readOnlyOptions, unmount } from './rootfs.js';
 import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
+import { checkCreateRequest, checkPlatform } from '../oci/create-fields.js';
 import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
 import {
   buildRuntimeSpec,
@@ -231,6 +232,7 @@ export interface ContainersBackend {
     name: string | undefined,
     req: CreateContainerRequest,
     signal?: AbortSignal,
+    platform?: string,
   ): Promise<CreateContainerResponse>;
   /**
    * containerStart starts the container's task; NotModifiedError when already running. With
@@ -526,13 +528,19 @@ export class ContainerService implements ContainersBackend {
     name: string | undefined,
     req: CreateContainerRequest,
     signal?: AbortSignal,
+    platform?: string,
   ): Promise<CreateContainerResponse> {
     if (req === null || typeof req !== 'object')
       throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const imageRef = typeof req.Image === 'string' ? req.Image : '';
     if (imageRef === '') throw new InvalidArgumentError('No image specified');
+    checkCreateRequest(req as Record<string, unknown>);
+    checkPlatform(platform);
     const hostConfig: HostConfig = { ...(req.HostConfig ?? {}) };
     const networkMode = parseNetworkMode(hostConfig.NetworkMode);
+    if (req.NetworkDisabled === true && networkMode === 'host') {
+      throw new InvalidArgumentError('NetworkDisabled: cannot be combined with NetworkMode host');
+    }
     for (const b of hostConfig.Binds ?? []) parseBind(b); // 400 before any work
 
     let image: ResolvedImage;
@@ -587,6 +595,7 @@ export class ContainerService implements ContainersBackend {
             namespace: this.#o.namespace,
             cgroupVersion: this.#o.cgroupVersion ?? 2,
             etcFiles: etc,
+            ...(annotations(hc.Annotations) ? { annotations: annotations(hc.Annotations) } : {}),
             ...(resolveUser ? { resolveUser } : {}),
             ...(Array.isArray(req.ConsoleSize) ? { consoleSize: req.ConsoleSize as [number, number] } : {}),
           });
@@ -1627,6 +1636,15 @@ export function clampRlimits(spec: RuntimeSpec, hardLimit: number | undefined): 
       r.soft = Math.min(r.soft, hardLimit);
     }
   }
+}
+
+/** annotations returns HostConfig.Annotations when it is a string map (400 otherwise). */
+function annotations(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+    throw new InvalidArgumentError('HostConfig.Annotations: must be a map of strings');
+  }
+  return v as Record<string, string>;
 }
 
 /** publicLabels hides ckptd's own bookkeeping labels from clients. */

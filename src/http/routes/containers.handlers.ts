@@ -63,7 +63,13 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
         throw new InvalidArgumentError('invalid JSON body: expected an object');
       }
       const name = firstValue(q(request).name);
-      const res = await backend.containerCreate(name, body as CreateContainerRequest, request.abortSignal);
+      const platform = firstValue(q(request).platform);
+      const res = await backend.containerCreate(
+        name,
+        body as CreateContainerRequest,
+        request.abortSignal,
+        platform,
+      );
       void reply.code(201);
       return res;
     },

@@ -1,0 +1,284 @@
+/**
+ * Every field of POST /containers/create (Docker API 1.47: `container.Config`, `HostConfig` with
+ * its embedded `Resources`, `NetworkingConfig`) and what ckptd does with it: applied as dockerd
+ * applies it, refused with a 400 naming the field, or ignored because dockerd ignores it too on
+ * Linux. A field the table does not list is refused when set. A unit test walks Docker's full
+ * list against these tables.
+ *
+ * "Set" means different from the zero value the docker CLI and SDKs send for an option the user
+ * did not give (`0`, `""`, `false`, `null`, `[]`, `{}`, and the few per-field defaults below).
+ */
+import { InvalidArgumentError } from '../errors/index.js';
+
+/** FieldDecision says what ckptd does with one request field. */
+export type FieldDecision =
+  | { readonly kind: 'applied'; readonly note?: string }
+  | { readonly kind: 'refused'; readonly why: string }
+  | { readonly kind: 'ignored'; readonly why: string };
+
+const applied = (note?: string): FieldDecision =>
+  note === undefined ? { kind: 'applied' } : { kind: 'applied', note };
+const refused = (why: string): FieldDecision => ({ kind: 'refused', why });
+const ignored = (why: string): FieldDecision => ({ kind: 'ignored', why });
+
+/** CONFIG_FIELDS are the decisions for the top-level `container.Config` fields of a create body. */
+export const CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.freeze({
+  Hostname: applied(),
+  Domainname: applied(),
+  User: applied(),
+  AttachStdin: applied('recorded; the client attaches'),
+  AttachStdout: applied('recorded; the client attaches'),
+  AttachStderr: applied('recorded; the client attaches'),
+  ExposedPorts: applied('recorded in Config and committed images; nothing is published'),
+  Tty: applied(),
+  OpenStdin: applied(),
+  StdinOnce: applied(),
+  Env: applied(),
+  Cmd: applied(),
+  Healthcheck: refused('health checks are not implemented by ckptd'),
+  ArgsEscaped: ignored('Windows only; dockerd ignores it on Linux'),
+  Image: applied(),
+  Volumes: refused('anonymous volumes are not supported by ckptd (no volume store); bind a host path'),
+  WorkingDir: applied(),
+  Entrypoint: applied(),
+  NetworkDisabled: applied('the container gets no network (as NetworkMode none)'),
+  MacAddress: refused('ckptd has no bridge network to give the container a MAC address'),
+  OnBuild: applied('recorded in Config and committed images'),
+  Labels: applied(),
+  StopSignal: applied(),
+  StopTimeout: applied(),
+  Shell: applied('recorded in Config and committed images'),
+  HostConfig: applied(),
+  NetworkingConfig: applied('only an empty endpoint for the none or host network'),
+});
+
+const NO_RESOURCE = 'is not implemented by ckptd';
+
+/** HOST_CONFIG_FIELDS are the decisions for `HostConfig` fields (Resources included, flattened). */
+export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.freeze({
+  Binds: applied(),
+  ContainerIDFile: ignored('written by the client; dockerd ignores it'),
+  LogConfig: applied('json-file without options only'),
+  NetworkMode: applied('none (default) or host'),
+  PortBindings: refused('ckptd has no bridge network: ports cannot be published (use NetworkMode host)'),
+  RestartPolicy: refused(`restart policies other than "no" ${NO_RESOURCE}`),
+  AutoRemove: applied(),
+  VolumeDriver: refused('volume drivers are not supported by ckptd'),
+  VolumesFrom: refused('volumes are not supported by ckptd'),
+  ConsoleSize: applied(),
+  Annotations: applied('passed to the runtime as OCI annotations'),
+  CapAdd: refused(NO_RESOURCE),
+  CapDrop: refused(NO_RESOURCE),
+  CgroupnsMode: refused(NO_RESOURCE),
+  Dns: refused(NO_RESOURCE),
+  DnsOptions: refused(NO_RESOURCE),
+  DnsSearch: refused(NO_RESOURCE),
+  ExtraHosts: applied(),
+  GroupAdd: refused(NO_RESOURCE),
+  IpcMode: refused(NO_RESOURCE),
+  Cgroup: refused("joining another container's cgroup is not supported by ckptd"),
+  Links: refused('links need a bridge network, which ckptd does not have'),
+  OomScoreAdj: refused(NO_RESOURCE),
+  PidMode: refused(NO_RESOURCE),
+  Privileged: refused(NO_RESOURCE),
+  PublishAllPorts: refused('ckptd has no bridge network: ports cannot be published'),
+  ReadonlyRootfs: applied(),
+  SecurityOpt: refused(NO_RESOURCE),
+  StorageOpt: refused('storage options are not supported by the containerd snapshotters ckptd uses'),
+  Tmpfs: applied(),
+  UTSMode: refused(NO_RESOURCE),
+  UsernsMode: applied('"" or host: ckptd never uses user namespaces'),
+  ShmSize: applied(),
+  Sysctls: applied(),
+  Runtime: applied('"" or runc (io.containerd.runc.v2)'),
+  Isolation: applied('"" or default on Linux'),
+  Mounts: refused(NO_RESOURCE),
+  MaskedPaths: refused(NO_RESOURCE),
+  ReadonlyPaths: refused(NO_RESOURCE),
+  Init: refused(NO_RESOURCE),
+  // Resources
+  CpuShares: refused(NO_RESOURCE),
+  Memory: refused(NO_RESOURCE),
+  NanoCpus: refused(NO_RESOURCE),
+  CgroupParent: refused(NO_RESOURCE),
+  BlkioWeight: refused(NO_RESOURCE),
+  BlkioWeightDevice: refused(NO_RESOURCE),
+  BlkioDeviceReadBps: refused(NO_RESOURCE),
+  BlkioDeviceWriteBps: refused(NO_RESOURCE),
+  BlkioDeviceReadIOps: refused(NO_RESOURCE),
+  BlkioDeviceWriteIOps: refused(NO_RESOURCE),
+  CpuPeriod: refused(NO_RESOURCE),
+  CpuQuota: refused(NO_RESOURCE),
+  CpuRealtimePeriod: refused('real-time CPU scheduling is not supported by ckptd'),
+  CpuRealtimeRuntime: refused('real-time CPU scheduling is not supported by ckptd'),
+  CpusetCpus: refused(NO_RESOURCE),
+  CpusetMems: refused(NO_RESOURCE),
+  Devices: refused(NO_RESOURCE),
+  DeviceCgroupRules: refused(NO_RESOURCE),
+  DeviceRequests: refused('device requests (GPUs) need device drivers ckptd does not have'),
+  KernelMemory: refused('kernel memory limits are deprecated by the kernel and not supported'),
+  KernelMemoryTCP: refused('kernel TCP memory limits are not supported by ckptd'),
+  MemoryReservation: refused(NO_RESOURCE),
+  MemorySwap: refused(NO_RESOURCE),
+  MemorySwappiness: refused(NO_RESOURCE),
+  OomKillDisable: refused(NO_RESOURCE),
+  PidsLimit: refused(NO_RESOURCE),
+  Ulimits: refused(NO_RESOURCE),
+  CpuCount: refused('Windows only'),
+  CpuPercent: refused('Windows only'),
+  IOMaximumIOps: refused('Windows only'),
+  IOMaximumBandwidth: refused('Windows only'),
+});
+
+/**
+ * isZero tells whether a field value is what clients send for an option the user did not give.
+ * Per-field defaults: a RestartPolicy named "" or "no" with no retries, a LogConfig of type ""
+ * or json-file with no options, ConsoleSize [0, 0], MemorySwappiness -1, PidsLimit -1.
+ */
+export function isZero(field: string, v: unknown): boolean {
+  if (v === undefined || v === null || v === '' || v === 0 || v === false) return true;
+  if (Array.isArray(v)) return v.length === 0 || (field === 'ConsoleSize' && v.every((x) => x === 0));
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (Object.keys(o).length === 0) return true;
+    if (field === 'RestartPolicy') {
+      return (o.Name === undefined || o.Name === '' || o.Name === 'no') && !o.MaximumRetryCount;
+    }
+    if (field === 'LogConfig') {
+      const cfg = o.Config as Record<string, unknown> | null | undefined;
+      return (
+        (o.Type === undefined || o.Type === '' || o.Type === 'json-file') &&
+        (cfg === undefined || cfg === null || Object.keys(cfg).length === 0)
+      );
+    }
+    return false;
+  }
+  if (v === -1 && (field === 'MemorySwappiness' || field === 'PidsLimit')) return true;
+  return false;
+}
+
+function refuse(where: string, field: string, why: string): never {
+  throw new InvalidArgumentError(`${where}${field}: ${why}`);
+}
+
+function checkFields(
+  where: string,
+  obj: Record<string, unknown>,
+  table: Readonly<Record<string, FieldDecision>>,
+): void {
+  for (const [field, value] of Object.entries(obj)) {
+    if (isZero(field, value)) continue;
+    const d = Object.hasOwn(table, field) ? table[field] : undefined;
+    if (d === undefined) refuse(where, field, 'unknown field (not part of Docker API 1.47)');
+    if (d.kind === 'refused') refuse(where, field, d.why);
+  }
+}
+
+/** VALUE_CHECKS refuse values of applied fields that ckptd cannot apply (the field itself is applied). */
+function checkValues(hc: Record<string, unknown>): void {
+  const lc = hc.LogConfig as { Type?: unknown; Config?: unknown } | undefined;
+  if (lc !== undefined && lc !== null && !isZero('LogConfig', lc)) {
+    if (lc.Type !== undefined && lc.Type !== '' && lc.Type !== 'json-file') {
+      refuse(
+        'HostConfig.',
+        'LogConfig.Type',
+        `logging driver ${JSON.stringify(lc.Type)} is not supported by ckptd (json-file only)`,
+      );
+    }
+    refuse(
+      'HostConfig.',
+      'LogConfig.Config',
+      'json-file options (max-size, max-file, ...) are not supported by ckptd',
+    );
+  }
+  const userns = hc.UsernsMode;
+  if (typeof userns === 'string' && userns !== '' && userns !== 'host') {
+    refuse(
+      'HostConfig.',
+      'UsernsMode',
+      `user namespaces are not supported by ckptd (${JSON.stringify(userns)})`,
+    );
+  }
+  const runtime = hc.Runtime;
+  if (
+    typeof runtime === 'string' &&
+    runtime !== '' &&
+    runtime !== 'runc' &&
+    runtime !== 'io.containerd.runc.v2'
+  ) {
+    refuse('HostConfig.', 'Runtime', `unknown or invalid runtime name: ${runtime}`);
+  }
+  const isolation = hc.Isolation;
+  if (typeof isolation === 'string' && isolation !== '' && isolation !== 'default') {
+    refuse('HostConfig.', 'Isolation', `invalid isolation '${isolation}' on linux`);
+  }
+  const vd = hc.VolumeDriver;
+  if (vd === 'local') delete hc.VolumeDriver; // the default driver: nothing to apply
+}
+
+/**
+ * checkNetworkingConfig accepts only what the none and host networks can carry: endpoint
+ * entries without addresses, aliases, links or driver options.
+ */
+function checkNetworkingConfig(nc: unknown): void {
+  if (nc === undefined || nc === null) return;
+  if (typeof nc !== 'object' || Array.isArray(nc)) refuse('', 'NetworkingConfig', 'must be an object');
+  for (const [k, v] of Object.entries(nc as Record<string, unknown>)) {
+    if (k !== 'EndpointsConfig') {
+      if (!isZero(k, v)) refuse('NetworkingConfig.', k, 'unknown field (not part of Docker API 1.47)');
+      continue;
+    }
+    if (v === null || v === undefined) continue;
+    if (typeof v !== 'object' || Array.isArray(v))
+      refuse('NetworkingConfig.', 'EndpointsConfig', 'must be an object');
+    for (const [net, ep] of Object.entries(v as Record<string, unknown>)) {
+      if (ep === null || ep === undefined) continue;
+      for (const [f, val] of Object.entries(ep as Record<string, unknown>)) {
+        if (!isZero(f, val)) {
+          refuse(
+            `NetworkingConfig.EndpointsConfig.${net}.`,
+            f,
+            'endpoint settings need a bridge network, which ckptd does not have',
+          );
+        }
+      }
+    }
+  }
+}
+
+/**
+ * checkCreateRequest refuses (InvalidArgumentError, 400) the first field of a create body that
+ * ckptd would not apply: a refused or unknown field that is set, or a value of an applied field
+ * ckptd cannot honour. It may normalise the body in place (drop a `local` VolumeDriver).
+ */
+export function checkCreateRequest(body: Record<string, unknown>): void {
+  const { HostConfig: hc, NetworkingConfig: nc, ...config } = body;
+  checkFields('', config, CONFIG_FIELDS);
+  if (hc !== undefined && hc !== null) {
+    if (typeof hc !== 'object' || Array.isArray(hc)) refuse('', 'HostConfig', 'must be an object');
+    const h = hc as Record<string, unknown>;
+    checkValues(h);
+    checkFields('HostConfig.', h, HOST_CONFIG_FIELDS);
+  }
+  checkNetworkingConfig(nc);
+}
+
+/**
+ * checkPlatform refuses a create `platform` ckptd cannot run: only linux on the host's
+ * architecture (dockerd: the image's platform must match).
+ */
+export function checkPlatform(platform: string | undefined, hostArch: string = goArch(process.arch)): void {
+  if (platform === undefined || platform === '') return;
+  const [os = '', arch = ''] = platform.toLowerCase().split('/');
+  if (os !== 'linux' || (arch !== '' && arch !== hostArch)) {
+    throw new InvalidArgumentError(
+      `platform: ${platform} cannot run on this host (linux/${hostArch}); ckptd does not emulate other platforms`,
+    );
+  }
+}
+
+/** goArch spells a Node `process.arch` as Go's GOARCH, which platforms use. */
+export function goArch(nodeArch: string): string {
+  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
+  return map[nodeArch] ?? nodeArch;
+}
