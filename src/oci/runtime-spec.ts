@@ -14,6 +14,7 @@ import {
   type MergedContainerConfig,
 } from './container-config.js';
 import type { ImageRuntimeConfig } from './image-config.js';
+import { parseMounts, specMount } from './mounts.js';
 
 /** OCI_VERSION is the runtime-spec version written into specs (runc 1.1 implements 1.0.2). */
 export const OCI_VERSION = '1.0.2';
@@ -166,6 +167,8 @@ export interface HostConfigInput {
   Sysctls?: Record<string, string> | null;
   /** Tmpfs maps container paths to tmpfs mount options (`docker run --tmpfs /path:opts`). */
   Tmpfs?: Record<string, string> | null;
+  /** Mounts are `docker run --mount` entries (see oci/mounts.ts). */
+  Mounts?: unknown;
 }
 
 /** RuntimeSpecInput is everything buildRuntimeSpec needs. */
@@ -195,6 +198,8 @@ export interface RuntimeSpecInput {
   annotations?: Record<string, string>;
   /** consoleSize is the initial TTY size (create request `ConsoleSize` [height, width]). */
   consoleSize?: [number, number];
+  /** groupAdd are the resolved HostConfig.GroupAdd gids, appended to the user's groups. */
+  groupAdd?: number[];
 }
 
 const MIN_ID = 0;
@@ -544,7 +549,11 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   const user = resolveUser(config.User, input.resolveUser);
   const process: SpecProcess = {
     terminal: tty,
-    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [user.gid] },
+    user: {
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: [...(user.additionalGids ?? [user.gid]), ...(input.groupAdd ?? [])],
+    },
     args: processArgs(config.Entrypoint, config.Cmd),
     env: processEnv(config.Env, hostname, tty),
     cwd: config.WorkingDir ? cleanPath(config.WorkingDir) : '/',
@@ -567,6 +576,7 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
     const b = parseBind(raw);
     userMounts.push(bindMount(b.source, b.destination, b.readOnly, b.propagation));
   }
+  for (const m of parseMounts(hostConfig.Mounts)) userMounts.push(specMount(m));
   for (const [dest, opts] of Object.entries(hostConfig.Tmpfs ?? {})) {
     userMounts.push(tmpfsMount(dest, typeof opts === 'string' ? opts : ''));
   }
