@@ -1291,7 +1291,11 @@ export class ContainerService implements ContainersBackend {
     const r = this.#record(v);
     if (local) await this.#ensureBindSources(r.HostConfig.Binds ?? []);
     if (local) {
-      await this.#prepareNamespaces(v, r);
+      await this.#prepareNamespaces(v, r).catch(async (err: unknown) => {
+        // as dockerd: an AutoRemove container that cannot start is removed (`removed` waits answered)
+        if (r.HostConfig.AutoRemove) await this.#remove(id).catch(() => undefined);
+        throw err;
+      });
       v = await this.#fresh(id); // the spec may have been re-pointed
     }
     const noIo: TaskIO = { stdin: '', stdout: '', stderr: '', terminal: r.Config.Tty === true };
@@ -1689,6 +1693,8 @@ export class ContainerService implements ContainersBackend {
 
   async containerRemove(ref: string, opts: RemoveOptions = {}): Promise<void> {
     const found = await this.#find(ref);
+    // as dockerd, `rm -f` kills at once, even while a stop (holding the lock) waits out its timeout
+    if (opts.force && this.#isRunning(found)) await this.#signal(found, 9, true);
     await this.#locked(found.id, async () => {
       const v = await this.#fresh(found.id);
       if (this.#isRunning(v)) {
