@@ -246,6 +246,11 @@ describe('namespace and process options through ckptd', () => {
     try {
       const ps = await run('--pid', 'container:pidtarget', IMG, 'ps', '-o', 'pid,args');
       assert.match(ps, /^\s*1 sleep 321$/m);
+      // the name is recorded as the ID (moby adaptSharedNamespaceContainer), so a rename keeps the link
+      await docker('create', '--name', 'pidjoiner', '--pid', 'container:pidtarget', IMG, 'true');
+      const target = (await docker('inspect', '-f', '{{.Id}}', 'pidtarget')).trim();
+      assert.equal((await inspect('pidjoiner')).HostConfig.PidMode, `container:${target}`);
+      await docker('rm', 'pidjoiner');
     } finally {
       await docker('rm', '-f', 'pidtarget');
     }
