@@ -282,3 +282,28 @@ export function goArch(nodeArch: string): string {
   const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
   return map[nodeArch] ?? nodeArch;
 }
+
+const KIND_TEXT = { applied: 'applied', refused: 'refused (400)', ignored: 'ignored, as dockerd' } as const;
+
+/**
+ * renderFieldTable renders the decisions as the README's markdown table (field, decision,
+ * note): `npm run fields` writes it between the README's `fields` markers, and a unit test
+ * fails when the README is stale.
+ */
+export function renderFieldTable(): string {
+  const rows = [
+    '| field | decision | how / why |',
+    '|---|---|---|',
+    ...[
+      ...Object.entries(CONFIG_FIELDS).map(([k, d]) => [`\`${k}\``, d] as const),
+      ...Object.entries(HOST_CONFIG_FIELDS).map(([k, d]) => [`\`HostConfig.${k}\``, d] as const),
+    ].map(([name, d]) => {
+      const note = d.kind === 'applied' ? (d.note ?? '') : d.why;
+      return `| ${name} | ${KIND_TEXT[d.kind]} | ${note.replaceAll('|', '\\|')} |`;
+    }),
+  ];
+  return `${rows.join('\n')}\n`;
+}
+
+/** FIELD_TABLE_MARKERS delimit the generated table in README.md. */
+export const FIELD_TABLE_MARKERS = ['<!-- fields:start -->', '<!-- fields:end -->'] as const;
