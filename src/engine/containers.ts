@@ -48,15 +48,13 @@ import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
 import { checkCreateRequest, checkPlatform } from '../oci/create-fields.js';
+import { readResources, resourcesForCreate, type ResourceHost } from '../oci/resources.js';
 import {
   checkUpdateBody,
   mergeUpdate,
-  readResources,
-  resourcesForCreate,
   specResourcesAfterUpdate,
   updateLinuxResources,
-  type ResourceHost,
-} from '../oci/resources.js';
+} from '../oci/resources-update.js';
 import { hostDevices, readHostSysInfo } from './host-resources.js';
 import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
 import {

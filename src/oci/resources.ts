@@ -12,7 +12,13 @@
  * comes in through ResourceHost (cgroup capabilities, device nodes).
  */
 import { InvalidArgumentError } from '../errors/index.js';
-import { HOST_CONFIG_FIELDS, isZero } from './create-fields.js';
+import {
+  checkDeviceMapping,
+  checkUlimit,
+  devicesFromPath,
+  blockDevice,
+  parseDeviceCgroupRule,
+} from './devices.js';
 import type { LinuxDeviceCgroup, POSIXRlimit, RuntimeSpec } from './runtime-spec.js';
 
 /** SysInfo is what the host's cgroups can enforce (moby `pkg/sysinfo.SysInfo`). */
@@ -101,12 +107,6 @@ export interface DeviceMapping {
   CgroupPermissions: string;
 }
 
-/** RestartPolicy is `HostConfig.RestartPolicy`. */
-export interface RestartPolicy {
-  Name: string;
-  MaximumRetryCount: number;
-}
-
 /**
  * Resources are the resource fields of a HostConfig, read and normalised: zero values where the
  * request left a field out, `null` for the pointer fields dockerd leaves nil.
@@ -136,51 +136,6 @@ export interface Resources {
   Devices: DeviceMapping[];
   DeviceCgroupRules: string[];
 }
-
-/** RESOURCE_FIELDS are the HostConfig fields this module reads, in Docker's order. */
-export const RESOURCE_FIELDS: readonly (keyof Resources)[] = Object.freeze([
-  'CpuShares',
-  'Memory',
-  'NanoCpus',
-  'CgroupParent',
-  'BlkioWeight',
-  'BlkioWeightDevice',
-  'BlkioDeviceReadBps',
-  'BlkioDeviceWriteBps',
-  'BlkioDeviceReadIOps',
-  'BlkioDeviceWriteIOps',
-  'CpuPeriod',
-  'CpuQuota',
-  'CpusetCpus',
-  'CpusetMems',
-  'Devices',
-  'DeviceCgroupRules',
-  'MemoryReservation',
-  'MemorySwap',
-  'MemorySwappiness',
-  'OomKillDisable',
-  'PidsLimit',
-  'Ulimits',
-  'OomScoreAdj',
-]);
-
-/**
- * UPDATABLE_FIELDS are the Resources fields `docker update` changes (moby `UpdateContainer`);
- * dockerd ignores the others in an update body, ckptd refuses them when set.
- */
-export const UPDATABLE_FIELDS: ReadonlySet<string> = new Set([
-  'BlkioWeight',
-  'CpuShares',
-  'NanoCpus',
-  'CpuPeriod',
-  'CpuQuota',
-  'CpusetCpus',
-  'CpusetMems',
-  'Memory',
-  'MemorySwap',
-  'MemoryReservation',
-  'PidsLimit',
-]);
 
 /** LINUX_MIN_MEMORY is moby's `linuxMinMemory` (6 MiB). */
 export const LINUX_MIN_MEMORY = 6 * 1024 * 1024;
@@ -251,34 +206,38 @@ export interface ResourceSpec {
 
 // ---- reading a request ----
 
-type Raw = Record<string, unknown>;
+/** Raw is a request object as decoded from JSON. */
+export type Raw = Record<string, unknown>;
 
-function bad(prefix: string, field: string, why: string): never {
+/** fieldError is the InvalidArgumentError naming a field: `<prefix><field>: <why>`. */
+export function fieldError(prefix: string, field: string, why: string): never {
   throw new InvalidArgumentError(`${prefix}${field}: ${why}`);
 }
 
-function int(prefix: string, o: Raw, f: string, def = 0): number {
+/** readInt reads an integer field (absent or null: `def`); 400 naming it otherwise. */
+export function readInt(prefix: string, o: Raw, f: string, def = 0): number {
   const v = o[f];
   if (v === undefined || v === null) return def;
   if (typeof v !== 'number' || !Number.isSafeInteger(v))
-    bad(prefix, f, `must be an integer, not ${JSON.stringify(v)}`);
+    fieldError(prefix, f, `must be an integer, not ${JSON.stringify(v)}`);
   return v;
 }
 
-function str(prefix: string, o: Raw, f: string): string {
+/** readString reads a string field (absent or null: ''); 400 naming it otherwise. */
+export function readString(prefix: string, o: Raw, f: string): string {
   const v = o[f];
   if (v === undefined || v === null) return '';
-  if (typeof v !== 'string') bad(prefix, f, `must be a string, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') fieldError(prefix, f, `must be a string, not ${JSON.stringify(v)}`);
   return v;
 }
 
 function list(prefix: string, o: Raw, f: string): Raw[] {
   const v = o[f];
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) bad(prefix, f, 'must be an array');
+  if (!Array.isArray(v)) fieldError(prefix, f, 'must be an array');
   return v.map((e: unknown, i) => {
     if (e === null || typeof e !== 'object' || Array.isArray(e))
-      bad(prefix, `${f}[${i}]`, 'must be an object');
+      fieldError(prefix, `${f}[${i}]`, 'must be an object');
     return e as Raw;
   });
 }
@@ -293,21 +252,21 @@ export function readResources(hc: Raw, prefix: string, update = false): Resource
   const swappiness = hc.MemorySwappiness;
   let memorySwappiness: number | null = null;
   if (swappiness !== undefined && swappiness !== null) {
-    memorySwappiness = int(prefix, hc, 'MemorySwappiness');
+    memorySwappiness = readInt(prefix, hc, 'MemorySwappiness');
     if (memorySwappiness === -1) memorySwappiness = null;
   }
   const oom = hc.OomKillDisable;
   if (oom !== undefined && oom !== null && typeof oom !== 'boolean')
-    bad(prefix, 'OomKillDisable', 'must be a boolean');
+    fieldError(prefix, 'OomKillDisable', 'must be a boolean');
   let pids: number | null = null;
   if (hc.PidsLimit !== undefined && hc.PidsLimit !== null) {
-    pids = int(prefix, hc, 'PidsLimit');
+    pids = readInt(prefix, hc, 'PidsLimit');
     if (pids <= 0) pids = update ? 0 : null;
   }
   const throttle = (f: string): ThrottleDevice[] =>
     list(prefix, hc, f).map((e, i) => ({
-      Path: str(`${prefix}${f}[${i}].`, e, 'Path'),
-      Rate: int(`${prefix}${f}[${i}].`, e, 'Rate'),
+      Path: readString(`${prefix}${f}[${i}].`, e, 'Path'),
+      Rate: readInt(`${prefix}${f}[${i}].`, e, 'Rate'),
     }));
   const rules = hc.DeviceCgroupRules;
   if (
@@ -315,40 +274,40 @@ export function readResources(hc: Raw, prefix: string, update = false): Resource
     rules !== null &&
     (!Array.isArray(rules) || rules.some((r) => typeof r !== 'string'))
   )
-    bad(prefix, 'DeviceCgroupRules', 'must be an array of strings');
+    fieldError(prefix, 'DeviceCgroupRules', 'must be an array of strings');
   return {
-    Memory: int(prefix, hc, 'Memory'),
-    MemorySwap: int(prefix, hc, 'MemorySwap'),
-    MemoryReservation: int(prefix, hc, 'MemoryReservation'),
+    Memory: readInt(prefix, hc, 'Memory'),
+    MemorySwap: readInt(prefix, hc, 'MemorySwap'),
+    MemoryReservation: readInt(prefix, hc, 'MemoryReservation'),
     MemorySwappiness: memorySwappiness,
     OomKillDisable: typeof oom === 'boolean' ? oom : null,
-    NanoCpus: int(prefix, hc, 'NanoCpus'),
-    CpuShares: int(prefix, hc, 'CpuShares'),
-    CpuPeriod: int(prefix, hc, 'CpuPeriod'),
-    CpuQuota: int(prefix, hc, 'CpuQuota'),
-    CpusetCpus: str(prefix, hc, 'CpusetCpus'),
-    CpusetMems: str(prefix, hc, 'CpusetMems'),
+    NanoCpus: readInt(prefix, hc, 'NanoCpus'),
+    CpuShares: readInt(prefix, hc, 'CpuShares'),
+    CpuPeriod: readInt(prefix, hc, 'CpuPeriod'),
+    CpuQuota: readInt(prefix, hc, 'CpuQuota'),
+    CpusetCpus: readString(prefix, hc, 'CpusetCpus'),
+    CpusetMems: readString(prefix, hc, 'CpusetMems'),
     PidsLimit: pids,
-    BlkioWeight: int(prefix, hc, 'BlkioWeight'),
+    BlkioWeight: readInt(prefix, hc, 'BlkioWeight'),
     BlkioWeightDevice: list(prefix, hc, 'BlkioWeightDevice').map((e, i) => ({
-      Path: str(`${prefix}BlkioWeightDevice[${i}].`, e, 'Path'),
-      Weight: int(`${prefix}BlkioWeightDevice[${i}].`, e, 'Weight'),
+      Path: readString(`${prefix}BlkioWeightDevice[${i}].`, e, 'Path'),
+      Weight: readInt(`${prefix}BlkioWeightDevice[${i}].`, e, 'Weight'),
     })),
     BlkioDeviceReadBps: throttle('BlkioDeviceReadBps'),
     BlkioDeviceWriteBps: throttle('BlkioDeviceWriteBps'),
     BlkioDeviceReadIOps: throttle('BlkioDeviceReadIOps'),
     BlkioDeviceWriteIOps: throttle('BlkioDeviceWriteIOps'),
-    CgroupParent: str(prefix, hc, 'CgroupParent'),
-    OomScoreAdj: int(prefix, hc, 'OomScoreAdj'),
+    CgroupParent: readString(prefix, hc, 'CgroupParent'),
+    OomScoreAdj: readInt(prefix, hc, 'OomScoreAdj'),
     Ulimits: list(prefix, hc, 'Ulimits').map((e, i) => ({
-      Name: str(`${prefix}Ulimits[${i}].`, e, 'Name'),
-      Soft: int(`${prefix}Ulimits[${i}].`, e, 'Soft'),
-      Hard: int(`${prefix}Ulimits[${i}].`, e, 'Hard'),
+      Name: readString(`${prefix}Ulimits[${i}].`, e, 'Name'),
+      Soft: readInt(`${prefix}Ulimits[${i}].`, e, 'Soft'),
+      Hard: readInt(`${prefix}Ulimits[${i}].`, e, 'Hard'),
     })),
     Devices: list(prefix, hc, 'Devices').map((e, i) => ({
-      PathOnHost: str(`${prefix}Devices[${i}].`, e, 'PathOnHost'),
-      PathInContainer: str(`${prefix}Devices[${i}].`, e, 'PathInContainer'),
-      CgroupPermissions: str(`${prefix}Devices[${i}].`, e, 'CgroupPermissions'),
+      PathOnHost: readString(`${prefix}Devices[${i}].`, e, 'PathOnHost'),
+      PathInContainer: readString(`${prefix}Devices[${i}].`, e, 'PathInContainer'),
+      CgroupPermissions: readString(`${prefix}Devices[${i}].`, e, 'CgroupPermissions'),
     })),
     DeviceCgroupRules: (rules as string[] | null | undefined) ?? [],
   };
@@ -407,7 +366,7 @@ const NO_SUPPORT = 'your kernel does not support';
  */
 export function verifyResources(r: Resources, sys: SysInfo, prefix: string, update = false): string[] {
   const warnings: string[] = [];
-  const fail = (f: string, why: string): never => bad(prefix, f, why);
+  const fail = (f: string, why: string): never => fieldError(prefix, f, why);
 
   // memory
   if (r.Memory !== 0 && r.Memory < LINUX_MIN_MEMORY) fail('Memory', 'Minimum memory limit allowed is 6MB');
@@ -571,150 +530,10 @@ export function adaptResources(r: Resources): void {
   if (r.OomKillDisable === null) r.OomKillDisable = false;
 }
 
-// ---- ulimits, devices, device cgroup rules ----
-
-/** RLIMITS are the rlimit names runc knows (`RLIMIT_<NAME>`); the docker CLI offers all but `as`. */
-const RLIMITS = new Set([
-  'as',
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'rttime',
-  'sigpending',
-  'stack',
-]);
-
-function checkUlimit(prefix: string, i: number, u: Ulimit): void {
-  const f = `Ulimits[${i}]`;
-  if (!RLIMITS.has(u.Name)) bad(prefix, f, `invalid ulimit type: ${u.Name}`);
-  if (u.Soft < 0 || u.Hard < 0)
-    bad(prefix, f, `${u.Name}: negative (unlimited) values are not supported by ckptd; give a number`);
-  if (u.Soft > u.Hard)
-    bad(prefix, f, `ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
-}
-
-function checkDeviceMapping(prefix: string, i: number, d: DeviceMapping): void {
-  const f = `Devices[${i}]`;
-  if (d.PathOnHost === '') bad(prefix, f, 'PathOnHost must be given');
-  if (!d.PathInContainer.startsWith('/'))
-    bad(prefix, f, `${JSON.stringify(d.PathInContainer)} is not an absolute path (PathInContainer)`);
-  const p = d.CgroupPermissions;
-  if (p === '' || p.length > 3 || !/^[rwm]+$/.test(p) || new Set(p).size !== p.length)
-    bad(prefix, f, `invalid device mode: ${JSON.stringify(p)} (CgroupPermissions, a combination of r, w, m)`);
-}
-
-const DEVICE_CGROUP_RULE = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/;
-
-/** parseDeviceCgroupRule reads `c 1:3 rwm` as moby's `AppendDevicePermissionsFromCgroupRules`. */
-export function parseDeviceCgroupRule(rule: string, prefix = 'HostConfig.'): LinuxDeviceCgroup {
-  const m = DEVICE_CGROUP_RULE.exec(rule);
-  if (!m) bad(prefix, 'DeviceCgroupRules', `invalid device cgroup rule format: '${rule}'`);
-  const num = (s: string) => (s === '*' ? -1 : Number(s));
-  const major = num(m[2]!);
-  const minor = num(m[3]!);
-  if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor))
-    bad(prefix, 'DeviceCgroupRules', `invalid major or minor value in device cgroup rule format: '${rule}'`);
-  return { allow: true, type: m[1] as 'a' | 'b' | 'c', major, minor, access: m[4]! };
-}
-
-const NODE_TYPE: Partial<Record<FileNode['kind'], string>> = { char: 'c', block: 'b', fifo: 'p' };
-
-/**
- * devicesFromPath maps one `--device` as moby's `oci.DevicesFromPath`: a symlink is resolved
- * first; a device node (char, block or fifo) becomes one device; a directory becomes every
- * device node below it (its path in the container after the prefix swap); anything else is
- * `error gathering device information while adding custom device "<path>": <why>`.
- */
-export function devicesFromPath(
-  host: DeviceHost,
-  pathOnHost: string,
-  pathInContainer: string,
-  permissions: string,
-): { devices: LinuxDevice[]; permissions: LinuxDeviceCgroup[] } {
-  let resolved = pathOnHost;
-  try {
-    if (host.lstat(pathOnHost).kind === 'symlink') resolved = host.realpath(pathOnHost);
-  } catch {
-    // lstat fails again below, with the reason
-  }
-  const devices: LinuxDevice[] = [];
-  const perms: LinuxDeviceCgroup[] = [];
-  const add = (node: FileNode, path: string) => {
-    const type = NODE_TYPE[node.kind]!;
-    devices.push({
-      path,
-      type,
-      major: node.major,
-      minor: node.minor,
-      fileMode: node.mode,
-      uid: node.uid,
-      gid: node.gid,
-    });
-    perms.push({
-      allow: true,
-      type: type as 'b' | 'c',
-      major: node.major,
-      minor: node.minor,
-      access: permissions,
-    });
-  };
-  let why: string;
-  try {
-    const node = host.lstat(resolved);
-    if (NODE_TYPE[node.kind] !== undefined) {
-      add(node, pathInContainer);
-      return { devices, permissions: perms };
-    }
-    why = 'not a device node';
-    if (node.kind === 'dir') {
-      const walk = (dir: string) => {
-        let names: string[];
-        try {
-          names = host.readdir(dir).sort();
-        } catch {
-          return;
-        }
-        for (const name of names) {
-          const p = dir === '/' ? `/${name}` : `${dir}/${name}`;
-          let n: FileNode;
-          try {
-            n = host.lstat(p);
-          } catch {
-            continue;
-          }
-          if (NODE_TYPE[n.kind] !== undefined) add(n, p.replace(resolved, pathInContainer));
-          else if (n.kind === 'dir') walk(p);
-        }
-      };
-      walk(resolved);
-    }
-  } catch (err) {
-    why = (err as Error).message;
-  }
-  if (devices.length > 0) return { devices, permissions: perms };
-  throw new Error(
-    `error gathering device information while adding custom device ${JSON.stringify(pathOnHost)}: ${why}`,
-  );
-}
-
-function blockDevice(host: DeviceHost, path: string): { major: number; minor: number } {
-  const node = host.stat(path); // moby: unix.Stat (follows symlinks)
-  if (node.kind !== 'block') throw new Error(`${path} is not a block device`);
-  return { major: node.major, minor: node.minor };
-}
-
 // ---- building the spec parts ----
 
-function memoryOf(r: Resources): NonNullable<LinuxResources['memory']> {
+/** linuxMemory is the OCI memory section of resources. */
+export function linuxMemory(r: Resources): NonNullable<LinuxResources['memory']> {
   const m: NonNullable<LinuxResources['memory']> = {};
   if (r.Memory > 0) m.limit = r.Memory;
   if (r.MemoryReservation > 0) m.reservation = r.MemoryReservation;
@@ -724,7 +543,8 @@ function memoryOf(r: Resources): NonNullable<LinuxResources['memory']> {
   return m;
 }
 
-function cpuOf(r: Resources): NonNullable<LinuxResources['cpu']> {
+/** linuxCpu is the OCI cpu section of resources (NanoCpus as quota over a 100 ms period). */
+export function linuxCpu(r: Resources): NonNullable<LinuxResources['cpu']> {
   const c: NonNullable<LinuxResources['cpu']> = {};
   if (r.CpuShares > 0) c.shares = r.CpuShares;
   if (r.CpusetCpus !== '') c.cpus = r.CpusetCpus;
@@ -750,7 +570,7 @@ export function buildResources(r: Resources, host: DeviceHost, prefix = 'HostCon
       return fn();
     } catch (err) {
       if (err instanceof InvalidArgumentError) throw err;
-      return bad(prefix, f, (err as Error).message);
+      return fieldError(prefix, f, (err as Error).message);
     }
   };
   const throttle = (f: keyof Resources & `BlkioDevice${string}`): LinuxThrottleDevice[] =>
@@ -774,9 +594,9 @@ export function buildResources(r: Resources, host: DeviceHost, prefix = 'HostCon
   }
 
   const resources: LinuxResources = {};
-  const memory = memoryOf(r);
+  const memory = linuxMemory(r);
   if (Object.keys(memory).length > 0) resources.memory = memory;
-  const cpu = cpuOf(r);
+  const cpu = linuxCpu(r);
   if (Object.keys(cpu).length > 0) resources.cpu = cpu;
   if (r.PidsLimit !== null && r.PidsLimit > 0) resources.pids = { limit: r.PidsLimit };
   if (Object.keys(blockIO).length > 0) resources.blockIO = blockIO;
@@ -829,99 +649,6 @@ export function applyResources(spec: RuntimeSpec, parts: ResourceSpec, id: strin
   if (parts.cgroupParent !== undefined) spec.linux.cgroupsPath = cgroupsPathFor(parts.cgroupParent, id);
 }
 
-// ---- docker update ----
-
-/**
- * mergeUpdate applies an update body's resources to the container's current ones as moby's
- * `Container.UpdateContainer`: a zero field keeps the current value; NanoCpus and CpuPeriod/
- * CpuQuota cannot replace each other; a memory limit above the current memory+swap needs a new
- * MemorySwap. Conflicts are InvalidArgumentError with dockerd's message.
- */
-export function mergeUpdate(cur: Resources, u: Resources): Resources {
-  const conflict = (f: string, m: string): never => bad('', f, m);
-  if (u.NanoCpus > 0 && cur.CpuPeriod > 0)
-    conflict(
-      'NanoCpus',
-      'Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set',
-    );
-  if (u.NanoCpus > 0 && cur.CpuQuota > 0)
-    conflict(
-      'NanoCpus',
-      'Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set',
-    );
-  if (u.CpuPeriod > 0 && cur.NanoCpus > 0)
-    conflict(
-      'CpuPeriod',
-      'Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set',
-    );
-  if (u.CpuQuota > 0 && cur.NanoCpus > 0)
-    conflict('CpuQuota', 'Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
-  const n: Resources = { ...cur };
-  if (u.BlkioWeight !== 0) n.BlkioWeight = u.BlkioWeight;
-  if (u.CpuShares !== 0) n.CpuShares = u.CpuShares;
-  if (u.NanoCpus !== 0) n.NanoCpus = u.NanoCpus;
-  if (u.CpuPeriod !== 0) n.CpuPeriod = u.CpuPeriod;
-  if (u.CpuQuota !== 0) n.CpuQuota = u.CpuQuota;
-  if (u.CpusetCpus !== '') n.CpusetCpus = u.CpusetCpus;
-  if (u.CpusetMems !== '') n.CpusetMems = u.CpusetMems;
-  if (u.Memory !== 0) {
-    if (u.Memory > cur.MemorySwap && u.MemorySwap === 0)
-      conflict(
-        'Memory',
-        'Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time',
-      );
-    n.Memory = u.Memory;
-  }
-  if (u.MemorySwap !== 0) n.MemorySwap = u.MemorySwap;
-  if (u.MemoryReservation !== 0) n.MemoryReservation = u.MemoryReservation;
-  if (u.PidsLimit !== null) n.PidsLimit = u.PidsLimit;
-  return n;
-}
-
-/**
- * updateLinuxResources is the LinuxResources sent to Tasks.Update for an update body (moby
- * `toContainerdResources`): only what the body changes (runc leaves zero values alone). Unlike
- * dockerd, MemorySwap -1 is sent too, so that the live limit matches what inspect then shows.
- */
-export function updateLinuxResources(u: Resources): LinuxResources {
-  const out: LinuxResources = {};
-  const memory: NonNullable<LinuxResources['memory']> = {};
-  if (u.Memory > 0) memory.limit = u.Memory;
-  if (u.MemoryReservation > 0) memory.reservation = u.MemoryReservation;
-  if (u.MemorySwap !== 0) memory.swap = u.MemorySwap;
-  if (Object.keys(memory).length > 0) out.memory = memory;
-  const cpu = cpuOf(u);
-  if (Object.keys(cpu).length > 0) out.cpu = cpu;
-  if (u.BlkioWeight > 0) out.blockIO = { weight: u.BlkioWeight };
-  if (u.PidsLimit !== null) out.pids = { limit: u.PidsLimit <= 0 ? -1 : u.PidsLimit };
-  return out;
-}
-
-/** validateRestartPolicy checks a restart policy as dockerd's `validateRestartPolicy`. */
-export function validateRestartPolicy(p: unknown, prefix = 'HostConfig.'): RestartPolicy | undefined {
-  if (p === undefined || p === null) return undefined;
-  if (typeof p !== 'object' || Array.isArray(p)) bad(prefix, 'RestartPolicy', 'must be an object');
-  const o = p as Raw;
-  const name = str(`${prefix}RestartPolicy.`, o, 'Name');
-  const max = int(`${prefix}RestartPolicy.`, o, 'MaximumRetryCount');
-  switch (name) {
-    case 'always':
-    case 'unless-stopped':
-    case 'no':
-      if (max !== 0)
-        bad(prefix, 'RestartPolicy', `maximum retry count cannot be used with restart policy '${name}'`);
-      break;
-    case 'on-failure':
-      if (max < 0) bad(prefix, 'RestartPolicy', 'maximum retry count cannot be negative');
-      break;
-    case '':
-      return undefined;
-    default:
-      bad(prefix, 'RestartPolicy', `invalid restart policy '${name}'`);
-  }
-  return { Name: name, MaximumRetryCount: max };
-}
-
 // ---- the create and update steps the engine calls ----
 
 /** CreateResources are a create request's resources, checked and turned into spec parts. */
@@ -941,93 +668,4 @@ export function resourcesForCreate(hc: Raw, host: ResourceHost): CreateResources
   const warnings = verifyResources(r, host.sys, 'HostConfig.');
   adaptResources(r);
   return { record: r, spec: buildResources(r, host.devices), warnings };
-}
-
-/** DOCKER_RESOURCES_FIELDS are the JSON names of Docker's `container.Resources` (API 1.47). */
-const DOCKER_RESOURCES_FIELDS = new Set([
-  'CpuShares',
-  'Memory',
-  'NanoCpus',
-  'CgroupParent',
-  'BlkioWeight',
-  'BlkioWeightDevice',
-  'BlkioDeviceReadBps',
-  'BlkioDeviceWriteBps',
-  'BlkioDeviceReadIOps',
-  'BlkioDeviceWriteIOps',
-  'CpuPeriod',
-  'CpuQuota',
-  'CpuRealtimePeriod',
-  'CpuRealtimeRuntime',
-  'CpusetCpus',
-  'CpusetMems',
-  'Devices',
-  'DeviceCgroupRules',
-  'DeviceRequests',
-  'KernelMemory',
-  'KernelMemoryTCP',
-  'MemoryReservation',
-  'MemorySwap',
-  'MemorySwappiness',
-  'OomKillDisable',
-  'PidsLimit',
-  'Ulimits',
-  'CpuCount',
-  'CpuPercent',
-  'IOMaximumIOps',
-  'IOMaximumBandwidth',
-]);
-
-/** UpdateResources is a checked `docker update` body. */
-export interface UpdateResources {
-  /** changes are the body's resources (zero = unchanged). */
-  changes: Resources;
-  /** restartPolicy is the new policy, when the body names one. */
-  restartPolicy?: RestartPolicy;
-  warnings: string[];
-}
-
-/**
- * checkUpdateBody reads a `POST /containers/{id}/update` body (Docker's `container.UpdateConfig`:
- * Resources plus RestartPolicy) as dockerd's `ContainerUpdate`: the resources are verified with
- * `update` set. A set field `docker update` cannot change (Devices, Ulimits, CgroupParent, ...:
- * dockerd drops them silently) or ckptd refuses (KernelMemory, CpuRealtime*, ...) is a 400
- * naming it, as is an unknown field; a field the client left at its zero value is unset.
- */
-export function checkUpdateBody(body: Raw, sys: SysInfo): UpdateResources {
-  for (const [f, v] of Object.entries(body)) {
-    if (f === 'RestartPolicy' || isZero(f, v) || UPDATABLE_FIELDS.has(f)) continue;
-    if (!DOCKER_RESOURCES_FIELDS.has(f))
-      bad('', f, 'unknown field (not part of Docker API 1.47 UpdateConfig)');
-    const d = HOST_CONFIG_FIELDS[f];
-    if (d !== undefined && d.kind === 'refused') bad('', f, d.why);
-    bad(
-      '',
-      f,
-      'cannot be changed by docker update (dockerd ignores it there); recreate the container to change it',
-    );
-  }
-  const changes = readResources(body, '', true);
-  const warnings = verifyResources(changes, sys, '', true);
-  const restartPolicy = validateRestartPolicy(body.RestartPolicy, '');
-  return { changes, warnings, ...(restartPolicy ? { restartPolicy } : {}) };
-}
-
-/**
- * specResourcesAfterUpdate is a container spec's `linux.resources` once `merged` is in force:
- * memory, cpu, pids and the blkio weight from `merged`; the device rules and blkio device lists
- * (which update cannot change) kept from `old`.
- */
-export function specResourcesAfterUpdate(old: LinuxResources, merged: Resources): LinuxResources {
-  const out: LinuxResources = {};
-  if (old.devices !== undefined) out.devices = old.devices;
-  const memory = memoryOf(merged);
-  if (Object.keys(memory).length > 0) out.memory = memory;
-  const cpu = cpuOf(merged);
-  if (Object.keys(cpu).length > 0) out.cpu = cpu;
-  if (merged.PidsLimit !== null && merged.PidsLimit > 0) out.pids = { limit: merged.PidsLimit };
-  const { weight: _w, ...lists } = old.blockIO ?? {};
-  const blockIO = { ...lists, ...(merged.BlkioWeight > 0 ? { weight: merged.BlkioWeight } : {}) };
-  if (Object.keys(blockIO).length > 0) out.blockIO = blockIO;
-  return out;
 }

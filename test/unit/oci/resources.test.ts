@@ -3,20 +3,21 @@ import { describe, it } from 'node:test';
 import { buildRuntimeSpec } from '../../../src/oci/runtime-spec.js';
 import {
   buildResources,
-  checkUpdateBody,
-  devicesFromPath,
-  mergeUpdate,
-  parseDeviceCgroupRule,
   parseUintList,
   readResources,
   resourcesForCreate,
-  specResourcesAfterUpdate,
-  updateLinuxResources,
-  validateRestartPolicy,
   type DeviceHost,
   type FileNode,
   type SysInfo,
 } from '../../../src/oci/resources.js';
+import { devicesFromPath, parseDeviceCgroupRule } from '../../../src/oci/devices.js';
+import {
+  checkUpdateBody,
+  mergeUpdate,
+  specResourcesAfterUpdate,
+  updateLinuxResources,
+  validateRestartPolicy,
+} from '../../../src/oci/resources-update.js';
 
 const ID = `0123456789ab${'c'.repeat(52)}`;
 const MB = 1024 * 1024;
