@@ -96,6 +96,20 @@ describe(
       await rm(work, { recursive: true, force: true });
     });
 
+    test('a container run without resource options gets no limits', async () => {
+      await docker('run', '-d', '--name', 'nolim', IMG, 'sleep', '1000');
+      const pid = await pidOf('nolim');
+      assert.equal(await cgroupFile(pid, 'cpu', 'cpu.cfs_quota_us'), '-1');
+      assert.equal(await cgroupFile(pid, 'cpu', 'cpu.shares'), '1024');
+      assert.equal(await cgroupFile(pid, 'pids', 'pids.max'), 'max');
+      assert.equal(
+        await cgroupFile(pid, 'memory', 'memory.oom_control').then((t) => t.split('\n')[0]),
+        'oom_kill_disable 0',
+      );
+      assert.ok(Number(await cgroupFile(pid, 'memory', 'memory.limit_in_bytes')) > 2 ** 60);
+      await docker('rm', '-f', 'nolim');
+    });
+
     test('docker run --memory 64m --memory-swap 64m: memory.limit_in_bytes and memsw are 64 MiB, inside too', async () => {
       await docker(
         'run',
