@@ -1105,8 +1105,8 @@ export class ContainerService implements ContainersBackend {
   // ---- update ----
 
   async containerUpdate(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
+    const found = await this.#find(ref); // 404 before 400, as dockerd
     const upd = checkUpdateBody(body, this.#resourceHost().sys);
-    const found = await this.#find(ref);
     return this.#locked(found.id, async () => {
       const v = await this.#fresh(found.id);
       const cannot = `Cannot update container ${v.id}`;
