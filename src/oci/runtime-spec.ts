@@ -14,6 +14,7 @@ import {
   type MergedContainerConfig,
 } from './container-config.js';
 import type { ImageRuntimeConfig } from './image-config.js';
+import { applyResources, type LinuxDevice, type LinuxResources, type ResourceSpec } from './resources.js';
 
 /** OCI_VERSION is the runtime-spec version written into specs (runc 1.1 implements 1.0.2). */
 export const OCI_VERSION = '1.0.2';
@@ -130,10 +131,10 @@ export interface RuntimeSpec {
   annotations?: Record<string, string>;
   linux: {
     sysctl?: Record<string, string>;
-    resources: { devices: LinuxDeviceCgroup[] };
+    resources: LinuxResources & { devices: LinuxDeviceCgroup[] };
     cgroupsPath: string;
     namespaces: LinuxNamespace[];
-    devices: never[];
+    devices: LinuxDevice[];
     maskedPaths: string[];
     readonlyPaths: string[];
   };
@@ -195,6 +196,8 @@ export interface RuntimeSpecInput {
   annotations?: Record<string, string>;
   /** consoleSize is the initial TTY size (create request `ConsoleSize` [height, width]). */
   consoleSize?: [number, number];
+  /** resources are the HostConfig resources, devices, ulimits and cgroup parent (oci/resources.ts). */
+  resources?: ResourceSpec;
 }
 
 const MIN_ID = 0;
@@ -644,5 +647,6 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   if (input.annotations !== undefined && Object.keys(input.annotations).length > 0) {
     spec.annotations = { ...input.annotations };
   }
+  if (input.resources !== undefined) applyResources(spec, input.resources, input.id);
   return spec;
 }
