@@ -20,7 +20,14 @@ import type {
   ExitStatus,
   Mount as CtdMount,
 } from '../containerd/index.js';
-import { packRuncOptions, packSpec, timestampToDate, unpackSpec } from '../containerd/index.js';
+import {
+  OCI_RESOURCES_TYPE_URL,
+  packJson,
+  packRuncOptions,
+  packSpec,
+  timestampToDate,
+  unpackSpec,
+} from '../containerd/index.js';
 import {
   ConflictError,
   InternalError,
@@ -41,6 +48,14 @@ import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
 import { checkCreateRequest, checkPlatform } from '../oci/create-fields.js';
+import { readResources, resourcesForCreate, type ResourceHost } from '../oci/resources.js';
+import {
+  checkUpdateBody,
+  mergeUpdate,
+  specResourcesAfterUpdate,
+  updateLinuxResources,
+} from '../oci/resources-update.js';
+import { hostDevices, readHostSysInfo } from './host-resources.js';
 import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
 import {
   DEFAULT_SHM_SIZE,
@@ -290,6 +305,11 @@ export interface ContainersBackend {
   containers(opts: ListContainersOptions, signal?: AbortSignal): Promise<ContainerSummary[]>;
   /** containerInspect describes one container as GET /containers/{id}/json. */
   containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect>;
+  /**
+   * containerUpdate changes a container's resources (live when it runs) and restart policy
+   * (`docker update`); 400 for what update cannot change.
+   */
+  containerUpdate(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }>;
 }
 
 /** StartOptions are POST /containers/{id}/start's checkpoint parameters. */
@@ -388,6 +408,8 @@ export interface ContainerServiceOptions {
   };
   /** ioClosedTimeoutMs bounds how long an exit waits for the output to drain (default 10 s). */
   ioClosedTimeoutMs?: number;
+  /** resourceHost is what the host's cgroups enforce and its device lookups (default: this host). */
+  resourceHost?: ResourceHost;
 }
 
 type ExitListener = (code: number) => void;
@@ -433,6 +455,7 @@ export class ContainerService implements ContainersBackend {
   readonly #abort = new AbortController();
   #io: ContainerIO;
   #checkpointStarter: CheckpointStarter | undefined;
+  #resourceHostCache: ResourceHost | undefined;
 
   constructor(o: ContainerServiceOptions) {
     this.#o = o;
@@ -459,6 +482,11 @@ export class ContainerService implements ContainersBackend {
   /** useCheckpointStarter wires the checkpoint engine that serves `start?checkpoint=`. */
   useCheckpointStarter(starter: CheckpointStarter): void {
     this.#checkpointStarter = starter;
+  }
+
+  #resourceHost(): ResourceHost {
+    this.#resourceHostCache ??= this.#o.resourceHost ?? { sys: readHostSysInfo(), devices: hostDevices };
+    return this.#resourceHostCache;
   }
 
   /** containersDir is `<data-root>/containers`. */
@@ -580,6 +608,7 @@ export class ContainerService implements ContainersBackend {
       });
     }
     await this.#adaptSharedNamespaces(opts, signal);
+    const resources = resourcesForCreate(hostConfig, this.#resourceHost());
 
     let image: ResolvedImage;
     try {
@@ -605,6 +634,7 @@ export class ContainerService implements ContainersBackend {
       } as ContainerRecord['Config'];
       const hc: ContainerRecord['HostConfig'] = {
         ...hostConfig,
+        ...resources.record,
         NetworkMode: networkMode,
         Binds: hostConfig.Binds ?? null,
         AutoRemove: hostConfig.AutoRemove === true,
@@ -642,8 +672,11 @@ export class ContainerService implements ContainersBackend {
             ...(resolveUser ? { resolveUser } : {}),
             ...(Array.isArray(req.ConsoleSize) ? { consoleSize: req.ConsoleSize as [number, number] } : {}),
             groupAdd,
+            resources: resources.spec,
           });
-          clampRlimits(spec, await hostNofileLimit());
+          // the default only: a --ulimit nofile the host cannot grant fails the start, as with dockerd
+          if (!resources.record.Ulimits.some((u) => u.Name === 'nofile'))
+            clampRlimits(spec, await hostNofileLimit());
           applyNamespaceModes(spec, opts.modes, shmPathOf(dir));
           // Path and Args stay the user's command; the init wraps it (moby)
           const args = processArgs(merged.Entrypoint, merged.Cmd);
@@ -706,7 +739,7 @@ export class ContainerService implements ContainersBackend {
     } finally {
       this.#reservedNames.delete(chosen);
     }
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: resources.warnings };
   }
 
   async #reserveName(name: string | undefined, id: string, signal?: AbortSignal): Promise<string> {
@@ -1141,7 +1174,7 @@ export class ContainerService implements ContainersBackend {
       ExecIDs: null,
       HostConfig: {
         ...r.HostConfig,
-        RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+        RestartPolicy: r.HostConfig.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
         LogConfig: { Type: 'json-file', Config: {} },
         PortBindings: {},
       },
@@ -1208,6 +1241,57 @@ export class ContainerService implements ContainersBackend {
       removing: v.local?.removing === true,
       mountDestinations: (spec.mounts ?? []).map((m) => m.destination),
     };
+  }
+
+  // ---- update ----
+
+  async containerUpdate(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
+    const found = await this.#find(ref); // 404 before 400, as dockerd
+    const upd = checkUpdateBody(body, this.#resourceHost().sys);
+    return this.#locked(found.id, async () => {
+      const v = await this.#fresh(found.id);
+      const cannot = `Cannot update container ${v.id}`;
+      const local = v.local;
+      if (local === undefined) throw new ConflictError(`${cannot}: it was not created by ckptd`);
+      if (local.removing)
+        throw new ConflictError(`${cannot}: container is marked for removal and cannot be "update"`);
+      const hc = local.record.HostConfig;
+      let merged;
+      try {
+        merged = mergeUpdate(readResources(hc, 'HostConfig.'), upd.changes);
+        if (upd.restartPolicy && hc.AutoRemove === true && upd.restartPolicy.Name !== 'no') {
+          throw new InvalidArgumentError(
+            'RestartPolicy: Restart policy cannot be updated because AutoRemove is enabled for the container',
+          );
+        }
+      } catch (err) {
+        throw wrapError(cannot, err);
+      }
+      if (this.#isRunning(v)) {
+        const live = updateLinuxResources(upd.changes);
+        await this.#client.tasks
+          .update(v.id, packJson(OCI_RESOURCES_TYPE_URL, live))
+          .catch((err: unknown) => {
+            throw wrapError(cannot, err);
+          });
+      }
+      // the containerd spec, so that the next start applies the same limits
+      const spec = this.#spec(v) as RuntimeSpec;
+      if (spec.linux?.resources !== undefined) {
+        spec.linux.resources = {
+          ...specResourcesAfterUpdate(spec.linux.resources, merged),
+          devices: spec.linux.resources.devices,
+        };
+        await this.#client.containers.update({ ...v.container, spec: packSpec(spec) }, ['spec']);
+      }
+      local.record.HostConfig = {
+        ...hc,
+        ...merged,
+        ...(upd.restartPolicy ? { RestartPolicy: upd.restartPolicy } : {}),
+      };
+      await writeFile(join(this.#dir(v.id), 'config.json'), JSON.stringify(local.record));
+      return { Warnings: upd.warnings };
+    });
   }
 
   // ---- lifecycle ----

@@ -15,6 +15,7 @@ import {
 } from './container-config.js';
 import type { ImageRuntimeConfig } from './image-config.js';
 import { parseMounts, specMount } from './mounts.js';
+import { applyResources, type LinuxDevice, type LinuxResources, type ResourceSpec } from './resources.js';
 
 /** OCI_VERSION is the runtime-spec version written into specs (runc 1.1 implements 1.0.2). */
 export const OCI_VERSION = '1.0.2';
@@ -131,10 +132,10 @@ export interface RuntimeSpec {
   annotations?: Record<string, string>;
   linux: {
     sysctl?: Record<string, string>;
-    resources: { devices: LinuxDeviceCgroup[] };
+    resources: LinuxResources & { devices: LinuxDeviceCgroup[] };
     cgroupsPath: string;
     namespaces: LinuxNamespace[];
-    devices: never[];
+    devices: LinuxDevice[];
     maskedPaths: string[];
     readonlyPaths: string[];
   };
@@ -200,6 +201,8 @@ export interface RuntimeSpecInput {
   consoleSize?: [number, number];
   /** groupAdd are the resolved HostConfig.GroupAdd gids, appended to the user's groups. */
   groupAdd?: number[];
+  /** resources are the HostConfig resources, devices, ulimits and cgroup parent (oci/resources.ts). */
+  resources?: ResourceSpec;
 }
 
 const MIN_ID = 0;
@@ -654,5 +657,6 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   if (input.annotations !== undefined && Object.keys(input.annotations).length > 0) {
     spec.annotations = { ...input.annotations };
   }
+  if (input.resources !== undefined) applyResources(spec, input.resources, input.id);
   return spec;
 }
