@@ -1778,7 +1778,10 @@ export class ContainerService implements ContainersBackend {
   async containerRemove(ref: string, opts: RemoveOptions = {}): Promise<void> {
     const found = await this.#find(ref);
     // as dockerd, `rm -f` kills at once, even while a stop (holding the lock) waits out its timeout
-    if (opts.force && this.#isRunning(found)) await this.#signal(found, 9, true);
+    if (opts.force && this.#isRunning(found)) {
+      if (found.local) found.local.removing = true; // no restart or AutoRemove races this removal
+      await this.#signal(found, 9, true);
+    }
     await this.#locked(found.id, async () => {
       const v = await this.#fresh(found.id);
       if (this.#isRunning(v)) {
