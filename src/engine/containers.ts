@@ -50,6 +50,8 @@ import {
   type RuntimeSpec,
   type UserResolver,
 } from '../oci/runtime-spec.js';
+import { recordedPaths, type ConfinementRequest } from '../oci/confinement.js';
+import { confinementHost } from './confinement-host.js';
 import {
   DEFAULT_STOP_SIGNAL,
   DEFAULT_STOP_TIMEOUT,
@@ -598,7 +600,9 @@ export class ContainerService implements ContainersBackend {
             ...(annotations(hc.Annotations) ? { annotations: annotations(hc.Annotations) } : {}),
             ...(resolveUser ? { resolveUser } : {}),
             ...(Array.isArray(req.ConsoleSize) ? { consoleSize: req.ConsoleSize as [number, number] } : {}),
+            confinementHost: await confinementHost(hc.Privileged === true),
           });
+          Object.assign(hc, recordedPaths(hc as ConfinementRequest, spec)); // the paths in force, as dockerd
           clampRlimits(spec, await hostNofileLimit());
           const record: ContainerRecord = {
             Id: id,
