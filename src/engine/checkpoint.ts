@@ -877,6 +877,13 @@ export class CheckpointService implements CheckpointBackend {
           ShmSize: hc.ShmSize,
           ReadonlyRootfs: hc.ReadonlyRootfs,
           Sysctls: hc.Sysctls,
+          // the confinement the checkpointed task ran under (CRIU restores its creds and seccomp)
+          CapAdd: hc.CapAdd,
+          CapDrop: hc.CapDrop,
+          Privileged: hc.Privileged,
+          SecurityOpt: hc.SecurityOpt,
+          MaskedPaths: hc.MaskedPaths,
+          ReadonlyPaths: hc.ReadonlyPaths,
         };
     const clean = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
     return { ...clean, Image: image, HostConfig: hostConfig } as CreateContainerRequest;

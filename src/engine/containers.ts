@@ -65,6 +65,8 @@ import {
   type RuntimeSpec,
   type UserResolver,
 } from '../oci/runtime-spec.js';
+import { recordedPaths, type ConfinementRequest } from '../oci/confinement.js';
+import { confinementHost } from './confinement-host.js';
 import {
   DEFAULT_STOP_SIGNAL,
   DEFAULT_STOP_TIMEOUT,
@@ -629,7 +631,9 @@ export class ContainerService implements ContainersBackend {
             ...(resolveUser ? { resolveUser } : {}),
             ...(Array.isArray(req.ConsoleSize) ? { consoleSize: req.ConsoleSize as [number, number] } : {}),
             resources: resources.spec,
+            confinementHost: await confinementHost(hc.Privileged === true),
           });
+          Object.assign(hc, recordedPaths(hc as ConfinementRequest, spec)); // the paths in force, as dockerd
           // the default only: a --ulimit nofile the host cannot grant fails the start, as with dockerd
           if (!resources.record.Ulimits.some((u) => u.Name === 'nofile'))
             clampRlimits(spec, await hostNofileLimit());
