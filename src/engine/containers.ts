@@ -77,6 +77,7 @@ import {
   type RestartDecision,
 } from './restart-manager.js';
 import { runtimeMessage, startFailure } from './start-errors.js';
+import { checkWorkingDir, needsWorkdirCheck } from './workdir.js';
 
 const execFileP = promisify(execFile);
 
@@ -616,7 +617,7 @@ export class ContainerService implements ContainersBackend {
           const parent = await this.#o.images.ensureUnpacked(image, signal);
           const mounts = await this.#client.snapshots(this.#o.snapshotter).prepare(id, parent, {}, ctx);
           snapshotPrepared = true;
-          const resolveUser = await this.#userResolver(merged.User, mounts);
+          const resolveUser = await this.#userResolver(merged.User, mounts, merged.WorkingDir);
           const spec = buildRuntimeSpec({
             id,
             config: merged,
@@ -758,24 +759,33 @@ export class ContainerService implements ContainersBackend {
   /**
    * userResolver returns a resolver reading the image's /etc/passwd and /etc/group when User
    * names a user or group (numbers and '' need no files). The rootfs is mounted read-only for
-   * a moment, as containerd's `oci.WithUser` does.
+   * a moment, as containerd's `oci.WithUser` does. In the same mount it refuses a `workdir`
+   * that is not a directory, as dockerd does at create (`SetupWorkingDirectory`).
    */
-  async #userResolver(user: string, mounts: CtdMount[]): Promise<UserResolver | undefined> {
+  async #userResolver(user: string, mounts: CtdMount[], workdir = ''): Promise<UserResolver | undefined> {
     const [u = '', g = ''] = user.split(':');
     const numeric = (s: string) => s === '' || /^\d+$/.test(s);
     if (user === '' || (numeric(u) && numeric(g))) {
+      // dockerd refuses a WorkingDir that is a file at create (one mount for both checks)
+      if (needsWorkdirCheck(workdir)) await this.#inRootfs(mounts, (root) => checkWorkingDir(root, workdir));
       // root's supplementary groups need /etc/group only for named users; numbers resolve alone
       if (user === '') return undefined;
       return (spec) => execUserFromFiles(spec);
     }
-    const files = await this.#readRootfsFiles(mounts, ['etc/passwd', 'etc/group']);
+    const files = await this.#inRootfs(mounts, async (root) => {
+      if (needsWorkdirCheck(workdir)) await checkWorkingDir(root, workdir);
+      return Promise.all(
+        ['etc/passwd', 'etc/group'].map((p) => readFile(join(root, p), 'utf8').catch(() => undefined)),
+      );
+    });
     return userResolverFromFiles({
       ...(files[0] !== undefined ? { passwd: files[0] } : {}),
       ...(files[1] !== undefined ? { group: files[1] } : {}),
     });
   }
 
-  async #readRootfsFiles(mounts: CtdMount[], paths: string[]): Promise<(string | undefined)[]> {
+  /** #inRootfs runs fn with the container's rootfs mounted read-only at a temporary directory. */
+  async #inRootfs<T>(mounts: CtdMount[], fn: (root: string) => Promise<T>): Promise<T> {
     const m = mounts[0];
     if (m === undefined || mounts.length !== 1)
       throw new InternalError('cannot read the image rootfs: unexpected mounts');
@@ -785,7 +795,7 @@ export class ContainerService implements ContainersBackend {
       if (m.type === 'bind') options.push('bind');
       await execFileP('mount', mountArgs(m, options, target));
       try {
-        return await Promise.all(paths.map((p) => readFile(join(target, p), 'utf8').catch(() => undefined)));
+        return await fn(target);
       } finally {
         await unmount(target);
       }
