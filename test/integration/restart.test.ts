@@ -188,6 +188,16 @@ describe('restart policies and failed starts through ckptd', () => {
     assert.match(await dockerFails('inspect', '--type', 'container', 'rr'), /No such container: rr/);
   });
 
+  test('a checkpoint that stops an always container ends its policy: it stays exited and restores from the checkpoint', async () => {
+    await docker('run', '-d', '--name', 'ck', '--restart', 'always', IMG, 'sh', '-c', 'sleep 1000');
+    await docker('checkpoint', 'create', 'ck', 'cp1');
+    await sleep(1000);
+    assert.equal((await inspect('ck')).State.Status, 'exited', 'not restarted after the checkpoint');
+    await docker('start', '--checkpoint', 'cp1', 'ck');
+    assert.equal((await inspect('ck')).State.Status, 'running');
+    await docker('rm', '-f', 'ck');
+  });
+
   test('AutoRemove with a restart policy and bad policies are 400s with dockerd words', async () => {
     const create = (HostConfig: unknown) => api('POST', '/containers/create', { Image: IMG, HostConfig });
     let r = await create({ AutoRemove: true, RestartPolicy: { Name: 'always' } });
