@@ -143,19 +143,21 @@ describe('restart policies and failed starts through ckptd', () => {
   test('always restarts after exit 0 until docker stop; stop cancels the policy until the next start', async () => {
     await docker('run', '-d', '--name', 'al', '--restart', 'always', IMG, 'sh', '-c', 'echo run; sleep 0.3');
     await until('al restarted twice', async () => (await inspect('al')).RestartCount >= 2);
-    const seen = new Set<string>();
-    await until('al seen restarting', async () => {
+    // caught between two runs: inspect and ps show it restarting (as dockerd: Running, no Pid)
+    let restarting: Inspect | undefined;
+    await until('al seen restarting in inspect and ps', async () => {
       const c = await inspect('al');
-      seen.add(c.State.Status);
-      if (c.State.Status === 'restarting') {
-        assert.equal(c.State.Running, true);
-        assert.equal(c.State.Restarting, true);
-        assert.equal(c.State.Pid, 0);
-        const ps = await docker('ps', '--filter', 'name=al', '--format', '{{.Status}}');
-        assert.match(ps, /^Restarting \(0\) /);
-      }
-      return seen.has('restarting');
+      if (c.State.Status !== 'restarting') return false;
+      const ps = await docker('ps', '--filter', 'name=al', '--format', '{{.Status}}');
+      if (!/^Restarting \(0\) /.test(ps)) return false;
+      restarting = c;
+      return true;
     });
+    const seen = restarting as Inspect | undefined; // assigned in the callback
+    assert.ok(seen);
+    assert.equal(seen.State.Running, true);
+    assert.equal(seen.State.Restarting, true);
+    assert.equal(seen.State.Pid, 0);
     await docker('stop', '-t', '1', 'al');
     const stopped = await inspect('al');
     assert.equal(stopped.State.Status, 'exited');
@@ -179,7 +181,15 @@ describe('restart policies and failed starts through ckptd', () => {
 
     // a container that keeps failing waits longer and longer: catch it restarting
     await docker('run', '-d', '--name', 'rr', '--restart', 'always', IMG, 'false');
-    await until('rr restarting', async () => (await inspect('rr')).State.Status === 'restarting');
+    // from the 6th restart on the wait is 3.2 s or more: time enough to catch it restarting
+    await until(
+      'rr restarting a 6th time',
+      async () => {
+        const c = await inspect('rr');
+        return c.State.Status === 'restarting' && c.RestartCount >= 6;
+      },
+      30_000,
+    );
     assert.match(
       await dockerFails('rm', 'rr'),
       /container is restarting: stop the container before removing or force remove/,
@@ -235,6 +245,7 @@ describe('restart policies and failed starts through ckptd', () => {
   });
 
   test('docker run --rm of a directory exits 126; -w naming a file exits 125 with dockerd words', async () => {
+    const before = (await docker('ps', '-aq')).trim();
     const run = (...args: string[]) =>
       execFileP('timeout', ['-k', '5', '30', 'docker', 'run', '--rm', ...args], { env: env() }).then(
         () => ({ code: 0, stderr: '' }),
@@ -246,7 +257,7 @@ describe('restart policies and failed starts through ckptd', () => {
     r = await run('-w', '/etc/passwd', IMG, 'pwd');
     assert.equal(r.code, 125, r.stderr);
     assert.match(r.stderr, /Error response from daemon: Cannot mkdir: \/etc\/passwd is not a directory/);
-    assert.equal((await docker('ps', '-aq')).trim(), '');
+    assert.equal((await docker('ps', '-aq')).trim(), before);
   });
 
   test('a failed start without --rm records dockerd exit code and error; the container stays created', async () => {
