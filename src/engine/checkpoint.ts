@@ -200,6 +200,8 @@ export interface CheckpointContainers {
   containerRemove(ref: string, opts?: RemoveOptions): Promise<void>;
   restoreTask(id: string, restore: RestoreTaskOptions): Promise<number>;
   noteCheckpoint(id: string, what: 'checkpointed' | 'restored'): Promise<void>;
+  /** ends the restart policy until the next start: a checkpoint that stops is a manual stop */
+  endRestartPolicy(id: string): Promise<void>;
   taskExited(id: string): Promise<void>;
   /** resolves once the task's exit is recorded, before its deletion and IO release finish */
   exitRecorded(id: string): Promise<void>;
@@ -513,6 +515,7 @@ export class CheckpointService implements CheckpointBackend {
           }
         }
       } else {
+        await this.#o.containers.endRestartPolicy(id); // restoring needs it stopped
         await dump(); // CRIU stops the task: the rootfs is quiet now
         await captureRootfs();
       }

@@ -61,7 +61,7 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   LogConfig: applied('json-file without options only'),
   NetworkMode: applied('none (default) or host'),
   PortBindings: refused('ckptd has no bridge network: ports cannot be published (use NetworkMode host)'),
-  RestartPolicy: refused(`restart policies other than "no" ${NO_RESOURCE}`),
+  RestartPolicy: applied("no, always, unless-stopped, on-failure[:N] with dockerd's back-off"),
   AutoRemove: applied(),
   VolumeDriver: refused('volume drivers are not supported by ckptd'),
   VolumesFrom: refused('volumes are not supported by ckptd'),
