@@ -56,6 +56,7 @@ import {
   wrapError,
 } from '../errors/index.js';
 import { validateCheckpointId } from '../oci/names.js';
+import { verifyCheckpointImages, type TrustSpec } from './checkpoint-trust.js';
 import type {
   ContainerInspect,
   CreateContainerRequest,
@@ -631,8 +632,15 @@ export class CheckpointService implements CheckpointBackend {
     });
   }
 
-  /** #restoreTask restores the task from ckDir's CRIU images, failing with CRIU's reason. */
+  /**
+   * #restoreTask restores the task from ckDir's CRIU images, failing with CRIU's reason. The
+   * images are first checked against the spec ckptd built for the container (checkpoint-trust):
+   * an image asking for more than it grants is refused before CRIU runs.
+   */
   async #restoreTask(id: string, ckDir: string): Promise<CriuRestoreStats | undefined> {
+    const ctd = await this.#o.client.containers.get(id);
+    if (!ctd.spec) throw new InternalError(`container ${id} has no runtime spec`);
+    await verifyCheckpointImages(join(ckDir, CHECKPOINT_IMAGES_DIR), unpackSpec<TrustSpec>(ctd.spec));
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     const work = await mkdtemp(join(this.stagingDir, 'restore-'));
     try {
