@@ -54,7 +54,7 @@ function shape(f: protobuf.Field): string {
   return JSON.stringify({
     id: f.id,
     type: f.resolvedType ? f.resolvedType.fullName : f.type,
-    rule: f.rule ?? 'optional',
+    rule: f.required ? 'required' : f.repeated ? 'repeated' : 'optional',
   });
 }
 
