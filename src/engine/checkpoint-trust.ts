@@ -380,8 +380,19 @@ function checkMounts(file: string, entries: MntEntry[], spec: TrustSpec): Set<nu
       // cgroup v1: runc's tmpfs below the hierarchies is remounted read-only after the dump's view
       const cgroupTmpfs = sm.type === 'cgroup' && e.fstype === FSTYPE.TMPFS;
       if (specRo && !ro(e) && !cgroupTmpfs) refuse(file, `${where}: the container mounts it read-only`);
+      if (e.fstype === FSTYPE.TMPFS) {
+        // CRIU mounts a tmpfs with the image's options: never a larger size than the spec's
+        const limit = tmpfsSize(sm.options ?? []);
+        const size = tmpfsSize(e.options.split(','));
+        if (limit !== undefined && (size === undefined || size > limit)) {
+          refuse(
+            file,
+            `${where}: tmpfs size ${size === undefined ? 'unlimited' : `${size} bytes`} is above the container's (${limit} bytes)`,
+          );
+        }
+        tmpfsDevs.add(e.root_dev);
+      }
       accepted.set(e.mnt_id, e);
-      if (e.fstype === FSTYPE.TMPFS) tmpfsDevs.add(e.root_dev);
       continue;
     }
     if (masked.has(mp) && e.fstype === FSTYPE.TMPFS && e.root === '/') {
@@ -421,6 +432,17 @@ function checkMounts(file: string, entries: MntEntry[], spec: TrustSpec): Set<nu
     );
   }
   return tmpfsDevs;
+}
+
+/** tmpfsSize reads a tmpfs `size=` option in bytes (k/m/g suffixes; `%` counts as unknown). */
+function tmpfsSize(options: string[]): number | undefined {
+  for (const o of options) {
+    const m = /^size=(\d+)([kKmMgG]?)$/.exec(o.trim());
+    if (m?.[1] === undefined) continue;
+    const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()] ?? 1;
+    return Number(m[1]) * mult;
+  }
+  return undefined;
 }
 
 function threadOf(file: string): string {

@@ -170,7 +170,7 @@ function mounts(): MntEntry[] {
       ext_key: '/sys/fs/cgroup/cpu',
     }),
     mnt(124, 111, '/dev/mqueue', 14),
-    mnt(125, 111, '/dev/shm', 5, { root_dev: 60 }),
+    mnt(125, 111, '/dev/shm', 5, { root_dev: 60, options: 'size=65536k' }),
     mnt(126, 108, '/etc/hosts', 0, {
       root_dev: 266338304,
       root: `${DATA}/hosts`,
@@ -528,6 +528,21 @@ describe('checkpoint images against the container spec', () => {
       /mount \/proc\/keys \(external "\/etc\/hosts"/,
     );
     refused(images(add(mnt(131, 108, '/proc', 1))), spec(), /mountpoint \/proc is mounted twice/);
+    // tmpfs sizes: CRIU mounts with the image's options
+    checkCheckpointImages(
+      images((i) => (mount(i, '/dev/shm').options = 'size=65536k')),
+      spec(),
+    );
+    refused(
+      images((i) => (mount(i, '/dev/shm').options = 'size=1g')),
+      spec(),
+      "checkpoint image mountpoints-13.img: mount /dev/shm: tmpfs size 1073741824 bytes is above the container's (67108864 bytes)",
+    );
+    refused(
+      images((i) => (mount(i, '/dev/shm').options = 'mode=1777')),
+      spec(),
+      /mount \/dev\/shm: tmpfs size unlimited/,
+    );
     refused(
       images(add(mnt(131, 108, '/x/../etc', 5))),
       spec(),
