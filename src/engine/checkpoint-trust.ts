@@ -183,10 +183,10 @@ function checkCreds(file: string, tid: string, c: CredsEntry, spec: TrustSpec): 
   const nnp = spec.process?.noNewPrivileges === true;
   const reachable = nnp ? new Set([...capBits(caps.permitted)].filter((b) => bounding.has(b))) : bounding;
   const sets: [string, number[] | undefined, Set<number>][] = [
-    ['bounding', c.cap_bnd, bounding],
-    ['permitted', c.cap_prm, reachable],
     ['effective', c.cap_eff, reachable],
+    ['permitted', c.cap_prm, reachable],
     ['inheritable', c.cap_inh, new Set([...reachable, ...capBits(caps.inheritable)])],
+    ['bounding', c.cap_bnd, bounding],
   ];
   for (const [what, words, allowed] of sets) {
     for (const bit of wordBits(words)) {
