@@ -29,10 +29,13 @@ export const MAGIC = {
   CREDS: 0x54023547,
   MNTS: 0x55563928,
   SECCOMP: 0x64413049,
+  CGROUP: 0x59383330,
+  NETDEV: 0x57373951,
 } as const;
 
 /** ImageKind names an image type ckptd decodes. */
-export type ImageKind = 'INVENTORY' | 'PSTREE' | 'CORE' | 'IDS' | 'CREDS' | 'MNTS' | 'SECCOMP';
+export type ImageKind =
+  'INVENTORY' | 'PSTREE' | 'CORE' | 'IDS' | 'CREDS' | 'MNTS' | 'SECCOMP' | 'CGROUP' | 'NETDEV';
 
 const MESSAGE: Record<ImageKind, string> = {
   INVENTORY: 'inventory_entry',
@@ -42,6 +45,8 @@ const MESSAGE: Record<ImageKind, string> = {
   CREDS: 'creds_entry',
   MNTS: 'mnt_entry',
   SECCOMP: 'seccomp_entry',
+  CGROUP: 'cgroup_entry',
+  NETDEV: 'net_device_entry',
 };
 
 /** CRIU_PROTO_DIR holds CRIU's image definitions (protos/criu/). */
@@ -50,6 +55,8 @@ export const CRIU_PROTO_DIR = join(PROTO_DIR, 'criu');
 export const CRIU_PROTO_FILES = [
   'creds.proto',
   'criu-core.proto',
+  'cgroup.proto',
+  'netdev.proto',
   'inventory.proto',
   'mnt.proto',
   'pstree.proto',
@@ -215,6 +222,45 @@ export interface SeccompEntry {
   seccomp_filters?: { filter: Buffer; prev?: number; flags?: number }[];
 }
 
+/** CgroupEntry is cgroup.proto `cgroup_entry`: the cgroup sets tasks are in, and the dirs. */
+export interface CgroupEntry {
+  sets?: { id: number; ctls?: { name: string; path: string; cgns_prefix?: number }[] }[];
+  controllers?: { cnames?: string[]; dirs?: CgroupDirEntry[]; is_threaded?: boolean }[];
+}
+
+/** CgroupDirEntry is `cgroup_dir_entry`: a cgroup directory CRIU may create, with properties. */
+export interface CgroupDirEntry {
+  dir_name: string;
+  children?: CgroupDirEntry[];
+  properties?: { name: string; value: string; perms?: { mode: number; uid: number; gid: number } }[];
+  dir_perms?: { mode: number; uid: number; gid: number };
+}
+
+/** ND_TYPE is netdev.proto `nd_type`. */
+export const ND_TYPE = {
+  LOOPBACK: 1,
+  VETH: 2,
+  TUN: 3,
+  EXTLINK: 4,
+  VENET: 5,
+  BRIDGE: 6,
+  MACVLAN: 7,
+  SIT: 8,
+} as const;
+
+/** NetDeviceEntry is `net_device_entry` (the subset ckptd declares). */
+export interface NetDeviceEntry {
+  type: number;
+  ifindex: number;
+  mtu: number;
+  flags: number;
+  name: string;
+  address?: Buffer;
+  peer_ifindex?: number;
+  peer_nsid?: number;
+  master?: number;
+}
+
 /** ImageEntry maps an image kind to its decoded entry. */
 export interface ImageEntry {
   INVENTORY: InventoryEntry;
@@ -224,6 +270,8 @@ export interface ImageEntry {
   CREDS: CredsEntry;
   MNTS: MntEntry;
   SECCOMP: SeccompEntry;
+  CGROUP: CgroupEntry;
+  NETDEV: NetDeviceEntry;
 }
 
 const TO_OBJECT: protobuf.IConversionOptions = {

@@ -15,12 +15,16 @@ import { InvalidArgumentError } from '../errors/index.js';
 import {
   CriuImageError,
   FSTYPE,
+  ND_TYPE,
   SECCOMP_MODE,
   readImage,
+  type CgroupDirEntry,
+  type CgroupEntry,
   type CoreEntry,
   type CredsEntry,
   type InventoryEntry,
   type MntEntry,
+  type NetDeviceEntry,
   type PstreeEntry,
   type SeccompEntry,
   type TaskKobjIdsEntry,
@@ -111,6 +115,9 @@ export interface CheckpointImages {
   /** mounts by file name (mountpoints-<mnt ns id>.img). */
   mounts: Map<string, MntEntry[]>;
   seccomp?: SeccompEntry;
+  cgroup?: CgroupEntry;
+  /** network devices by file name (netdev-<net ns id>.img). */
+  netdevs?: Map<string, NetDeviceEntry[]>;
 }
 
 const MS_RDONLY = 1;
@@ -445,6 +452,52 @@ function tmpfsSize(options: string[]): number | undefined {
   return undefined;
 }
 
+/** cleanRel is true for a relative cgroup path of plain names (no `.`, `..` or empty part). */
+function cleanParts(p: string): boolean {
+  return p.split('/').every((x) => x !== '' && x !== '.' && x !== '..' && !x.includes('\0'));
+}
+
+/**
+ * checkCgroups checks cgroup.img: CRIU places tasks in the cgroups it names, relative to the
+ * container's own cgroup (runc's cgroup root), and creates the directories it lists. No path may
+ * climb out of the dumped tree (`..`), and every task set must be inside a listed tree.
+ */
+function checkCgroups(cg: CgroupEntry): void {
+  const roots = new Map<string, string[]>();
+  const walk = (ctl: string, dirs: CgroupDirEntry[] | undefined, depth: number) => {
+    for (const d of dirs ?? []) {
+      const ok = depth === 0 ? cleanParts(d.dir_name) : cleanParts(d.dir_name) && !d.dir_name.includes('/');
+      if (!ok)
+        refuse(
+          'cgroup.img',
+          `controller ${ctl || '(unified)'} directory ${JSON.stringify(d.dir_name)} is not a plain cgroup name`,
+        );
+      walk(ctl, d.children, depth + 1);
+    }
+  };
+  for (const c of cg.controllers ?? []) {
+    for (const name of c.cnames ?? []) {
+      walk(name, c.dirs, 0);
+      roots.set(
+        name,
+        (c.dirs ?? []).map((d) => `/${d.dir_name}`),
+      );
+    }
+  }
+  for (const set of cg.sets ?? []) {
+    for (const m of set.ctls ?? []) {
+      const where = `set ${set.id} controller ${m.name || '(unified)'} path ${JSON.stringify(m.path)}`;
+      if (m.path !== '/' && !(m.path.startsWith('/') && cleanParts(m.path.slice(1)))) {
+        refuse('cgroup.img', `${where} is not a clean cgroup path`);
+      }
+      const tops = roots.get(m.name) ?? [];
+      if (m.path !== '/' && !tops.some((t) => isUnder(m.path, t))) {
+        refuse('cgroup.img', `${where} is outside the container's cgroup`);
+      }
+    }
+  }
+}
+
 function threadOf(file: string): string {
   return /^core-(\d+)\.img$/.exec(file)?.[1] ?? file;
 }
@@ -559,6 +612,21 @@ export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec): v
     for (const e of entries)
       if (e.fstype === FSTYPE.TMPFS && tmpfsDevs.has(e.root_dev)) tmpfsIds.add(e.mnt_id);
   }
+  // ---- cgroups and network devices ----
+  if (img.cgroup) checkCgroups(img.cgroup);
+  for (const [file, devs] of img.netdevs ?? []) {
+    for (const dev of devs) {
+      // ckptd's containers have network `none` or `host`: a loopback is all a netns can hold
+      if (dev.type !== ND_TYPE.LOOPBACK) {
+        const type = Object.entries(ND_TYPE).find(([, v]) => v === dev.type)?.[0] ?? String(dev.type);
+        refuse(
+          file,
+          `network device ${JSON.stringify(dev.name)} (${type.toLowerCase()}) is not a device of the container`,
+        );
+      }
+    }
+  }
+
   for (const f of img.files) {
     if (!f.startsWith('tmpfs-')) continue;
     const dev = /^tmpfs-dev-(\d+)\.tar\.gz\.img$/.exec(f);
@@ -583,7 +651,9 @@ export async function loadCheckpointImages(dir: string): Promise<CheckpointImage
     const cores = new Map<string, CoreEntry>();
     const ids = new Map<string, TaskKobjIdsEntry>();
     const mounts = new Map<string, MntEntry[]>();
+    const netdevs = new Map<string, NetDeviceEntry[]>();
     let seccomp: SeccompEntry | undefined;
+    let cgroup: CgroupEntry | undefined;
     const one = <T>(f: string, entries: T[]): T => {
       if (entries.length !== 1) refuse(f, `holds ${entries.length} entries, not 1`);
       return entries[0] as T;
@@ -593,8 +663,20 @@ export async function loadCheckpointImages(dir: string): Promise<CheckpointImage
       else if (/^ids-\d+\.img$/.test(f)) ids.set(f, one(f, await readImage(dir, f, 'IDS')));
       else if (/^mountpoints-\d+\.img$/.test(f)) mounts.set(f, await readImage(dir, f, 'MNTS'));
       else if (f === 'seccomp.img') seccomp = one(f, await readImage(dir, f, 'SECCOMP'));
+      else if (f === 'cgroup.img') cgroup = one(f, await readImage(dir, f, 'CGROUP'));
+      else if (/^netdev-\d+\.img$/.test(f)) netdevs.set(f, await readImage(dir, f, 'NETDEV'));
     }
-    return { files, inventory, pstree, cores, ids, mounts, ...(seccomp ? { seccomp } : {}) };
+    return {
+      files,
+      inventory,
+      pstree,
+      cores,
+      ids,
+      mounts,
+      netdevs,
+      ...(seccomp ? { seccomp } : {}),
+      ...(cgroup ? { cgroup } : {}),
+    };
   } catch (err) {
     if (err instanceof CriuImageError) throw new InvalidArgumentError(err.message);
     throw err;

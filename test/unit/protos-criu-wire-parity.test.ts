@@ -77,6 +77,9 @@ describe('protos/criu wire parity with CRIU 4.1 (go-criu 7.2 images/*.proto)', (
       'seccomp_filter',
       'seccomp_mode',
       'fstype',
+      'cgroup_entry',
+      'net_device_entry',
+      'nd_type',
     ])
       assert.ok(names.includes(n), `${n} declared`);
   });

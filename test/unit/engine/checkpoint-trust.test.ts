@@ -202,6 +202,23 @@ function images(over: (i: CheckpointImages) => void = () => undefined): Checkpoi
     ]),
     mounts: new Map([['mountpoints-13.img', mounts()]]),
     seccomp: {},
+    cgroup: {
+      sets: [
+        { id: 1, ctls: [{ name: 'memory', path: '/' }] },
+        {
+          id: 2,
+          ctls: [
+            { name: 'memory', path: `/default/${ID}` },
+            { name: 'cpu', path: `/default/${ID}/sub` },
+          ],
+        },
+      ],
+      controllers: [
+        { cnames: ['memory'], dirs: [{ dir_name: `default/${ID}` }] },
+        { cnames: ['cpu'], dirs: [{ dir_name: `default/${ID}`, children: [{ dir_name: 'sub' }] }] },
+      ],
+    },
+    netdevs: new Map([['netdev-10.img', [{ type: 1, ifindex: 1, mtu: 65536, flags: 0x49, name: 'lo' }]]]),
   };
   i.files = [
     'inventory.img',
@@ -577,6 +594,34 @@ describe('checkpoint images against the container spec', () => {
     );
   });
 
+  test('cgroup paths never climb out of the dumped tree; network devices are loopback only', () => {
+    const cg = (i: CheckpointImages) => i.cgroup!;
+    refused(
+      images((i) => (cg(i).sets![1]!.ctls![0]!.path = `/default/${ID}/../..`)),
+      spec(),
+      /^checkpoint image cgroup\.img: set 2 controller memory path ".*\/\.\.\/\.\." is not a clean cgroup path$/,
+    );
+    refused(
+      images((i) => (cg(i).sets![1]!.ctls![0]!.path = '/system.slice')),
+      spec(),
+      'checkpoint image cgroup.img: set 2 controller memory path "/system.slice" is outside the container\'s cgroup',
+    );
+    refused(
+      images((i) => (cg(i).controllers![1]!.dirs![0]!.children![0]!.dir_name = '../escape')),
+      spec(),
+      /cgroup\.img: controller cpu directory "\.\.\/escape" is not a plain cgroup name/,
+    );
+    refused(
+      images((i) =>
+        i
+          .netdevs!.get('netdev-10.img')!
+          .push({ type: 2, ifindex: 5, mtu: 1500, flags: 0, name: 'eth0', peer_nsid: 0 }),
+      ),
+      spec(),
+      'checkpoint image netdev-10.img: network device "eth0" (veth) is not a device of the container',
+    );
+  });
+
   test('legacy credential images are refused', () => {
     refused(
       images((i) => i.files.push('creds-1.img')),
@@ -595,6 +640,8 @@ describe('checkpoint images against the container spec', () => {
       for (const [f, c] of i.ids) await writeFile(join(dir, f), encodeImage('IDS', [c]));
       for (const [f, m] of i.mounts) await writeFile(join(dir, f), encodeImage('MNTS', m));
       await writeFile(join(dir, 'seccomp.img'), encodeImage('SECCOMP', [{}]));
+      await writeFile(join(dir, 'cgroup.img'), encodeImage('CGROUP', [i.cgroup!]));
+      for (const [f, n] of i.netdevs!) await writeFile(join(dir, f), encodeImage('NETDEV', n));
       await writeFile(join(dir, 'tmpfs-dev-56.tar.gz.img'), 'x');
       await verifyCheckpointImages(dir, spec());
       const bad = core('sh', (c) => (c.thread_core!.creds!.cap_bnd = [0xffffffff, 0]));
@@ -602,6 +649,13 @@ describe('checkpoint images against the container spec', () => {
       await assert.rejects(
         verifyCheckpointImages(dir, spec()),
         /core-1\.img: thread 1 capability CAP_DAC_READ_SEARCH \(bounding\)/,
+      );
+      await writeFile(join(dir, 'core-1.img'), encodeImage('CORE', [core('sh')]));
+      const veth = { type: 2, ifindex: 5, mtu: 1500, flags: 0, name: 'eth0' };
+      await writeFile(join(dir, 'netdev-10.img'), encodeImage('NETDEV', [veth]));
+      await assert.rejects(
+        verifyCheckpointImages(dir, spec()),
+        /netdev-10\.img: network device "eth0" \(veth\)/,
       );
       await writeFile(join(dir, 'core-1.img'), encodeImage('CORE', [core('sh')]).subarray(0, 20));
       await assert.rejects(
