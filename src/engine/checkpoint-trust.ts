@@ -9,7 +9,7 @@
  * checkCheckpointImages is pure (decoded images + spec in, throw or return); loadCheckpointImages
  * reads the few small images it needs (never pages-*.img) with src/criu/images.ts.
  */
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
 import {
@@ -101,6 +101,15 @@ export interface TrustSpec {
     readonlyPaths?: string[];
   };
 }
+
+/** TrustContext is what the checks need from the host. */
+export interface TrustContext {
+  /** loginuid is ckptd's own audit login uid (what a task it starts inherits); unset if absent. */
+  loginuid?: number;
+}
+
+/** UNSET_LOGINUID is the kernel's "no audit login uid" ((uid_t)-1). */
+const UNSET_LOGINUID = 4294967295;
 
 /** CheckpointImages are the decoded images of a checkpoint that carry authority. */
 export interface CheckpointImages {
@@ -507,7 +516,7 @@ function threadOf(file: string): string {
  * whose images ask for more than `spec` grants: credentials, capabilities, securebits, LSM
  * labels, oom_score_adj, seccomp modes, namespaces, mounts and tmpfs contents.
  */
-export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec): void {
+export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec, ctx: TrustContext = {}): void {
   const caps = capBits(spec.process?.capabilities?.bounding);
   const hasCap = (n: string) => caps.has(CAPABILITIES.indexOf(n));
 
@@ -542,6 +551,14 @@ export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec): v
       if (idx < 1 || idx > filterCount) {
         refuse(file, `thread ${tid} seccomp_filter ${idx} is not a filter of seccomp.img (${filterCount})`);
       }
+    }
+    // CRIU writes the task's audit login uid as root: never one the container did not inherit
+    const luid = core.tc?.loginuid;
+    if (luid !== undefined && luid !== UNSET_LOGINUID && luid !== (ctx.loginuid ?? UNSET_LOGINUID)) {
+      refuse(
+        file,
+        `task ${tid} loginuid ${luid} is not the container's audit identity (${ctx.loginuid ?? UNSET_LOGINUID})`,
+      );
     }
     const oom = core.tc?.oom_score_adj;
     if (oom !== undefined && oom < specOom && !hasCap('CAP_SYS_RESOURCE')) {
@@ -683,7 +700,12 @@ export async function loadCheckpointImages(dir: string): Promise<CheckpointImage
   }
 }
 
-/** verifyCheckpointImages loads and checks the images of `dir` against `spec`. */
+/**
+ * verifyCheckpointImages loads and checks the images of `dir` against `spec`, with ckptd's own
+ * audit login uid as the one a restored task may hold.
+ */
 export async function verifyCheckpointImages(dir: string, spec: TrustSpec): Promise<void> {
-  checkCheckpointImages(await loadCheckpointImages(dir), spec);
+  const text = await readFile('/proc/self/loginuid', 'utf8').catch(() => '');
+  const loginuid = /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+  checkCheckpointImages(await loadCheckpointImages(dir), spec, loginuid === undefined ? {} : { loginuid });
 }

@@ -19,6 +19,7 @@ import {
   verifyCheckpointImages,
   wordBits,
   type CheckpointImages,
+  type TrustContext,
   type TrustSpec,
 } from '../../../src/engine/checkpoint-trust.js';
 
@@ -249,9 +250,14 @@ const mount = (i: CheckpointImages, mp: string) => {
   return m;
 };
 
-function refused(img: CheckpointImages, s: TrustSpec, message: string | RegExp): void {
+function refused(
+  img: CheckpointImages,
+  s: TrustSpec,
+  message: string | RegExp,
+  ctx: TrustContext = {},
+): void {
   assert.throws(
-    () => checkCheckpointImages(img, s),
+    () => checkCheckpointImages(img, s, ctx),
     (err: unknown) => {
       assert.ok(isEngineError(err) && err.code === 'CKPTD_INVALID_ARGUMENT', String(err));
       if (typeof message === 'string') assert.equal(err.message, message);
@@ -440,6 +446,19 @@ describe('checkpoint images against the container spec', () => {
     );
     // no filter in the spec: a process may have installed its own
     checkCheckpointImages(images(filtered), spec());
+  });
+
+  test("loginuid: unset, or ckptd's own", () => {
+    const luid = (n: number) => (i: CheckpointImages) => (i.cores.get('core-34.img')!.tc!.loginuid = n);
+    refused(
+      images(luid(0)),
+      spec(),
+      "checkpoint image core-34.img: task 34 loginuid 0 is not the container's audit identity (4294967295)",
+    );
+    checkCheckpointImages(images(luid(1000)), spec(), { loginuid: 1000 });
+    refused(images(luid(0)), spec(), /loginuid 0 is not the container's audit identity \(1000\)/, {
+      loginuid: 1000,
+    });
   });
 
   test('oom_score_adj below the spec needs CAP_SYS_RESOURCE', () => {
