@@ -896,6 +896,7 @@ export class CheckpointService implements CheckpointBackend {
     if (!hasDiff && deleted.length === 0) return;
     const ctd = await this.#o.client.containers.get(id);
     const mounts = await this.#o.client.snapshots(ctd.snapshotter).mounts(ctd.snapshot_key);
+    await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     const target = await mkdtemp(join(this.stagingDir, 'rootfs-'));
     try {
       const mounted = await mountForApply(mounts, target);
@@ -956,18 +957,54 @@ async function mountForApply(mounts: Mount[], target: string): Promise<{ release
 }
 
 /**
+ * SOURCE_HOST_FIELDS are the HostConfig fields a container restored from another container's
+ * checkpoint copies from that container's record (the ones that shape its spec and so must match
+ * its CRIU images). Only set values are copied: a field ckptd refuses is never set in a record.
+ */
+const SOURCE_HOST_FIELDS = [
+  'NetworkMode',
+  'Binds',
+  'Tmpfs',
+  'ShmSize',
+  'ReadonlyRootfs',
+  'Sysctls',
+  'Privileged',
+  'CapAdd',
+  'CapDrop',
+  'SecurityOpt',
+  'Devices',
+  'GroupAdd',
+  'OomScoreAdj',
+  'Init',
+  'Ulimits',
+  'PidsLimit',
+  'Memory',
+  'MemorySwap',
+  'MemoryReservation',
+  'NanoCpus',
+  'CpuShares',
+  'CpuQuota',
+  'CpuPeriod',
+  'CpusetCpus',
+  'CpusetMems',
+  'BlkioWeight',
+] as const;
+
+/**
  * sourceHostConfig is the host part of a new container restored from `c`'s checkpoint: the
- * settings ckptd recorded (and validated) when it created `c`.
+ * settings ckptd recorded (and validated) when it created `c`, never the checkpoint's files.
  */
 function sourceHostConfig(c: ContainerInspect): Record<string, unknown> {
   const hc = c.HostConfig as Record<string, unknown>;
-  return {
-    NetworkMode: hc.NetworkMode,
-    Binds: hc.Binds ?? null,
-    ShmSize: hc.ShmSize,
-    ReadonlyRootfs: hc.ReadonlyRootfs,
-    Sysctls: hc.Sysctls,
-  };
+  const set = (v: unknown) =>
+    v !== undefined &&
+    v !== null &&
+    v !== '' &&
+    v !== 0 &&
+    v !== false &&
+    !(Array.isArray(v) && v.length === 0) &&
+    !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0);
+  return Object.fromEntries(SOURCE_HOST_FIELDS.filter((k) => set(hc[k])).map((k) => [k, hc[k]]));
 }
 
 function str(v: unknown): string {

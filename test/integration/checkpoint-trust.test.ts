@@ -402,6 +402,38 @@ describe('archives never choose privileges', () => {
     for (const name of ['copy', 'kept', 'kept4']) await docker('rm', '-f', name);
   });
 
+  test("a restore under a new name takes the source container's recorded binds and tmpfs, never the dump's", async () => {
+    const vol = join(work, 'vol');
+    await mkdir(vol);
+    await docker(
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '--name',
+      'vsrc',
+      '-v',
+      `${vol}:/data`,
+      '--tmpfs',
+      '/scratch:size=10m',
+      IMG,
+      'sh',
+      '-c',
+      COUNTER,
+    );
+    await until('the counter', async () => (await counter('vsrc')) > 3);
+    const ck = await api('POST', '/containers/vsrc/checkpoint?name=v1&leaveRunning=1');
+    assert.equal(ck.status, 201, ck.body);
+    const r = await api('POST', '/containers/vsrc/restore?checkpoint=v1&name=vcopy');
+    assert.equal(r.status, 201, r.body);
+    const mounts = (await execOut('vcopy', 'cat', '/proc/self/mountinfo'))
+      .split('\n')
+      .map((l) => l.split(' ')[4]);
+    assert.ok(mounts.includes('/data') && mounts.includes('/scratch'), mounts.join(' '));
+    assert.ok((await counter('vcopy')) > 3);
+    await docker('rm', '-f', 'vsrc', 'vcopy');
+  });
+
   test('checkpoint directories outside the data root and --checkpoint-dirs are 403; inside they work', async () => {
     await docker('run', '-d', '--network', 'none', '--name', 'cdir', IMG, 'sh', '-c', COUNTER);
     await until('the counter', async () => (await counter('cdir')) > 3);
