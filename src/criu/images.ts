@@ -60,6 +60,7 @@ export const CRIU_PROTO_FILES = [
   'inventory.proto',
   'mnt.proto',
   'pstree.proto',
+  'rlimit.proto',
   'seccomp.proto',
 ];
 
@@ -135,6 +136,8 @@ export interface CoreEntry {
     flags: number;
     blk_sigset: string;
     comm: string;
+    /** rlimits by resource number (RLIMIT_*), limits as decimal strings (uint64) */
+    rlimits?: { rlimits?: { cur: string; max: string }[] };
     old_seccomp_mode?: number;
     old_seccomp_filter?: number;
     loginuid?: number;

@@ -75,6 +75,26 @@ export const CAPABILITIES: readonly string[] = [
   'CAP_CHECKPOINT_RESTORE',
 ];
 
+/** RLIMITS are the RLIMIT_* names by resource number (<asm-generic/resource.h>). */
+const RLIMITS = [
+  'RLIMIT_CPU',
+  'RLIMIT_FSIZE',
+  'RLIMIT_DATA',
+  'RLIMIT_STACK',
+  'RLIMIT_CORE',
+  'RLIMIT_RSS',
+  'RLIMIT_NPROC',
+  'RLIMIT_NOFILE',
+  'RLIMIT_MEMLOCK',
+  'RLIMIT_AS',
+  'RLIMIT_LOCKS',
+  'RLIMIT_SIGPENDING',
+  'RLIMIT_MSGQUEUE',
+  'RLIMIT_NICE',
+  'RLIMIT_RTPRIO',
+  'RLIMIT_RTTIME',
+];
+
 /** TrustSpec is the part of an OCI runtime spec the checks read (a spec ckptd built). */
 export interface TrustSpec {
   process?: {
@@ -89,6 +109,7 @@ export interface TrustSpec {
     };
     noNewPrivileges?: boolean;
     oomScoreAdj?: number;
+    rlimits?: { type: string; hard: number; soft: number }[];
     apparmorProfile?: string;
     selinuxLabel?: string;
   };
@@ -559,6 +580,20 @@ export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec, ct
         file,
         `task ${tid} loginuid ${luid} is not the container's audit identity (${ctx.loginuid ?? UNSET_LOGINUID})`,
       );
+    }
+    // rlimits: CRIU sets them as root; a hard limit above the spec's needs CAP_SYS_RESOURCE
+    if (!hasCap('CAP_SYS_RESOURCE')) {
+      (core.tc?.rlimits?.rlimits ?? []).forEach((rl, i) => {
+        const name = RLIMITS[i] ?? `rlimit ${i}`;
+        const limit = (spec.process?.rlimits ?? []).find((r) => r.type === name);
+        if (limit === undefined) return;
+        if (BigInt(rl.max) > BigInt(limit.hard) || BigInt(rl.cur) > BigInt(rl.max)) {
+          refuse(
+            file,
+            `task ${tid} ${name} ${rl.cur}/${rl.max} is above the container's hard limit (${limit.hard})`,
+          );
+        }
+      });
     }
     const oom = core.tc?.oom_score_adj;
     if (oom !== undefined && oom < specOom && !hasCap('CAP_SYS_RESOURCE')) {

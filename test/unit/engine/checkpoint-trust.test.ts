@@ -51,6 +51,7 @@ function spec(over: (s: TrustSpec) => void = () => undefined): TrustSpec {
       capabilities: { bounding: [...DOCKER_CAPS], effective: [...DOCKER_CAPS], permitted: [...DOCKER_CAPS] },
       noNewPrivileges: false,
       oomScoreAdj: 0,
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1048576, soft: 1048576 }],
     },
     root: { readonly: false },
     mounts: [
@@ -459,6 +460,25 @@ describe('checkpoint images against the container spec', () => {
     refused(images(luid(0)), spec(), /loginuid 0 is not the container's audit identity \(1000\)/, {
       loginuid: 1000,
     });
+  });
+
+  test('rlimits above the spec need CAP_SYS_RESOURCE', () => {
+    const inf = '18446744073709551615';
+    const limits = (nofile: { cur: string; max: string }) => (i: CheckpointImages) => {
+      const rl = Array.from({ length: 16 }, () => ({ cur: inf, max: inf }));
+      rl[7] = nofile;
+      i.cores.get('core-1.img')!.tc!.rlimits = { rlimits: rl };
+    };
+    checkCheckpointImages(images(limits({ cur: '1024', max: '1048576' })), spec());
+    refused(
+      images(limits({ cur: '1048576', max: inf })),
+      spec(),
+      `checkpoint image core-1.img: task 1 RLIMIT_NOFILE 1048576/${inf} is above the container's hard limit (1048576)`,
+    );
+    checkCheckpointImages(
+      images(limits({ cur: '1048576', max: inf })),
+      spec((s) => s.process!.capabilities!.bounding!.push('CAP_SYS_RESOURCE')),
+    );
   });
 
   test('oom_score_adj below the spec needs CAP_SYS_RESOURCE', () => {
