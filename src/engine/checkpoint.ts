@@ -661,8 +661,23 @@ export class CheckpointService implements CheckpointBackend {
         : join(ckDir, CHECKPOINT_IMAGES_DIR, 'stats-restore');
       return await readFile(statsFile).then(parseCriuRestoreStats, () => undefined);
     } finally {
-      await rm(work, { recursive: true, force: true });
+      await this.#removeWork(work);
     }
+  }
+
+  /**
+   * #removeWork removes a restore's work directory. A failed CRIU restore can leave its cgroup
+   * yard (`.criu.cgyard.*`) mounted there: those are unmounted first (deepest first), and a
+   * removal that still fails is logged rather than hiding CRIU's own error.
+   */
+  async #removeWork(work: string): Promise<void> {
+    const inside = ((await ownMountPoints()) ?? [])
+      .filter((m) => m.startsWith(`${work}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const m of inside) await unmount(m);
+    await rm(work, { recursive: true, force: true }).catch((err: unknown) =>
+      this.#o.logger?.warn({ err, work }, 'removing a restore work directory failed'),
+    );
   }
 
   async checkpointImport(
