@@ -546,6 +546,17 @@ describe('checkpoint images against the container spec', () => {
       spec(),
       /mountpoints-13\.img: mount \/mnt \(auto "\/dev\/vda", root "\/"\) is not a mount of the container/,
     );
+    // a spec bind turned into a mount of the host's disk (no external key): refused
+    refused(
+      images((i) => {
+        const m = mount(i, '/etc/hosts');
+        delete m.ext_key;
+        m.fstype = 16;
+        m.root = '/';
+      }),
+      spec(),
+      /mount \/etc\/hosts \(auto "\/dev\/vda", root "\/"\) is not a mount of the container/,
+    );
     // a spec bind restored from another key: refused
     refused(
       images((i) => (mount(i, '/etc/hosts').ext_key = '/etc/shadow')),
