@@ -206,7 +206,8 @@ export function selectContainers<T extends ListEntry>(
   const sorted = [...entries].sort((a, b) => b.created - a.created);
   const out: T[] = [];
   for (const e of sorted) {
-    if (!all && e.status !== 'running' && e.status !== 'paused') continue;
+    // without `all`, what dockerd counts as running: running, paused and restarting
+    if (!all && e.status !== 'running' && e.status !== 'paused' && e.status !== 'restarting') continue;
     if (f) {
       if (!f.fuzzyMatch('id', e.id)) continue;
       if (f.has('name') && !(f.match('name', `/${e.name}`) || f.match('name', e.name))) continue;

@@ -163,7 +163,12 @@ export class SystemService implements SystemBackend {
       ContainerdCommit: { ID: ctd.revision },
       RuncCommit: { ID: f.runc?.commit ?? '' },
       InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=unconfined'],
+      // as dockerd: no AppArmor or SELinux here; containers get the builtin seccomp profile and,
+      // on cgroup v2, a private cgroup namespace
+      SecurityOptions: [
+        'name=seccomp,profile=builtin',
+        ...(f.cgroupVersion === '2' ? ['name=cgroupns'] : []),
+      ],
       Warnings: cgroupWarnings(f.sysInfo),
     };
   }

@@ -52,8 +52,6 @@ export const CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.fre
   NetworkingConfig: applied('only an empty endpoint for the none or host network'),
 });
 
-const NO_RESOURCE = 'is not implemented by ckptd';
-
 /** HOST_CONFIG_FIELDS are the decisions for `HostConfig` fields (Resources included, flattened). */
 export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.freeze({
   Binds: applied(),
@@ -61,14 +59,14 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   LogConfig: applied('json-file without options only'),
   NetworkMode: applied('none (default) or host'),
   PortBindings: refused('ckptd has no bridge network: ports cannot be published (use NetworkMode host)'),
-  RestartPolicy: refused(`restart policies other than "no" ${NO_RESOURCE}`),
+  RestartPolicy: applied("no, always, unless-stopped, on-failure[:N] with dockerd's back-off"),
   AutoRemove: applied(),
   VolumeDriver: refused('volume drivers are not supported by ckptd'),
   VolumesFrom: refused('volumes are not supported by ckptd'),
   ConsoleSize: applied(),
   Annotations: applied('passed to the runtime as OCI annotations'),
-  CapAdd: refused(NO_RESOURCE),
-  CapDrop: refused(NO_RESOURCE),
+  CapAdd: applied('moby TweakCapabilities over the default set; names as moby normalizes them'),
+  CapDrop: applied('moby TweakCapabilities (ALL keeps only CapAdd)'),
   CgroupnsMode: applied('private or host (default: private on cgroup v2, host on v1, as dockerd)'),
   Dns: applied("written into the container's resolv.conf"),
   DnsOptions: applied("written into the container's resolv.conf"),
@@ -80,10 +78,10 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   Links: refused('links need a bridge network, which ckptd does not have'),
   OomScoreAdj: applied('process.oomScoreAdj, -1000..1000'),
   PidMode: applied('private, host or container:<name|id>'),
-  Privileged: refused(NO_RESOURCE),
+  Privileged: applied('every capability ckptd holds, host devices, no seccomp/masked paths, rw /sys'),
   PublishAllPorts: refused('ckptd has no bridge network: ports cannot be published'),
   ReadonlyRootfs: applied(),
-  SecurityOpt: refused(NO_RESOURCE),
+  SecurityOpt: applied('seccomp, no-new-privileges, systempaths; apparmor/label only unconfined/disable'),
   StorageOpt: refused('storage options are not supported by the containerd snapshotters ckptd uses'),
   Tmpfs: applied(),
   UTSMode: applied('private or host'),
@@ -93,8 +91,8 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   Runtime: applied('"" or runc (io.containerd.runc.v2)'),
   Isolation: applied('"" or default on Linux'),
   Mounts: applied('bind and tmpfs; volume refused (no volume store)'),
-  MaskedPaths: refused(NO_RESOURCE),
-  ReadonlyPaths: refused(NO_RESOURCE),
+  MaskedPaths: applied('replaces the default masked paths'),
+  ReadonlyPaths: applied('replaces the default read-only paths'),
   Init: applied('docker-init (Debian tini-static) at /sbin/docker-init'),
   // Resources
   CpuShares: applied('cpu.shares (2..262144)'),

@@ -80,7 +80,11 @@ export function parseDeviceCgroupRule(rule: string, prefix = 'HostConfig.'): Lin
   return { allow: true, type: m[1] as 'a' | 'b' | 'c', major, minor, access: m[4]! };
 }
 
-const NODE_TYPE: Partial<Record<FileNode['kind'], string>> = { char: 'c', block: 'b', fifo: 'p' };
+const NODE_TYPE: Partial<Record<FileNode['kind'], LinuxDevice['type']>> = {
+  char: 'c',
+  block: 'b',
+  fifo: 'p',
+};
 
 /**
  * devicesFromPath maps one `--device` as moby's `oci.DevicesFromPath`: a symlink is resolved

@@ -20,6 +20,8 @@ import {
   parseDeviceCgroupRule,
 } from './devices.js';
 import type { LinuxDeviceCgroup, POSIXRlimit, RuntimeSpec } from './runtime-spec.js';
+import type { LinuxDevice } from './confinement.js';
+export type { LinuxDevice } from './confinement.js';
 
 /** SysInfo is what the host's cgroups can enforce (moby `pkg/sysinfo.SysInfo`). */
 export interface SysInfo {
@@ -144,17 +146,6 @@ export const CPU_SHARES_MIN = 2;
 export const CPU_SHARES_MAX = 262144;
 /** CFS_PERIOD_US is the period NanoCpus is expressed in (100 ms). */
 export const CFS_PERIOD_US = 100_000;
-
-/** LinuxDevice is an OCI `linux.devices` entry (a node runc creates in the container's /dev). */
-export interface LinuxDevice {
-  path: string;
-  type: string;
-  major: number;
-  minor: number;
-  fileMode: number;
-  uid: number;
-  gid: number;
-}
 
 /** LinuxWeightDevice is an OCI blkio weight device. */
 export interface LinuxWeightDevice {

@@ -13,6 +13,7 @@ import { OCI_PROCESS_TYPE_URL } from '../../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors/index.js';
 import { replaceOrAppendEnv } from '../../oci/container-config.js';
 import { execUserFromFiles } from '../../oci/runtime-spec.js';
+import { confinementHost } from '../confinement-host.js';
 import type { AttachSession, StdinSink } from './container-io.js';
 import type { ContainerLookup } from './lookup.js';
 import type { OutputChunk } from './mux.js';
@@ -39,6 +40,10 @@ export interface ExecConfig {
   User?: string;
   Privileged?: boolean;
   DetachKeys?: string;
+  /** ConsoleSize is the initial TTY size [height, width] (API 1.42+). */
+  ConsoleSize?: [number, number] | null;
+  /** Detach is sent by the docker CLI and ignored by dockerd (detaching is chosen at start). */
+  Detach?: boolean;
 }
 
 /** ExecInspect is GET /exec/{id}/json's body. */
@@ -86,6 +91,8 @@ export interface ExecTasks {
 export interface ExecStartOptions {
   detach: boolean;
   tty?: boolean;
+  /** consoleSize [height, width] overrides the one given at create. */
+  consoleSize?: [number, number];
 }
 
 /** ExecBackend is what the exec routes call. */
@@ -117,6 +124,8 @@ export interface ExecServiceOptions {
   logger: Logger;
   /** drainTimeoutMs bounds the wait for output EOF after the process exited (a daemonized child may hold it). */
   drainTimeoutMs?: number;
+  /** allCapabilities lists what `Privileged` grants: every capability ckptd holds (moby GetAllCapabilities). */
+  allCapabilities?: () => Promise<readonly string[]>;
 }
 
 const SIGKILL = 9;
@@ -137,6 +146,7 @@ export class ExecService implements ExecBackend {
   }
 
   async execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string> {
+    checkExecConfig(config);
     const info = await this.#opts.lookup.lookup(ref, signal);
     if (!info.running) throw new ConflictError(`Container ${info.id} is not running`);
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0)
@@ -190,11 +200,19 @@ export class ExecService implements ExecBackend {
     for (const [id, r] of this.#execs) if (r.containerId === containerId) this.#execs.delete(id);
   }
 
-  async #spec(r: ExecRecord): Promise<OciProcess> {
+  async #spec(r: ExecRecord, consoleSize?: [number, number]): Promise<OciProcess> {
     const { tasks } = this.#opts;
     const base = await tasks.processSpec(r.containerId);
     const spec: OciProcess = { ...base, terminal: r.tty, args: r.config.Cmd ?? [] };
     delete spec.consoleSize;
+    // moby: the start's size, else the create's, for a terminal only
+    const size = consoleSize ?? r.config.ConsoleSize ?? undefined;
+    if (r.tty && size !== undefined) spec.consoleSize = { height: size[0], width: size[1] };
+    if (r.config.Privileged === true) {
+      // moby execSetPlatformOpt: every capability, whatever the container's set (seccomp stays)
+      const all = [...(await (this.#opts.allCapabilities ?? defaultAllCapabilities)())];
+      spec.capabilities = { bounding: [...all], effective: [...all], permitted: [...all] };
+    }
     spec.env = replaceOrAppendEnv(base.env ?? [], r.config.Env ?? []);
     if (r.config.WorkingDir) spec.cwd = r.config.WorkingDir;
     if (r.config.User) {
@@ -234,7 +252,7 @@ export class ExecService implements ExecBackend {
     let fifos: ProcessFifos | undefined;
     let exited: Promise<number>;
     try {
-      const spec = await this.#spec(r);
+      const spec = await this.#spec(r, opts.consoleSize);
       fifos = await createFifos(this.#opts.fifoDir(r.containerId), io);
       await tasks.exec(r.containerId, id, io, spec);
       // Wait before Start (containerd's advice): an instant exit is not missed.
@@ -339,6 +357,56 @@ export class ExecService implements ExecBackend {
       );
     }
     return session;
+  }
+}
+
+async function defaultAllCapabilities(): Promise<readonly string[]> {
+  return (await confinementHost(false)).capabilities.available;
+}
+
+/** EXEC_FIELDS are the fields of an exec create body ckptd applies (Detach: sent by the CLI, ignored by dockerd). */
+const EXEC_FIELDS = new Set([
+  'AttachStdin',
+  'AttachStdout',
+  'AttachStderr',
+  'DetachKeys',
+  'Tty',
+  'ConsoleSize',
+  'Env',
+  'Cmd',
+  'Privileged',
+  'User',
+  'WorkingDir',
+  'Detach',
+]);
+
+/**
+ * checkExecConfig refuses (400, naming the field) what an exec would not apply: a field Docker's
+ * ExecConfig does not have, detach keys (ckptd does not scan stdin for them), a ConsoleSize that
+ * is not two unsigned integers, fields of the wrong type.
+ */
+export function checkExecConfig(config: ExecConfig): void {
+  const c = config as Record<string, unknown>;
+  for (const [k, v] of Object.entries(c)) {
+    if (!EXEC_FIELDS.has(k) && v !== null && v !== undefined) {
+      throw new InvalidArgumentError(`${k}: unknown exec field (not part of Docker API 1.47)`);
+    }
+  }
+  if (typeof c.DetachKeys === 'string' && c.DetachKeys !== '') {
+    throw new InvalidArgumentError('DetachKeys: detach keys are not implemented by ckptd');
+  }
+  for (const k of ['AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'Privileged', 'Detach']) {
+    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'boolean')
+      throw new InvalidArgumentError(`${k}: must be a boolean`);
+  }
+  for (const k of ['User', 'WorkingDir', 'DetachKeys']) {
+    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string')
+      throw new InvalidArgumentError(`${k}: must be a string`);
+  }
+  const size = c.ConsoleSize;
+  if (size !== undefined && size !== null) {
+    if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n >= 0))
+      throw new InvalidArgumentError('ConsoleSize: must be [height, width] in characters');
   }
 }
 

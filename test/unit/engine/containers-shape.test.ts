@@ -98,6 +98,11 @@ describe('selectContainers', () => {
   ];
   const names = (es: ListEntry[]) => es.map((e) => e.name);
 
+  test('without all, running, paused and restarting containers are listed (dockerd: State.Running)', () => {
+    const withRestarting = [...entries, mk('e5', 'restarting', 5, { exitCode: 1 })];
+    assert.deepEqual(names(selectContainers(withRestarting, {})), ['e5', 'd4', 'a1']);
+  });
+
   test('before and since select by creation relative to a named container (404 when unknown)', () => {
     const f = (o: object) => parseFilters(JSON.stringify(o));
     assert.deepEqual(names(selectContainers(entries, { all: true, filters: f({ before: { c3: true } }) })), [
