@@ -88,11 +88,29 @@ export interface ExecStartOptions {
   tty?: boolean;
 }
 
+/**
+ * PendingExec is an attached exec checked and ready to start. The caller sends its response
+ * head first and then calls start(), as dockerd hijacks the connection before it starts the
+ * process: a client that reads the head with a buffered reader and then the stream from the
+ * raw socket (docker-py) must not find output already coalesced with the head.
+ */
+export interface PendingExec {
+  tty: boolean;
+  /**
+   * start starts the process and returns its session. When the process cannot start, it
+   * rejects with runc's message (execStartFailureMessage) and exit code 126 is recorded.
+   */
+  start(): Promise<AttachSession>;
+}
+
 /** ExecBackend is what the exec routes call. */
 export interface ExecBackend {
   execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string>;
-  /** execStart starts the process; undefined when detached. Abort `signal` (client gone) kills it. */
-  execStart(id: string, opts: ExecStartOptions, signal?: AbortSignal): Promise<AttachSession | undefined>;
+  /**
+   * execStart checks the exec and, detached, starts it (undefined); attached, it returns the
+   * exec to start once the response head is out. Abort `signal` (client gone) kills it.
+   */
+  execStart(id: string, opts: ExecStartOptions, signal?: AbortSignal): Promise<PendingExec | undefined>;
   execInspect(id: string): ExecInspect;
   execResize(id: string, height: number, width: number): Promise<void>;
 }
@@ -217,7 +235,7 @@ export class ExecService implements ExecBackend {
     id: string,
     opts: ExecStartOptions,
     signal?: AbortSignal,
-  ): Promise<AttachSession | undefined> {
+  ): Promise<PendingExec | undefined> {
     const r = this.#get(id);
     if (r.started)
       throw new ConflictError(
@@ -226,10 +244,20 @@ export class ExecService implements ExecBackend {
     const info = await this.#opts.lookup.lookup(r.containerId, signal);
     if (!info.running) throw new ConflictError(`Container ${r.containerId} is not running`);
     r.started = true;
+    r.tty = opts.tty ?? r.tty;
+    if (opts.detach) {
+      await this.#launch(r, true, signal);
+      return undefined;
+    }
+    return { tty: r.tty, start: () => this.#launch(r, false, signal) };
+  }
+
+  /** #launch starts the exec's process; detached, its output is drained and dropped. */
+  async #launch(r: ExecRecord, detach: boolean, signal?: AbortSignal): Promise<AttachSession> {
+    const id = r.id;
     const { tasks, logger } = this.#opts;
-    const tty = opts.tty ?? r.tty;
-    r.tty = tty;
-    const attachStdin = r.config.AttachStdin === true && !opts.detach;
+    const tty = r.tty;
+    const attachStdin = r.config.AttachStdin === true && !detach;
     const io = fifoPaths(this.#opts.fifoDir(r.containerId), id, { tty, stdin: attachStdin });
     let fifos: ProcessFifos | undefined;
     let exited: Promise<number>;
@@ -243,6 +271,7 @@ export class ExecService implements ExecBackend {
       r.pid = await tasks.start(r.containerId, id);
       r.running = true;
     } catch (err) {
+      // dockerd: an exec that failed to start has exit code 126.
       r.running = false;
       r.exitCode = r.exitCode ?? 126;
       if (fifos) closeFifos(fifos);
@@ -306,14 +335,14 @@ export class ExecService implements ExecBackend {
       }
     }
 
-    if (opts.detach) {
+    const session: AttachSession = { tty, output: output() };
+    if (detach) {
       // Nobody reads: drain the FIFOs so the process never blocks on a full pipe.
       void (async () => {
-        for await (const _ of output()) void _;
+        for await (const _ of session.output) void _;
       })().catch((err: unknown) => logger.warn({ err, exec: id }, 'draining a detached exec failed'));
-      return undefined;
+      return session;
     }
-    const session: AttachSession = { tty, output: output() };
     if (f.stdin) {
       const stdin = f.stdin;
       const sink: StdinSink = {
@@ -340,6 +369,17 @@ export class ExecService implements ExecBackend {
     }
     return session;
   }
+}
+
+/**
+ * execStartFailureMessage is what dockerd writes into the exec stream when the process could
+ * not start: the runtime's own words (containerd's gRPC status message), without ckptd's
+ * `containerd Tasks.Start:` context.
+ */
+export function execStartFailureMessage(err: unknown): string {
+  const details = (err as { cause?: { details?: unknown } } | undefined)?.cause?.details;
+  if (typeof details === 'string' && details !== '') return details;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** containerdExecTasks adapts a ContainerdClient to ExecTasks. */

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type net from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AttachSession, ContainerIOBackend } from '../../engine/io/container-io.js';
-import type { ExecBackend, ExecConfig } from '../../engine/io/exec.js';
+import { execStartFailureMessage, type ExecBackend, type ExecConfig } from '../../engine/io/exec.js';
 import { formatRFC3339NanoFixed } from '../../engine/io/json-log.js';
 import { encodeFrames } from '../../engine/io/mux.js';
 import { InvalidArgumentError } from '../../errors/index.js';
@@ -235,16 +235,31 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
       const body = (request.body ?? {}) as { Detach?: unknown; Tty?: unknown };
       const detach = body.Detach === true;
       const tty = typeof body.Tty === 'boolean' ? body.Tty : undefined;
-      const session = await exec.execStart(
+      const pending = await exec.execStart(
         id,
         { detach, ...(tty !== undefined ? { tty } : {}) },
         request.abortSignal,
       );
-      if (!session) {
+      if (!pending) {
         await reply.code(200).send();
         return;
       }
-      const socket = hijack(request, reply, streamContentType(session.tty, request.apiVersion));
+      // As dockerd: the response head goes out before the process starts, and a process that
+      // cannot start is reported in the stream (its exit code, 126, in GET /exec/{id}/json).
+      const socket = hijack(request, reply, streamContentType(pending.tty, request.apiVersion));
+      let session: AttachSession;
+      try {
+        session = await pending.start();
+      } catch (err) {
+        recordError(request, err);
+        const text = Buffer.from(`${execStartFailureMessage(err)}\r\n`);
+        if (!socket.destroyed) {
+          for (const b of pending.tty ? [text] : encodeFrames('stdout', text)) socket.write(b);
+          socket.end();
+          socket.once('finish', () => socket.destroySoon());
+        }
+        return;
+      }
       await pumpSession(request, socket, session);
     },
 
