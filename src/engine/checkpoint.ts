@@ -889,6 +889,8 @@ export class CheckpointService implements CheckpointBackend {
     if (!hasDiff && deleted.length === 0) return;
     const ctd = await this.#o.client.containers.get(id);
     const mounts = await this.#o.client.snapshots(ctd.snapshotter).mounts(ctd.snapshot_key);
+    // A restore of a stored checkpoint may be the first use of the staging dir on this data root.
+    await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     const target = await mkdtemp(join(this.stagingDir, 'rootfs-'));
     try {
       const mounted = await mountForApply(mounts, target);
