@@ -101,6 +101,7 @@ async function pumpSession(
   request: FastifyRequest,
   socket: net.Socket,
   session: AttachSession,
+  hold?: () => void,
 ): Promise<void> {
   const ac = new AbortController();
   const stop = () => ac.abort();
@@ -116,6 +117,11 @@ async function pumpSession(
       }
       stdin.end();
     })().catch(() => undefined);
+  }
+  if (hold) {
+    // The reader above (if any) is listening now: release the socket held since the hijack.
+    socket.off('readable', hold);
+    if (!stdin) socket.resume(); // input nobody takes is dropped; the client's close is seen
   }
   const it = session.output[Symbol.asyncIterator]();
   const aborted = new Promise<'aborted'>((r) =>
@@ -247,6 +253,11 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
       // As dockerd: the response head goes out before the process starts, and a process that
       // cannot start is reported in the stream (its exit code, 126, in GET /exec/{id}/json).
       const socket = hijack(request, reply, streamContentType(pending.tty, request.apiVersion));
+      // Hold the client's stdin in the socket until the process can take it (pumpSession). A
+      // 'readable' listener, not pause(): it also takes the socket from the HTTP parser, which
+      // would otherwise go on consuming the connection's bytes as requests.
+      const hold = (): void => undefined;
+      socket.on('readable', hold);
       let session: AttachSession;
       try {
         session = await pending.start();
@@ -260,7 +271,7 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
         }
         return;
       }
-      await pumpSession(request, socket, session);
+      await pumpSession(request, socket, session, hold);
     },
 
     async postContainerExecResize(request, reply) {
