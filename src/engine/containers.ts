@@ -59,7 +59,9 @@ import {
   lookupContainer,
   parseNetworkMode,
   parsePsOutput,
+  parseKillSignal,
   parseSignal,
+  removeRunningMessage,
   selectContainers,
   statusString,
   type ContainerStatus,
@@ -1036,7 +1038,14 @@ export class ContainerService implements ContainersBackend {
   async lookup(
     ref: string,
     signal?: AbortSignal,
-  ): Promise<{ id: string; tty: boolean; openStdin: boolean; stdinOnce: boolean; running: boolean }> {
+  ): Promise<{
+    id: string;
+    tty: boolean;
+    openStdin: boolean;
+    stdinOnce: boolean;
+    running: boolean;
+    paused: boolean;
+  }> {
     const v = await this.#find(ref, signal);
     const r = this.#record(v);
     return {
@@ -1045,6 +1054,7 @@ export class ContainerService implements ContainersBackend {
       openStdin: r.Config.OpenStdin === true,
       stdinOnce: r.Config.StdinOnce === true,
       running: v.task?.status === 'RUNNING',
+      paused: v.task?.status === 'PAUSED' || v.task?.status === 'PAUSING',
     };
   }
 
@@ -1369,9 +1379,16 @@ export class ContainerService implements ContainersBackend {
   }
 
   async containerKill(ref: string, signal?: string): Promise<void> {
-    const sig = parseSignal(signal || 'SIGKILL');
-    const v = await this.#find(ref);
-    if (!this.#isRunning(v)) throw new ConflictError(`Container ${v.id} is not running`);
+    const sig = parseKillSignal(ref, signal || 'SIGKILL');
+    // dockerd wraps every failure of kill with `Cannot kill container: <ref>: `.
+    const v = await this.#find(ref).catch((err: unknown) => {
+      if (err instanceof NotFoundError)
+        throw new NotFoundError(`Cannot kill container: ${ref}: ${err.message}`);
+      throw err;
+    });
+    if (!this.#isRunning(v)) {
+      throw new ConflictError(`Cannot kill container: ${ref}: Container ${v.id} is not running`);
+    }
     this.#watch(v.id);
     const exited = this.#listen(this.#exitListeners, v.id);
     exited.catch(() => undefined);
@@ -1540,9 +1557,7 @@ export class ContainerService implements ContainersBackend {
       const v = await this.#fresh(found.id);
       if (this.#isRunning(v)) {
         if (!opts.force) {
-          throw new ConflictError(
-            `cannot remove container "/${v.name}": container is running: stop the container before removing or force remove`,
-          );
+          throw new ConflictError(removeRunningMessage(v.id, this.#state(v).Status === 'paused'));
         }
         this.#watch(v.id);
         const exited = this.#listen(this.#exitListeners, v.id);
