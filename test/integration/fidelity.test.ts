@@ -208,6 +208,74 @@ print(r.exit_code, r.output.decode().strip())
     );
     // the container and later execs are unharmed
     assert.equal(await ok('exec', 'ex', 'echo', 'still'), 'still\n');
+    await ok('rm', '-f', 'ex');
+  });
+
+  test('exec events carry the command; refusals are worded as dockerd 20.10 words them', async () => {
+    const id = (await ok('run', '-d', '--network', 'none', '--name', 'ev', IMG, 'sleep', '100000')).trim();
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    await ok('exec', 'ev', 'echo', 'hi');
+    const until = String(Math.floor(Date.now() / 1000) + 1);
+    const actions = (
+      await ok(
+        'events',
+        '--since',
+        since,
+        '--until',
+        until,
+        '--filter',
+        'container=ev',
+        '--format',
+        '{{.Action}}',
+      )
+    )
+      .trim()
+      .split('\n')
+      .filter((a) => a.startsWith('exec'));
+    assert.deepEqual(actions, ['exec_create: echo hi', 'exec_start: echo hi', 'exec_die']);
+    const started = await ok(
+      'events',
+      ...['--since', since, '--until', until, '--filter', 'event=exec_start', '--format', '{{.Action}}'],
+    );
+    assert.equal(started, 'exec_start: echo hi\n');
+
+    const err = async (...args: string[]): Promise<string> => {
+      const r = await docker(...args);
+      assert.notEqual(r.code, 0, `docker ${args.join(' ')} succeeded`);
+      return r.stderr.trim();
+    };
+    assert.equal(
+      await err('rm', 'ev'),
+      `Error response from daemon: You cannot remove a running container ${id}. Stop the container before attempting removal or force remove`,
+    );
+    assert.equal(
+      await err('kill', '-s', '99', 'ev'),
+      'Error response from daemon: Cannot kill container: ev: The linux daemon does not support signal 99',
+    );
+    assert.equal(await err('kill', '-s', 'FOO', 'ev'), 'Error response from daemon: Invalid signal: FOO');
+    assert.equal(
+      await err('kill', 'nosuch'),
+      'Error response from daemon: Cannot kill container: nosuch: No such container: nosuch',
+    );
+    await ok('pause', 'ev');
+    assert.equal(
+      await err('exec', 'ev', 'true'),
+      'Error response from daemon: Container ev is paused, unpause the container before exec',
+    );
+    assert.equal(
+      await err('rm', 'ev'),
+      `Error response from daemon: You cannot remove a paused container ${id}. Unpause and then stop the container before attempting removal or force remove`,
+    );
+    await ok('unpause', 'ev');
+    await ok('kill', 'ev');
+    assert.equal(
+      await err('kill', 'ev'),
+      `Error response from daemon: Cannot kill container: ev: Container ${id} is not running`,
+    );
+    const commit = await api('POST', '/commit');
+    assert.equal(commit.status, 400);
+    assert.deepEqual(JSON.parse(commit.body), { message: 'invalid name or ID supplied: ""' });
+    await ok('rm', 'ev');
   });
 
   test('docker load of a layer that breaks out of its root (../x, 40 × ..) is refused and leaves nothing', async () => {

@@ -135,6 +135,13 @@ export interface ExecServiceOptions {
   logger: Logger;
   /** drainTimeoutMs bounds the wait for output EOF after the process exited (a daemonized child may hold it). */
   drainTimeoutMs?: number;
+  /** events receives exec_create and exec_start (EventsService.publishContainer). */
+  events?: { publishContainer(action: string, id: string, attributes?: Record<string, string>): void };
+}
+
+/** execEventAction is dockerd's action of an exec event: `exec_start: <entrypoint> <args...>`. */
+export function execEventAction(action: 'exec_create' | 'exec_start', cmd: readonly string[]): string {
+  return `${action}: ${cmd[0] ?? ''} ${cmd.slice(1).join(' ')}`;
 }
 
 const SIGKILL = 9;
@@ -156,6 +163,7 @@ export class ExecService implements ExecBackend {
 
   async execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string> {
     const info = await this.#opts.lookup.lookup(ref, signal);
+    if (info.paused) throw new ConflictError(`Container ${ref} is paused, unpause the container before exec`);
     if (!info.running) throw new ConflictError(`Container ${info.id} is not running`);
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0)
       throw new InvalidArgumentError('No exec command specified');
@@ -170,6 +178,7 @@ export class ExecService implements ExecBackend {
       exitCode: null,
       pid: 0,
     });
+    this.#opts.events?.publishContainer(execEventAction('exec_create', config.Cmd), info.id, { execID: id });
     return id;
   }
 
@@ -242,9 +251,15 @@ export class ExecService implements ExecBackend {
         r.running ? `Exec command ${id} is already running` : `Exec command ${id} has already run`,
       );
     const info = await this.#opts.lookup.lookup(r.containerId, signal);
+    if (info.paused) {
+      throw new ConflictError(`Container ${r.containerId} is paused, unpause the container before exec`);
+    }
     if (!info.running) throw new ConflictError(`Container ${r.containerId} is not running`);
     r.started = true;
     r.tty = opts.tty ?? r.tty;
+    this.#opts.events?.publishContainer(execEventAction('exec_start', r.config.Cmd ?? []), r.containerId, {
+      execID: id,
+    });
     if (opts.detach) {
       await this.#launch(r, true, signal);
       return undefined;
