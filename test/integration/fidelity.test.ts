@@ -206,6 +206,16 @@ print(r.exit_code, r.output.decode().strip())
       out,
       /^126 OCI runtime exec failed: .*exec: "nosuchcmd": executable file not found in \$PATH/,
     );
+    // detached, the failure is the API error, in the runtime's words (dockerd: 400)
+    const det = await api('POST', '/containers/ex/exec', { Cmd: ['nosuchcmd'] });
+    const detStart = await api('POST', `/exec/${(JSON.parse(det.body) as { Id: string }).Id}/start`, {
+      Detach: true,
+    });
+    assert.equal(detStart.status, 400, detStart.body);
+    assert.match(
+      (JSON.parse(detStart.body) as { message: string }).message,
+      /^OCI runtime exec failed: .*"nosuchcmd": executable file not found/,
+    );
     // the container and later execs are unharmed
     assert.equal(await ok('exec', 'ex', 'echo', 'still'), 'still\n');
     await ok('rm', '-f', 'ex');

@@ -261,7 +261,11 @@ export class ExecService implements ExecBackend {
       execID: id,
     });
     if (opts.detach) {
-      await this.#launch(r, true, signal);
+      try {
+        await this.#launch(r, true, signal);
+      } catch (err) {
+        throw execStartError(err, r.config.Cmd?.[0] ?? '');
+      }
       return undefined;
     }
     return { tty: r.tty, start: () => this.#launch(r, false, signal) };
@@ -395,6 +399,24 @@ export function execStartFailureMessage(err: unknown): string {
   const details = (err as { cause?: { details?: unknown } } | undefined)?.cause?.details;
   if (typeof details === 'string' && details !== '') return details;
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * execStartError is a detached exec's start failure as dockerd's translateContainerdStartErr
+ * classes it: a command not found or not executable is the request's fault (400), with the
+ * runtime's words; anything else stays as it was.
+ */
+export function execStartError(err: unknown, cmd: string): unknown {
+  const message = execStartFailureMessage(err);
+  const lower = message.toLowerCase();
+  const notFound =
+    cmd !== '' &&
+    lower.includes(cmd.toLowerCase()) &&
+    (lower.includes('executable file not found') || lower.includes('no such file or directory'));
+  if (notFound || lower.includes('permission denied')) {
+    return new InvalidArgumentError(message, { cause: err });
+  }
+  return err;
 }
 
 /** containerdExecTasks adapts a ContainerdClient to ExecTasks. */
