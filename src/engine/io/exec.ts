@@ -378,13 +378,12 @@ export class ExecService implements ExecBackend {
       session.stdin = sink;
     }
     if (signal) {
-      signal.addEventListener(
-        'abort',
-        () => {
-          if (r.running) void tasks.kill(containerId, id, SIGKILL).catch(() => undefined);
-        },
-        { once: true },
-      );
+      const kill = () => {
+        if (r.running) void tasks.kill(containerId, id, SIGKILL).catch(() => undefined);
+      };
+      // The client may have left while the process was starting.
+      if (signal.aborted) kill();
+      else signal.addEventListener('abort', kill, { once: true });
     }
     return session;
   }

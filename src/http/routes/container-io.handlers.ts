@@ -107,6 +107,7 @@ async function pumpSession(
   const stop = () => ac.abort();
   socket.once('close', stop);
   request.abortSignal.addEventListener('abort', stop, { once: true });
+  if (socket.destroyed || request.abortSignal.aborted) stop(); // gone before the session began
   socket.on('error', (err) => recordError(request, err));
   const signal = ac.signal;
   const stdin = session.stdin;
@@ -124,9 +125,10 @@ async function pumpSession(
     if (!stdin) socket.resume(); // input nobody takes is dropped; the client's close is seen
   }
   const it = session.output[Symbol.asyncIterator]();
-  const aborted = new Promise<'aborted'>((r) =>
-    signal.addEventListener('abort', () => r('aborted'), { once: true }),
-  );
+  const aborted = new Promise<'aborted'>((r) => {
+    if (signal.aborted) r('aborted');
+    else signal.addEventListener('abort', () => r('aborted'), { once: true });
+  });
   try {
     for (;;) {
       const next = await Promise.race([it.next(), aborted]);
