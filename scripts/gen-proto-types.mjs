@@ -19,6 +19,7 @@ function listProtos(dir) {
   const out = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
+    if (dir === protoDir && name === 'criu') continue; // CRIU image formats: src/criu/, no gRPC
     if (statSync(p).isDirectory()) out.push(...listProtos(p));
     else if (name.endsWith('.proto')) out.push(relative(protoDir, p));
   }

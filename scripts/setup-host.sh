@@ -9,11 +9,14 @@
 # prefix's own dynamic loader. The system libc is never touched.
 #
 # Environment: CKPTD_CRIU_PREFIX (default /opt/ckptd/criu4), CKPTD_CRIU_WRAPPER
-# (default /usr/local/sbin/criu), CKPTD_SETUP_QUIET=1 for less output.
+# (default /usr/local/sbin/criu), CKPTD_GOCRIU_PREFIX (default /opt/ckptd/go-criu: CRIU's .proto
+# files for the wire-parity test), CKPTD_SETUP_QUIET=1 for less output.
 set -euo pipefail
 
 PREFIX=${CKPTD_CRIU_PREFIX:-/opt/ckptd/criu4}
 WRAPPER=${CKPTD_CRIU_WRAPPER:-/usr/local/sbin/criu}
+GOCRIU=${CKPTD_GOCRIU_PREFIX:-/opt/ckptd/go-criu}
+GOCRIU_IMAGES=$GOCRIU/usr/share/gocode/src/github.com/checkpoint-restore/go-criu/v7/crit/images
 export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
@@ -41,7 +44,7 @@ fi
 
 criu_ok() { [ -x "$WRAPPER" ] && "$WRAPPER" --version 2>/dev/null | grep -Eq 'Version: ([4-9]|[1-9][0-9])\.' ; }
 
-if [ ${#need_pkgs[@]} -gt 0 ] || [ $added_trixie = 1 ] || ! criu_ok; then
+if [ ${#need_pkgs[@]} -gt 0 ] || [ $added_trixie = 1 ] || ! criu_ok || [ ! -f "$GOCRIU_IMAGES/creds.proto" ]; then
   log "apt-get update"
   apt-get update -qq
 fi
@@ -69,6 +72,18 @@ if ! criu_ok; then
     log "CRIU 4 needs libraries not in the prefix (listed above)"; exit 1
   fi
   rm -rf "$PREFIX" && mv "$PREFIX.new" "$PREFIX"
+fi
+
+# CRIU's image definitions (images/*.proto, as shipped by go-criu 7.2 from trixie), for the CRIU
+# wire-parity test of protos/criu/: unpacked into a private prefix, never installed system-wide.
+if [ ! -f "$GOCRIU_IMAGES/creds.proto" ]; then
+  log "unpacking go-criu's CRIU image definitions from trixie into $GOCRIU"
+  gtmp=$(mktemp -d) && chmod 755 "$gtmp"
+  (cd "$gtmp" && apt-get download -qq -t trixie golang-github-checkpoint-restore-go-criu-dev)
+  rm -rf "$GOCRIU.new" && mkdir -p "$GOCRIU.new"
+  dpkg-deb -x "$gtmp"/golang-github-checkpoint-restore-go-criu-dev_*.deb "$GOCRIU.new"
+  rm -rf "$gtmp"
+  rm -rf "$GOCRIU" && mv "$GOCRIU.new" "$GOCRIU"
 fi
 
 # The wrapper is (re)written whenever its text differs, so a fix here reaches installed hosts.

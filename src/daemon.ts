@@ -213,6 +213,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     images,
     events,
     dataRoot: config.dataRoot,
+    checkpointDirs: config.checkpointDirs,
     logger: logger.child({ component: 'checkpoint' }),
   });
   await checkpoints.clearStaging();

@@ -16,6 +16,8 @@ export interface Config {
   snapshotter: string;
   /** seconds to wait for in-flight requests on shutdown before aborting them. */
   shutdownTimeout: number;
+  /** checkpointDirs are host directories (besides the data root) a checkpoint `dir` may name. */
+  checkpointDirs: string[];
 }
 
 /** DEFAULT_CONFIG holds dockerd-like defaults. */
@@ -28,6 +30,7 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   snapshotter: 'overlayfs',
   shutdownTimeout: 15,
+  checkpointDirs: [],
 };
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -47,6 +50,8 @@ const fileKeyMap: Record<string, keyof Config> = {
   snapshotter: 'snapshotter',
   'shutdown-timeout': 'shutdownTimeout',
   shutdownTimeout: 'shutdownTimeout',
+  'checkpoint-dirs': 'checkpointDirs',
+  checkpointDirs: 'checkpointDirs',
 };
 
 /** loadConfigFile reads a JSON config file and returns the keys it sets. */
@@ -94,6 +99,12 @@ export function validateConfig(c: Config): Config {
     throw new InvalidArgumentError(`invalid log level "${String(c.logLevel)}"`);
   if (c.containerd !== undefined && (typeof c.containerd !== 'string' || c.containerd === '')) {
     throw new InvalidArgumentError('containerd must be a socket path');
+  }
+  if (
+    !Array.isArray(c.checkpointDirs) ||
+    c.checkpointDirs.some((d) => typeof d !== 'string' || !d.startsWith('/') || d.includes('\0'))
+  ) {
+    throw new InvalidArgumentError('checkpoint-dirs must be a list of absolute paths');
   }
   if (typeof c.shutdownTimeout !== 'number' || !(c.shutdownTimeout >= 0)) {
     throw new InvalidArgumentError('shutdown-timeout must be a number of seconds >= 0');

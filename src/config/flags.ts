@@ -18,6 +18,8 @@ Options:
   -l, --log-level string          trace|debug|info|warn|error|fatal (default "info")
       --snapshotter string        containerd snapshotter (default "overlayfs")
       --shutdown-timeout int      Seconds to let requests finish on SIGTERM (default 15)
+      --checkpoint-dirs list      Host directory a checkpoint dir/checkpoint-dir may be under, besides
+                                  the data root (repeatable)
       --config string             JSON config file with the same keys (flags win)
   -v, --version                   Print version and exit
   -h, --help                      Print this help and exit
@@ -46,6 +48,7 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
         'log-level': { type: 'string', short: 'l' },
         snapshotter: { type: 'string' },
         'shutdown-timeout': { type: 'string' },
+        'checkpoint-dirs': { type: 'string', multiple: true },
         config: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -66,6 +69,7 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
   if (v['data-root'] !== undefined) fromFlags.dataRoot = v['data-root'];
   if (v['log-level'] !== undefined) fromFlags.logLevel = v['log-level'] as Config['logLevel'];
   if (v.snapshotter !== undefined) fromFlags.snapshotter = v.snapshotter;
+  if (v['checkpoint-dirs'] !== undefined) fromFlags.checkpointDirs = v['checkpoint-dirs'];
   if (v['shutdown-timeout'] !== undefined) {
     const n = Number(v['shutdown-timeout']);
     if (!Number.isFinite(n)) throw new InvalidArgumentError('--shutdown-timeout must be a number of seconds');

@@ -52,11 +52,16 @@ export const CONVERSION_OPTIONS: protobuf.IConversionOptions = {
   oneofs: fileOptions.oneofs,
 };
 
-/** listProtoFiles returns every .proto under protos/, relative to protos/, sorted. */
+/**
+ * listProtoFiles returns every .proto under protos/, relative to protos/, sorted: containerd's
+ * and their dependencies. protos/criu/ (CRIU's image formats, read by src/criu/) is not a gRPC
+ * API and is left out.
+ */
 export function listProtoFiles(dir: string = PROTO_DIR): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
+    if (dir === PROTO_DIR && name === 'criu') continue;
     if (statSync(p).isDirectory()) out.push(...listProtoFiles(p));
     else if (name.endsWith('.proto')) out.push(relative(PROTO_DIR, p));
   }

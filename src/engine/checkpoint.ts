@@ -11,11 +11,13 @@
  * plus ckptd's `ckptd.dump` (the Docker config, to rebuild a container under ckptd's rules).
  * By default it lives in `<data-root>/containers/<id>/checkpoints/<name>/`.
  */
+import { isZero } from '../oci/create-fields.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import {
   access,
   chmod,
+  lstat,
   mkdir,
   mkdtemp,
   readFile,
@@ -23,11 +25,10 @@ import {
   rename,
   rm,
   rmdir,
-  stat,
   writeFile,
 } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -56,6 +57,8 @@ import {
   wrapError,
 } from '../errors/index.js';
 import { validateCheckpointId } from '../oci/names.js';
+import { verifyCheckpointImages, type TrustSpec } from './checkpoint-trust.js';
+import { resolveCheckpointDir } from './checkpoint-dirs.js';
 import type {
   ContainerInspect,
   CreateContainerRequest,
@@ -200,6 +203,8 @@ export interface CheckpointContainers {
   containerRemove(ref: string, opts?: RemoveOptions): Promise<void>;
   restoreTask(id: string, restore: RestoreTaskOptions): Promise<number>;
   noteCheckpoint(id: string, what: 'checkpointed' | 'restored'): Promise<void>;
+  /** ends the restart policy until the next start: a checkpoint that stops is a manual stop */
+  endRestartPolicy(id: string): Promise<void>;
   taskExited(id: string): Promise<void>;
   /** resolves once the task's exit is recorded, before its deletion and IO release finish */
   exitRecorded(id: string): Promise<void>;
@@ -225,6 +230,8 @@ export interface CheckpointServiceOptions {
   images: Pick<ImageResolver, 'resolveImage'>;
   events?: CheckpointEvents;
   dataRoot: string;
+  /** checkpointDirs are the host directories besides the data root a caller's `dir` may name. */
+  checkpointDirs?: readonly string[];
   logger?: {
     info(o: object, m?: string): void;
     warn(o: object, m?: string): void;
@@ -268,18 +275,11 @@ async function exists(p: string): Promise<boolean> {
 }
 
 async function readBounded(path: string, max = 16 * 1024 * 1024): Promise<string | undefined> {
-  const st = await stat(path).catch(() => undefined);
+  // lstat: a checkpoint's file is never a link to a host file
+  const st = await lstat(path).catch(() => undefined);
   if (st === undefined) return undefined;
   if (!st.isFile() || st.size > max) throw new InvalidArgumentError(`${path}: not a file or too large`);
   return readFile(path, 'utf8');
-}
-
-function checkDir(dir: string | undefined): string | undefined {
-  if (dir === undefined || dir === '') return undefined;
-  if (!isAbsolute(dir) || dir.includes('\0')) {
-    throw new InvalidArgumentError(`checkpoint directory must be an absolute path: ${JSON.stringify(dir)}`);
-  }
-  return dir;
 }
 
 /**
@@ -324,6 +324,11 @@ export class CheckpointService implements CheckpointBackend {
     }
   }
 
+  /** #checkDir resolves a caller's checkpoint directory: under the data root or --checkpoint-dirs. */
+  #checkDir(dir: string | undefined): Promise<string | undefined> {
+    return resolveCheckpointDir(dir, this.#o.dataRoot, this.#o.checkpointDirs ?? []);
+  }
+
   #checkpointsDir(id: string, dir: string | undefined): string {
     return dir ?? join(this.#o.dataRoot, 'containers', id, 'checkpoints');
   }
@@ -337,7 +342,7 @@ export class CheckpointService implements CheckpointBackend {
   ): Promise<CheckpointResult> {
     if (opts.name === undefined) throw new InvalidArgumentError('checkpoint name is required');
     const name = validateCheckpointId(opts.name);
-    const dir = checkDir(opts.dir);
+    const dir = await this.#checkDir(opts.dir);
     const c = await this.#o.containers.containerInspect(ref, signal);
     return this.#locked(c.Id, () => this.#create(c, name, this.#checkpointsDir(c.Id, dir), opts));
   }
@@ -348,7 +353,7 @@ export class CheckpointService implements CheckpointBackend {
     signal?: AbortSignal,
   ): Promise<CheckpointExport> {
     const name = opts.name === undefined || opts.name === '' ? undefined : validateCheckpointId(opts.name);
-    const dir = checkDir(opts.dir);
+    const dir = await this.#checkDir(opts.dir);
     const c = await this.#o.containers.containerInspect(ref, signal);
     let parent = this.#checkpointsDir(c.Id, dir);
     let temporary: string | undefined;
@@ -513,6 +518,7 @@ export class CheckpointService implements CheckpointBackend {
           }
         }
       } else {
+        await this.#o.containers.endRestartPolicy(id); // restoring needs it stopped
         await dump(); // CRIU stops the task: the rootfs is quiet now
         await captureRootfs();
       }
@@ -558,7 +564,7 @@ export class CheckpointService implements CheckpointBackend {
   // ---- list / delete ----
 
   async checkpointList(ref: string, dir?: string, signal?: AbortSignal): Promise<CheckpointSummary[]> {
-    const d = checkDir(dir);
+    const d = await this.#checkDir(dir);
     const c = await this.#o.containers.containerInspect(ref, signal);
     const parent = this.#checkpointsDir(c.Id, d);
     const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
@@ -571,7 +577,7 @@ export class CheckpointService implements CheckpointBackend {
 
   async checkpointDelete(ref: string, name: string, dir?: string, signal?: AbortSignal): Promise<void> {
     const n = validateCheckpointId(name);
-    const d = checkDir(dir);
+    const d = await this.#checkDir(dir);
     const c = await this.#o.containers.containerInspect(ref, signal);
     const ckDir = join(this.#checkpointsDir(c.Id, d), n);
     if (!(await exists(join(ckDir, 'config.dump'))) && !(await exists(join(ckDir, CHECKPOINT_IMAGES_DIR)))) {
@@ -598,14 +604,14 @@ export class CheckpointService implements CheckpointBackend {
       throw new InvalidArgumentError('checkpoint is required (or import=true with an archive)');
     }
     const name = validateCheckpointId(opts.checkpoint);
-    const dir = checkDir(opts.dir);
+    const dir = await this.#checkDir(opts.dir);
     const c = await this.#o.containers.containerInspect(ref, signal);
     const ckDir = join(this.#checkpointsDir(c.Id, dir), name);
     if (!(await exists(join(ckDir, CHECKPOINT_IMAGES_DIR, 'inventory.img')))) {
       throw new NotFoundError(`checkpoint ${name} does not exist for container ${c.Name.replace(/^\//, '')}`);
     }
     if (opts.name !== undefined && opts.name !== '') {
-      return this.#restoreNew(ckDir, opts, false, signal);
+      return this.#restoreNew(ckDir, opts, c, signal);
     }
     return this.#locked(c.Id, async () => {
       const fresh = await this.#o.containers.containerInspect(c.Id, signal);
@@ -631,8 +637,15 @@ export class CheckpointService implements CheckpointBackend {
     });
   }
 
-  /** #restoreTask restores the task from ckDir's CRIU images, failing with CRIU's reason. */
+  /**
+   * #restoreTask restores the task from ckDir's CRIU images, failing with CRIU's reason. The
+   * images are first checked against the spec ckptd built for the container (checkpoint-trust):
+   * an image asking for more than it grants is refused before CRIU runs.
+   */
   async #restoreTask(id: string, ckDir: string): Promise<CriuRestoreStats | undefined> {
+    const ctd = await this.#o.client.containers.get(id);
+    if (!ctd.spec) throw new InternalError(`container ${id} has no runtime spec`);
+    await verifyCheckpointImages(join(ckDir, CHECKPOINT_IMAGES_DIR), unpackSpec<TrustSpec>(ctd.spec));
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     const work = await mkdtemp(join(this.stagingDir, 'restore-'));
     try {
@@ -652,8 +665,23 @@ export class CheckpointService implements CheckpointBackend {
         : join(ckDir, CHECKPOINT_IMAGES_DIR, 'stats-restore');
       return await readFile(statsFile).then(parseCriuRestoreStats, () => undefined);
     } finally {
-      await rm(work, { recursive: true, force: true });
+      await this.#removeWork(work);
     }
+  }
+
+  /**
+   * #removeWork removes a restore's work directory. A failed CRIU restore can leave its cgroup
+   * yard (`.criu.cgyard.*`) mounted there: those are unmounted first (deepest first), and a
+   * removal that still fails is logged rather than hiding CRIU's own error.
+   */
+  async #removeWork(work: string): Promise<void> {
+    const inside = ((await ownMountPoints()) ?? [])
+      .filter((m) => m.startsWith(`${work}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const m of inside) await unmount(m);
+    await rm(work, { recursive: true, force: true }).catch((err: unknown) =>
+      this.#o.logger?.warn({ err, work }, 'removing a restore work directory failed'),
+    );
   }
 
   async checkpointImport(
@@ -670,7 +698,7 @@ export class CheckpointService implements CheckpointBackend {
       const t0 = performance.now();
       await extractCheckpointArchive(input, staging, signal ?? new AbortController().signal);
       const unpacked = performance.now();
-      const res = await this.#restoreNew(staging, opts, true, signal);
+      const res = await this.#restoreNew(staging, opts, undefined, signal);
       if (res.stats) {
         res.stats = {
           unpackDurationMs: round(unpacked - t0),
@@ -695,11 +723,14 @@ export class CheckpointService implements CheckpointBackend {
    * runtime spec rebuilt by ckptd from the Docker config (never spec.dump's mounts, hooks,
    * devices or capabilities), the rootfs diff applied to its fresh snapshot, then the task
    * restored from CRIU's images. On failure the new container is removed (task, snapshot, files).
+   * `source` is the container whose checkpoint this is (undefined for an import): its host
+   * settings, as ckptd recorded them, are the new container's; nothing in the checkpoint's own
+   * files (ckptd.dump, config.dump, spec.dump) grants host resources.
    */
   async #restoreNew(
     ckDir: string,
     opts: RestoreOptions,
-    untrusted: boolean,
+    source: ContainerInspect | undefined,
     signal?: AbortSignal,
   ): Promise<RestoreResult> {
     const t0 = performance.now();
@@ -753,7 +784,7 @@ export class CheckpointService implements CheckpointBackend {
     if (image === undefined)
       throw new NotFoundError(`No such image: ${imageName || imageId || '(none named by the checkpoint)'}`);
 
-    const req = this.#createRequest(docker, ckDir, image, untrusted);
+    const req = this.#createRequest(docker, ckDir, image, source);
     const created = await this.#o.containers.containerCreate(opts.name || undefined, await req, signal);
     const id = created.Id;
     const c0 = performance.now();
@@ -811,16 +842,18 @@ export class CheckpointService implements CheckpointBackend {
 
   /**
    * #createRequest rebuilds a create request. From ckptd.dump: the Docker config (Cmd, Env,
-   * User, WorkingDir, Labels, Tty...) and, unless the checkpoint is untrusted, its HostConfig.
-   * An imported checkpoint gets no binds and network mode `none`: host resources are never
-   * granted by an archive. Without ckptd.dump (a Podman archive), the process fields of
-   * spec.dump (args, env, cwd, terminal, hostname) — nothing else of it.
+   * User, WorkingDir, Labels, Tty...), never its HostConfig: a checkpoint directory or archive
+   * is data, whoever wrote it (a kept import, a `dir` given by the caller). The host settings
+   * (binds, network mode, shm size, sysctls, read-only root) are those ckptd recorded for the
+   * `source` container; an import gets network mode `none`, no binds and ckptd's defaults (its
+   * dump may only make the root read-only). Without ckptd.dump (a Podman archive), the process
+   * fields of spec.dump (args, env, cwd, terminal, hostname) — nothing else of it.
    */
   async #createRequest(
     docker: CkptdDump | undefined,
     ckDir: string,
     image: string,
-    untrusted: boolean,
+    source: ContainerInspect | undefined,
   ): Promise<CreateContainerRequest> {
     const pick = <T>(v: unknown, ok: (x: unknown) => x is T): T | undefined => (ok(v) ? v : undefined);
     const isStr = (x: unknown): x is string => typeof x === 'string';
@@ -864,20 +897,13 @@ export class CheckpointService implements CheckpointBackend {
         Tty: pick(spec.process?.terminal, isBool),
       };
     }
-    const hc = docker?.HostConfig ?? {};
-    const hostConfig: Record<string, unknown> = untrusted
-      ? {
-          NetworkMode: 'none',
-          ...(typeof hc.ShmSize === 'number' ? { ShmSize: hc.ShmSize } : {}),
-          ...(typeof hc.ReadonlyRootfs === 'boolean' ? { ReadonlyRootfs: hc.ReadonlyRootfs } : {}),
-        }
-      : {
-          NetworkMode: hc.NetworkMode,
-          Binds: hc.Binds ?? null,
-          ShmSize: hc.ShmSize,
-          ReadonlyRootfs: hc.ReadonlyRootfs,
-          Sysctls: hc.Sysctls,
-        };
+    const hostConfig: Record<string, unknown> =
+      source === undefined
+        ? {
+            NetworkMode: 'none',
+            ...(docker?.HostConfig?.ReadonlyRootfs === true ? { ReadonlyRootfs: true } : {}),
+          }
+        : sourceHostConfig(source);
     const clean = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
     return { ...clean, Image: image, HostConfig: hostConfig } as CreateContainerRequest;
   }
@@ -889,7 +915,6 @@ export class CheckpointService implements CheckpointBackend {
     if (!hasDiff && deleted.length === 0) return;
     const ctd = await this.#o.client.containers.get(id);
     const mounts = await this.#o.client.snapshots(ctd.snapshotter).mounts(ctd.snapshot_key);
-    // A restore of a stored checkpoint may be the first use of the staging dir on this data root.
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     const target = await mkdtemp(join(this.stagingDir, 'rootfs-'));
     try {
@@ -948,6 +973,16 @@ async function mountForApply(mounts: Mount[], target: string): Promise<{ release
   }
   await mount(m.type === 'bind' ? [...m.options, 'bind'] : [...m.options]);
   return { release: async () => undefined };
+}
+
+/**
+ * sourceHostConfig is the host part of a new container restored from `c`'s checkpoint: every
+ * setting ckptd recorded (and validated) when it created `c` (what shapes its spec must match its
+ * CRIU images), never the checkpoint's files. The create of the copy checks them all again.
+ */
+function sourceHostConfig(c: ContainerInspect): Record<string, unknown> {
+  const hc = c.HostConfig as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(hc).filter(([k, v]) => !isZero(k, v)));
 }
 
 function str(v: unknown): string {

@@ -207,7 +207,8 @@ export function selectContainers<T extends ListEntry>(
   const sorted = [...entries].sort((a, b) => b.created - a.created);
   const out: T[] = [];
   for (const e of sorted) {
-    if (!all && e.status !== 'running' && e.status !== 'paused') continue;
+    // without `all`, what dockerd counts as running: running, paused and restarting
+    if (!all && e.status !== 'running' && e.status !== 'paused' && e.status !== 'restarting') continue;
     if (f) {
       if (!f.fuzzyMatch('id', e.id)) continue;
       if (f.has('name') && !(f.match('name', `/${e.name}`) || f.match('name', e.name))) continue;
@@ -268,12 +269,12 @@ export function parseKillSignal(ref: string, raw: string): number {
   return parseSignal(raw);
 }
 
-/** removeRunningMessage is dockerd 20.10's refusal to remove a running or paused container. */
-export function removeRunningMessage(id: string, paused: boolean): string {
+/** removeRunningMessage is dockerd 20.10's refusal to remove a running, paused or restarting container. */
+export function removeRunningMessage(id: string, state: 'running' | 'paused' | 'restarting'): string {
   const procedure = 'Stop the container before attempting removal or force remove';
-  return paused
+  return state === 'paused'
     ? `You cannot remove a paused container ${id}. Unpause and then ${procedure.toLowerCase()}`
-    : `You cannot remove a running container ${id}. ${procedure}`;
+    : `You cannot remove a ${state} container ${id}. ${procedure}`;
 }
 
 /** WaitCondition is POST /containers/{id}/wait's `condition`. */

@@ -20,7 +20,14 @@ import type {
   ExitStatus,
   Mount as CtdMount,
 } from '../containerd/index.js';
-import { packRuncOptions, packSpec, timestampToDate, unpackSpec } from '../containerd/index.js';
+import {
+  OCI_RESOURCES_TYPE_URL,
+  packJson,
+  packRuncOptions,
+  packSpec,
+  timestampToDate,
+  unpackSpec,
+} from '../containerd/index.js';
 import {
   ConflictError,
   InternalError,
@@ -41,6 +48,14 @@ import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
 import { checkCreateRequest, checkPlatform } from '../oci/create-fields.js';
+import { readResources, resourcesForCreate, type ResourceHost } from '../oci/resources.js';
+import {
+  checkUpdateBody,
+  mergeUpdate,
+  specResourcesAfterUpdate,
+  updateLinuxResources,
+} from '../oci/resources-update.js';
+import { hostDevices, readHostSysInfo } from './host-resources.js';
 import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
 import {
   buildRuntimeSpec,
@@ -50,6 +65,8 @@ import {
   type RuntimeSpec,
   type UserResolver,
 } from '../oci/runtime-spec.js';
+import { recordedPaths, type ConfinementRequest } from '../oci/confinement.js';
+import { confinementHost } from './confinement-host.js';
 import {
   DEFAULT_STOP_SIGNAL,
   DEFAULT_STOP_TIMEOUT,
@@ -71,6 +88,15 @@ import {
   type WaitCondition,
 } from './containers-shape.js';
 import type { ContainerIO, TaskIO } from './io/types.js';
+import {
+  RestartManager,
+  checkAutoRemove,
+  restartPolicyOf,
+  storedPolicy,
+  type RestartDecision,
+} from './restart-manager.js';
+import { runtimeMessage, startFailure } from './start-errors.js';
+import { checkWorkingDir, needsWorkdirCheck } from './workdir.js';
 
 const execFileP = promisify(execFile);
 
@@ -274,6 +300,11 @@ export interface ContainersBackend {
   containers(opts: ListContainersOptions, signal?: AbortSignal): Promise<ContainerSummary[]>;
   /** containerInspect describes one container as GET /containers/{id}/json. */
   containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect>;
+  /**
+   * containerUpdate changes a container's resources (live when it runs) and restart policy
+   * (`docker update`); 400 for what update cannot change.
+   */
+  containerUpdate(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }>;
 }
 
 /** StartOptions are POST /containers/{id}/start's checkpoint parameters. */
@@ -339,6 +370,12 @@ export interface RunState {
   Checkpointed?: string;
   /** Restored is the time the running task was restored from a checkpoint. */
   Restored?: string;
+  /** RestartCount counts the restarts of the restart policy since the last start by a user. */
+  RestartCount?: number;
+  /** Restarting is true while the restart policy waits to start the container again. */
+  Restarting?: boolean;
+  /** ManuallyStopped is moby's HasBeenManuallyStopped: stop or kill since the last start. */
+  ManuallyStopped?: boolean;
 }
 
 interface Local {
@@ -372,6 +409,8 @@ export interface ContainerServiceOptions {
   };
   /** ioClosedTimeoutMs bounds how long an exit waits for the output to drain (default 10 s). */
   ioClosedTimeoutMs?: number;
+  /** resourceHost is what the host's cgroups enforce and its device lookups (default: this host). */
+  resourceHost?: ResourceHost;
 }
 
 type ExitListener = (code: number) => void;
@@ -414,9 +453,14 @@ export class ContainerService implements ContainersBackend {
   readonly #removeListeners = new Map<string, Set<ExitListener>>();
   readonly #removedCallbacks: ((id: string) => void)[] = [];
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** per container: the restart manager of the current run of its restart policy */
+  readonly #restarts = new Map<string, RestartManager>();
+  /** per container: a restart waiting for its back-off */
+  readonly #pendingRestarts = new Map<string, Promise<void>>();
   readonly #abort = new AbortController();
   #io: ContainerIO;
   #checkpointStarter: CheckpointStarter | undefined;
+  #resourceHostCache: ResourceHost | undefined;
 
   constructor(o: ContainerServiceOptions) {
     this.#o = o;
@@ -445,6 +489,11 @@ export class ContainerService implements ContainersBackend {
     this.#checkpointStarter = starter;
   }
 
+  #resourceHost(): ResourceHost {
+    this.#resourceHostCache ??= this.#o.resourceHost ?? { sys: readHostSysInfo(), devices: hostDevices };
+    return this.#resourceHostCache;
+  }
+
   /** containersDir is `<data-root>/containers`. */
   get containersDir(): string {
     return join(this.#o.dataRoot, 'containers');
@@ -466,6 +515,8 @@ export class ContainerService implements ContainersBackend {
         const state = JSON.parse(
           await readFile(join(this.containersDir, id, 'state.json'), 'utf8'),
         ) as RunState;
+        // a restart that was waiting when ckptd stopped: the policy is applied afresh below
+        if (state.Restarting) delete state.Restarting;
         this.#locals.set(id, { record, state, removing: false });
       } catch (err) {
         this.#o.logger?.warn({ err, id }, 'ignoring an unreadable container record');
@@ -481,6 +532,7 @@ export class ContainerService implements ContainersBackend {
     }
     const byId = new Map(tasks.map((t) => [t.id || t.container_id, t]));
     const present = new Set(containers.map((c) => c.id));
+    const restart: string[] = [];
     for (const [id, local] of this.#locals) {
       if (!present.has(id)) {
         // removed behind ckptd's back (ctr, nerdctl): forget it
@@ -498,8 +550,9 @@ export class ContainerService implements ContainersBackend {
         if (local.state.Running) {
           // the task was deleted by someone else: its exit status is lost
           local.state = { ...local.state, Running: false, FinishedAt: local.state.FinishedAt };
-          await this.#saveState(id);
         }
+        await this.#saveState(id);
+        restart.push(id);
         continue;
       }
       if (task.status === 'RUNNING' || task.status === 'PAUSED' || task.status === 'PAUSING') {
@@ -509,19 +562,24 @@ export class ContainerService implements ContainersBackend {
         this.#watch(id);
       } else if (task.status === 'STOPPED') {
         await this.#io.reattach(id, opts).catch(() => undefined);
-        this.#watch(id); // Tasks.Wait answers at once with the recorded exit
+        // Tasks.Wait answers at once with the recorded exit; then the restart policy applies
+        this.#watch(id, true);
       } else {
         // CREATED: a start that never completed
         await this.#client.tasks.delete(id).catch(() => undefined);
         await this.#io.release(id).catch(() => undefined);
+        restart.push(id);
       }
     }
+    // as dockerd when it starts: containers whose restart policy says so run again
+    for (const id of restart) await this.#startAtInit(id);
   }
 
   /** close stops the exit watchers (tasks keep running; init() picks them up again). */
   async close(): Promise<void> {
     this.#abort.abort();
-    await Promise.allSettled([...this.#watchers.values()]);
+    for (const rm of this.#restarts.values()) rm.cancel();
+    await Promise.allSettled([...this.#watchers.values(), ...this.#pendingRestarts.values()]);
   }
 
   // ---- create ----
@@ -539,11 +597,14 @@ export class ContainerService implements ContainersBackend {
     checkCreateRequest(req as Record<string, unknown>);
     checkPlatform(platform);
     const hostConfig: HostConfig = { ...(req.HostConfig ?? {}) };
+    checkAutoRemove(hostConfig.AutoRemove, hostConfig.RestartPolicy);
+    const restartPolicy = restartPolicyOf(hostConfig.RestartPolicy);
     const networkMode = parseNetworkMode(hostConfig.NetworkMode);
     if (req.NetworkDisabled === true && networkMode === 'host') {
       throw new InvalidArgumentError('NetworkDisabled: cannot be combined with NetworkMode host');
     }
     for (const b of hostConfig.Binds ?? []) parseBind(b); // 400 before any work
+    const resources = resourcesForCreate(hostConfig, this.#resourceHost());
 
     let image: ResolvedImage;
     try {
@@ -569,10 +630,12 @@ export class ContainerService implements ContainersBackend {
       } as ContainerRecord['Config'];
       const hc: ContainerRecord['HostConfig'] = {
         ...hostConfig,
+        ...resources.record,
         NetworkMode: networkMode,
         Binds: hostConfig.Binds ?? null,
         AutoRemove: hostConfig.AutoRemove === true,
         ReadonlyRootfs: hostConfig.ReadonlyRootfs === true,
+        RestartPolicy: restartPolicy,
       };
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const etc = await this.#writeEtcFiles(
@@ -588,7 +651,7 @@ export class ContainerService implements ContainersBackend {
           const parent = await this.#o.images.ensureUnpacked(image, signal);
           const mounts = await this.#client.snapshots(this.#o.snapshotter).prepare(id, parent, {}, ctx);
           snapshotPrepared = true;
-          const resolveUser = await this.#userResolver(merged.User, mounts);
+          const resolveUser = await this.#userResolver(merged.User, mounts, merged.WorkingDir);
           const spec = buildRuntimeSpec({
             id,
             config: merged,
@@ -600,8 +663,13 @@ export class ContainerService implements ContainersBackend {
             ...(annotations(hc.Annotations) ? { annotations: annotations(hc.Annotations) } : {}),
             ...(resolveUser ? { resolveUser } : {}),
             ...(Array.isArray(req.ConsoleSize) ? { consoleSize: req.ConsoleSize as [number, number] } : {}),
+            resources: resources.spec,
+            confinementHost: await confinementHost(hc.Privileged === true),
           });
-          clampRlimits(spec, await hostNofileLimit());
+          Object.assign(hc, recordedPaths(hc as ConfinementRequest, spec)); // the paths in force, as dockerd
+          // the default only: a --ulimit nofile the host cannot grant fails the start, as with dockerd
+          if (!resources.record.Ulimits.some((u) => u.Name === 'nofile'))
+            clampRlimits(spec, await hostNofileLimit());
           const record: ContainerRecord = {
             Id: id,
             Name: chosen,
@@ -660,7 +728,7 @@ export class ContainerService implements ContainersBackend {
     } finally {
       this.#reservedNames.delete(chosen);
     }
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: resources.warnings };
   }
 
   async #reserveName(name: string | undefined, id: string, signal?: AbortSignal): Promise<string> {
@@ -730,24 +798,33 @@ export class ContainerService implements ContainersBackend {
   /**
    * userResolver returns a resolver reading the image's /etc/passwd and /etc/group when User
    * names a user or group (numbers and '' need no files). The rootfs is mounted read-only for
-   * a moment, as containerd's `oci.WithUser` does.
+   * a moment, as containerd's `oci.WithUser` does. In the same mount it refuses a `workdir`
+   * that is not a directory, as dockerd does at create (`SetupWorkingDirectory`).
    */
-  async #userResolver(user: string, mounts: CtdMount[]): Promise<UserResolver | undefined> {
+  async #userResolver(user: string, mounts: CtdMount[], workdir = ''): Promise<UserResolver | undefined> {
     const [u = '', g = ''] = user.split(':');
     const numeric = (s: string) => s === '' || /^\d+$/.test(s);
     if (user === '' || (numeric(u) && numeric(g))) {
+      // dockerd refuses a WorkingDir that is a file at create (one mount for both checks)
+      if (needsWorkdirCheck(workdir)) await this.#inRootfs(mounts, (root) => checkWorkingDir(root, workdir));
       // root's supplementary groups need /etc/group only for named users; numbers resolve alone
       if (user === '') return undefined;
       return (spec) => execUserFromFiles(spec);
     }
-    const files = await this.#readRootfsFiles(mounts, ['etc/passwd', 'etc/group']);
+    const files = await this.#inRootfs(mounts, async (root) => {
+      if (needsWorkdirCheck(workdir)) await checkWorkingDir(root, workdir);
+      return Promise.all(
+        ['etc/passwd', 'etc/group'].map((p) => readFile(join(root, p), 'utf8').catch(() => undefined)),
+      );
+    });
     return userResolverFromFiles({
       ...(files[0] !== undefined ? { passwd: files[0] } : {}),
       ...(files[1] !== undefined ? { group: files[1] } : {}),
     });
   }
 
-  async #readRootfsFiles(mounts: CtdMount[], paths: string[]): Promise<(string | undefined)[]> {
+  /** #inRootfs runs fn with the container's rootfs mounted read-only at a temporary directory. */
+  async #inRootfs<T>(mounts: CtdMount[], fn: (root: string) => Promise<T>): Promise<T> {
     const m = mounts[0];
     if (m === undefined || mounts.length !== 1)
       throw new InternalError('cannot read the image rootfs: unexpected mounts');
@@ -757,7 +834,7 @@ export class ContainerService implements ContainersBackend {
       if (m.type === 'bind') options.push('bind');
       await execFileP('mount', mountArgs(m, options, target));
       try {
-        return await Promise.all(paths.map((p) => readFile(join(target, p), 'utf8').catch(() => undefined)));
+        return await fn(target);
       } finally {
         await unmount(target);
       }
@@ -836,6 +913,10 @@ export class ContainerService implements ContainersBackend {
     };
     const t = v.task;
     if (v.local?.removing) return { ...base, Status: 'removing' };
+    if (s.Restarting && (t === undefined || t.status === 'STOPPED' || t.status === 'CREATED')) {
+      // moby's SetRestarting: "running" for stop, kill and rm while the policy waits
+      return { ...base, Status: 'restarting', Running: true, Restarting: true };
+    }
     if (t !== undefined) {
       if (t.status === 'RUNNING')
         return { ...base, Status: 'running', Running: true, Pid: t.pid, ExitCode: 0 };
@@ -993,7 +1074,7 @@ export class ContainerService implements ContainersBackend {
       HostsPath: r.HostsPath,
       LogPath: '',
       Name: `/${v.name}`,
-      RestartCount: 0,
+      RestartCount: v.local?.state.RestartCount ?? 0,
       Driver: r.Driver,
       Platform: r.Platform,
       MountLabel: '',
@@ -1002,7 +1083,7 @@ export class ContainerService implements ContainersBackend {
       ExecIDs: null,
       HostConfig: {
         ...r.HostConfig,
-        RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+        RestartPolicy: storedPolicy(r.HostConfig.RestartPolicy),
         LogConfig: { Type: 'json-file', Config: {} },
         PortBindings: {},
       },
@@ -1079,6 +1160,57 @@ export class ContainerService implements ContainersBackend {
     };
   }
 
+  // ---- update ----
+
+  async containerUpdate(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
+    const found = await this.#find(ref); // 404 before 400, as dockerd
+    const upd = checkUpdateBody(body, this.#resourceHost().sys);
+    return this.#locked(found.id, async () => {
+      const v = await this.#fresh(found.id);
+      const cannot = `Cannot update container ${v.id}`;
+      const local = v.local;
+      if (local === undefined) throw new ConflictError(`${cannot}: it was not created by ckptd`);
+      if (local.removing)
+        throw new ConflictError(`${cannot}: container is marked for removal and cannot be "update"`);
+      const hc = local.record.HostConfig;
+      let merged;
+      try {
+        merged = mergeUpdate(readResources(hc, 'HostConfig.'), upd.changes);
+        if (upd.restartPolicy && hc.AutoRemove === true && upd.restartPolicy.Name !== 'no') {
+          throw new InvalidArgumentError(
+            'RestartPolicy: Restart policy cannot be updated because AutoRemove is enabled for the container',
+          );
+        }
+      } catch (err) {
+        throw wrapError(cannot, err);
+      }
+      if (this.#isRunning(v)) {
+        const live = updateLinuxResources(upd.changes);
+        await this.#client.tasks
+          .update(v.id, packJson(OCI_RESOURCES_TYPE_URL, live))
+          .catch((err: unknown) => {
+            throw wrapError(cannot, err);
+          });
+      }
+      // the containerd spec, so that the next start applies the same limits
+      const spec = this.#spec(v) as RuntimeSpec;
+      if (spec.linux?.resources !== undefined) {
+        spec.linux.resources = {
+          ...specResourcesAfterUpdate(spec.linux.resources, merged),
+          devices: spec.linux.resources.devices,
+        };
+        await this.#client.containers.update({ ...v.container, spec: packSpec(spec) }, ['spec']);
+      }
+      local.record.HostConfig = {
+        ...hc,
+        ...merged,
+        ...(upd.restartPolicy ? { RestartPolicy: upd.restartPolicy } : {}),
+      };
+      await writeFile(join(this.#dir(v.id), 'config.json'), JSON.stringify(local.record));
+      return { Warnings: upd.warnings };
+    });
+  }
+
   // ---- lifecycle ----
 
   /** #locked serializes lifecycle operations on one container. */
@@ -1127,6 +1259,15 @@ export class ContainerService implements ContainersBackend {
     await this.#saveState(id);
   }
 
+  /**
+   * endRestartPolicy ends the container's restart policy until its next start, as a stop does,
+   * for a checkpoint that stops it: a restore needs it stopped (dockerd would restart it; podman
+   * does not).
+   */
+  async endRestartPolicy(id: string): Promise<void> {
+    await this.#endRestarts(id);
+  }
+
   /** taskExited resolves once the exit of the container's current task is recorded (watcher done). */
   async taskExited(id: string): Promise<void> {
     await this.#watchers.get(id);
@@ -1141,7 +1282,12 @@ export class ContainerService implements ContainersBackend {
     await (this.#recorded.get(id) ?? this.#watchers.get(id));
   }
 
-  async #start(id: string, restore?: RestoreTaskOptions): Promise<number> {
+  /**
+   * #start creates and starts the container's task. `by` is who starts it: a user (start,
+   * restart, run; a restore) begins a new restart-policy run (moby's ResetRestartManager), the
+   * restart policy continues the current one.
+   */
+  async #start(id: string, restore?: RestoreTaskOptions, by: 'user' | 'policy' = 'user'): Promise<number> {
     let v = await this.#fresh(id);
     if (v.local?.removing)
       throw new ConflictError(`container ${id} is marked for removal and cannot be started`);
@@ -1149,6 +1295,9 @@ export class ContainerService implements ContainersBackend {
     if (v.task?.status === 'PAUSED' || v.task?.status === 'PAUSING') {
       throw new ConflictError('cannot start a paused container, try unpause instead');
     }
+    // a container waiting for its restart is "running" to dockerd: a start is not modified
+    if (by === 'user' && v.local?.state.Restarting)
+      throw new NotModifiedError(`Container ${id} is already running`);
     if (v.task !== undefined) {
       // a previous run still being recorded (or a stale CREATED task)
       const w = this.#watchers.get(id);
@@ -1158,12 +1307,18 @@ export class ContainerService implements ContainersBackend {
     }
     const local = v.local;
     const r = this.#record(v);
+    if (local && by === 'user') {
+      this.#restarts.get(id)?.cancel();
+      this.#restarts.delete(id);
+      local.state = { ...local.state, RestartCount: 0, ManuallyStopped: false };
+    }
     if (local) await this.#ensureBindSources(r.HostConfig.Binds ?? []);
     const noIo: TaskIO = { stdin: '', stdout: '', stderr: '', terminal: r.Config.Tty === true };
     const io = local
       ? await this.#io.prepare(id, { tty: r.Config.Tty === true, openStdin: r.Config.OpenStdin === true })
       : noIo;
     let pid: number;
+    let phase: 'create' | 'start' = 'create';
     try {
       // containerd's task service mounts only what it is given (its Go client passes the
       // snapshot's mounts the same way)
@@ -1186,24 +1341,38 @@ export class ContainerService implements ContainersBackend {
             }
           : {}),
       });
+      phase = 'start';
       pid = await this.#client.tasks.start(id);
     } catch (err) {
       await this.#client.tasks.delete(id).catch(() => undefined);
       if (local) await this.#io.release(id).catch(() => undefined);
       if (restore) throw err; // the checkpoint engine reports CRIU's reason
-      const msg = err instanceof Error ? err.message : String(err);
-      const code = /executable file not found|no such file or directory/.test(msg)
-        ? 127
-        : /permission denied/.test(msg)
-          ? 126
-          : 128;
+      // dockerd's words: its containerd client prefixes a failed task create, nothing else
+      const msg = runtimeMessage(err);
+      const failure = startFailure(
+        phase === 'create' ? `failed to create task for container: ${msg}` : msg,
+        err,
+      );
       if (local) {
-        local.state = { ...local.state, ExitCode: code, Error: msg, Running: false };
+        local.state = {
+          ...local.state,
+          ExitCode: failure.exitCode,
+          Error: failure.error.message,
+          Running: false,
+          Restarting: false,
+        };
         await this.#saveState(id);
+        // as dockerd: an AutoRemove container that cannot start is removed (and `removed` waits answered)
+        if (local.record.HostConfig.AutoRemove) {
+          await this.#remove(id).catch((e: unknown) =>
+            this.#o.logger?.warn(
+              { err: e, id },
+              'removing the AutoRemove container after its failed start failed',
+            ),
+          );
+        }
       }
-      if (code !== 128)
-        throw new InvalidArgumentError(`failed to create task for container: ${msg}`, { cause: err });
-      throw wrapError('start container', err);
+      throw failure.error;
     }
     if (local) {
       local.state = {
@@ -1213,6 +1382,8 @@ export class ContainerService implements ContainersBackend {
         Error: '',
         Running: true,
         ...(restore ? { Restored: new Date().toISOString() } : {}),
+        RestartCount: local.state.RestartCount ?? 0,
+        ...(local.state.ManuallyStopped ? { ManuallyStopped: true } : {}),
       };
       await this.#saveState(id);
     }
@@ -1229,8 +1400,12 @@ export class ContainerService implements ContainersBackend {
     }
   }
 
-  /** #watch follows a task until it exits, then records the exit (once per task). */
-  #watch(id: string): void {
+  /**
+   * #watch follows a task until it exits, then records the exit (once per task) and applies the
+   * restart policy. `atInit`: a task that exited while ckptd was down, whose policy is applied
+   * as dockerd applies it when it starts (a fresh start), not as a restart.
+   */
+  #watch(id: string, atInit = false): void {
     if (this.#watchers.has(id)) return;
     const signal = this.#abort.signal;
     let markRecorded!: () => void;
@@ -1250,20 +1425,33 @@ export class ContainerService implements ContainersBackend {
           delay = Math.min(delay * 2, 5000);
         }
       }
-      if (signal.aborted) return;
-      await this.#handleExit(id, exit, markRecorded);
+      if (signal.aborted) return undefined;
+      return await this.#handleExit(id, exit, markRecorded, atInit);
     })()
-      .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'recording a container exit failed'))
-      .finally(() => {
+      .catch((err: unknown) => {
+        this.#o.logger?.warn({ err, id }, 'recording a container exit failed');
+        return undefined;
+      })
+      .then((next) => {
         markRecorded();
         if (this.#recorded.get(id) === recorded) this.#recorded.delete(id);
         if (this.#watchers.get(id) === p) this.#watchers.delete(id);
+        next?.(); // the restart policy, once this watcher is gone
       });
     this.#watchers.set(id, p);
     this.#recorded.set(id, recorded);
   }
 
-  async #handleExit(id: string, exit: ExitStatus | undefined, onRecorded?: () => void): Promise<void> {
+  /**
+   * #handleExit records an exit, deletes the task and releases its IO, then answers waits and
+   * applies AutoRemove; it returns what the restart policy does next (run by the watcher).
+   */
+  async #handleExit(
+    id: string,
+    exit: ExitStatus | undefined,
+    onRecorded?: () => void,
+    atInit = false,
+  ): Promise<(() => void) | undefined> {
     const local = this.#locals.get(id);
     // Record the exit first: once the task is deleted, readers fall back to the record.
     let final = exit;
@@ -1273,14 +1461,32 @@ export class ContainerService implements ContainersBackend {
         final = { exitStatus: t.exit_status, exitedAt: timestampToDate(t.exited_at) };
     }
     const code = final?.exitStatus ?? 255;
+    let decision: RestartDecision = { restart: false };
     if (local) {
+      const finishedAt = final?.exitedAt ?? new Date();
+      if (!atInit && !local.removing) {
+        // the policy is read at each exit, so `docker update --restart` takes effect
+        decision = this.#restartManager(id, local).shouldRestart(
+          storedPolicy(local.record.HostConfig.RestartPolicy),
+          code,
+          local.state.ManuallyStopped === true || this.#abort.signal.aborted,
+          finishedAt.getTime() - Date.parse(local.state.StartedAt),
+        );
+      }
       local.state = {
         ...local.state,
         ExitCode: code,
         FinishedAt: final ? iso(final.exitedAt) : new Date().toISOString(),
         Running: false,
+        ...(decision.restart ? { Restarting: true, RestartCount: (local.state.RestartCount ?? 0) + 1 } : {}),
       };
       await this.#saveState(id);
+      if (decision.restart) {
+        this.#o.logger?.info(
+          { id, restartCount: local.state.RestartCount, exitCode: code, delayMs: decision.delayMs },
+          'restarting container',
+        );
+      }
     }
     onRecorded?.();
     // A foreign container's stopped task is left to its owner (ctr shows it STOPPED, as we do).
@@ -1292,7 +1498,9 @@ export class ContainerService implements ContainersBackend {
       } catch (err) {
         if (!isNotFound(err)) this.#o.logger?.warn({ err, id }, 'deleting the exited task failed');
       }
-      const timeout = this.#o.ioClosedTimeoutMs ?? 10_000;
+      // A task that exited while ckptd was down may have no writer left on its FIFOs (then no
+      // EOF ever comes); what it wrote is in the pipe buffer already, read at once.
+      const timeout = Math.min(this.#o.ioClosedTimeoutMs ?? 10_000, atInit ? 1000 : Infinity);
       const closed = await Promise.race([
         this.#io.closed(id).then(() => true),
         sleep(timeout).then(() => false),
@@ -1302,11 +1510,103 @@ export class ContainerService implements ContainersBackend {
         .release(id)
         .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'releasing IO failed'));
     }
+    // moby's SetRestarting answers waits too: `docker run` ends with the first exit
     this.#notify(this.#exitListeners, id, code);
+    if (decision.restart) {
+      const wait = decision.wait;
+      return () => this.#restartLater(id, wait);
+    }
     if (local?.record.HostConfig.AutoRemove && !local.removing) {
       await this.#remove(id, true).catch((err: unknown) =>
         this.#o.logger?.warn({ err, id }, 'AutoRemove failed'),
       );
+    }
+    if (atInit && local) return () => void this.#startAtInit(id);
+    return undefined;
+  }
+
+  /** #restartManager is the container's current restart manager (created at the first exit). */
+  #restartManager(id: string, local: Local): RestartManager {
+    let rm = this.#restarts.get(id);
+    if (rm === undefined) {
+      rm = new RestartManager(local.state.RestartCount ?? 0);
+      this.#restarts.set(id, rm);
+    }
+    return rm;
+  }
+
+  /**
+   * #endRestarts is moby's ExitOnNext plus HasBeenManuallyStopped (stop, kill, rm -f): the current
+   * restart manager restarts no more, and unless-stopped will not restart at ckptd's next start.
+   */
+  async #endRestarts(id: string, cancel = true): Promise<void> {
+    const local = this.#locals.get(id);
+    if (!local) return;
+    if (cancel) this.#restartManager(id, local).cancel();
+    if (local.state.ManuallyStopped !== true) {
+      local.state = { ...local.state, ManuallyStopped: true };
+      await this.#saveState(id);
+    }
+  }
+
+  /** #restartLater starts the container again once the back-off passed (moby's monitor goroutine). */
+  #restartLater(id: string, wait: Promise<boolean>): void {
+    const rm = this.#restarts.get(id);
+    const p = (async () => {
+      const go = await wait;
+      if (go && !this.#abort.signal.aborted) {
+        try {
+          await this.#locked(id, async () => {
+            const local = this.#locals.get(id);
+            if (!local?.state.Restarting || local.removing || rm?.canceled) return;
+            await this.#start(id, undefined, 'policy');
+          });
+        } catch (err) {
+          this.#o.logger?.warn({ err, id }, 'restarting the container failed');
+        }
+      }
+      if (this.#abort.signal.aborted) return; // ckptd stops: init() decides again
+      await this.#settleStopped(id);
+    })()
+      .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'restart policy failed'))
+      .finally(() => {
+        if (this.#pendingRestarts.get(id) === p) this.#pendingRestarts.delete(id);
+      });
+    this.#pendingRestarts.set(id, p);
+  }
+
+  /** #settleStopped ends a restart that will not happen: the container is exited (moby's SetStopped). */
+  async #settleStopped(id: string): Promise<void> {
+    const local = this.#locals.get(id);
+    if (!local?.state.Restarting) return;
+    local.state = { ...local.state, Restarting: false };
+    await this.#saveState(id);
+    this.#notify(this.#exitListeners, id, local.state.ExitCode);
+  }
+
+  /**
+   * #startAtInit starts a stopped container when ckptd starts if its policy says so, as dockerd
+   * does when it starts (always; unless-stopped not stopped by a user; on-failure below its
+   * count after a failure), as a start by a user: RestartCount begins again at 0.
+   */
+  async #startAtInit(id: string): Promise<void> {
+    const local = this.#locals.get(id);
+    if (!local || local.removing || local.state.Running || local.state.StartedAt === ZERO_TIME) return;
+    const rm = new RestartManager(local.state.RestartCount ?? 0);
+    const decision = rm.shouldRestart(
+      storedPolicy(local.record.HostConfig.RestartPolicy),
+      local.state.ExitCode,
+      local.state.ManuallyStopped === true,
+      Date.parse(local.state.FinishedAt) - Date.parse(local.state.StartedAt),
+    );
+    rm.cancel();
+    if (!decision.restart) return;
+    this.#o.logger?.info({ id }, 'starting container of its restart policy');
+    try {
+      await this.#locked(id, () => this.#start(id));
+    } catch (err) {
+      if (!(err instanceof NotModifiedError))
+        this.#o.logger?.warn({ err, id }, 'starting the container of its restart policy failed');
     }
   }
 
@@ -1338,6 +1638,11 @@ export class ContainerService implements ContainersBackend {
     return s === 'RUNNING' || s === 'PAUSED' || s === 'PAUSING';
   }
 
+  /** #isRestarting tells whether the container waits for its restart policy (no live task). */
+  #isRestarting(v: View): boolean {
+    return v.local?.state.Restarting === true && !this.#isRunning(v);
+  }
+
   async containerStop(ref: string, opts: StopOptions = {}, signal?: AbortSignal): Promise<void> {
     const { id } = await this.#find(ref, signal);
     await this.#locked(id, () => this.#stop(id, opts));
@@ -1345,7 +1650,15 @@ export class ContainerService implements ContainersBackend {
 
   async #stop(id: string, opts: StopOptions): Promise<void> {
     const v = await this.#fresh(id);
+    if (this.#isRestarting(v)) {
+      // waiting for its back-off: cancelling the policy stops it (moby: ExitOnNext, SetStopped)
+      await this.#endRestarts(id);
+      await this.#settleStopped(id);
+      return;
+    }
     if (!this.#isRunning(v)) throw new NotModifiedError(`Container ${id} is not running`);
+    // a stop always sends the stop signal or SIGKILL: the restart policy ends (moby's ExitOnNext)
+    await this.#endRestarts(id);
     const r = this.#record(v);
     const sig = parseSignal(opts.signal || r.Config.StopSignal || DEFAULT_STOP_SIGNAL);
     const timeout = opts.timeout ?? r.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
@@ -1386,8 +1699,18 @@ export class ContainerService implements ContainersBackend {
         throw new NotFoundError(`Cannot kill container: ${ref}: ${err.message}`);
       throw err;
     });
-    if (!this.#isRunning(v)) {
+    const restarting = this.#isRestarting(v);
+    if (!this.#isRunning(v) && !restarting) {
       throw new ConflictError(`Cannot kill container: ${ref}: Container ${v.id} is not running`);
+    }
+    // moby's killWithSignal: the stop signal or SIGKILL (any signal without a StopSignal) ends the
+    // restart policy; every kill counts as a manual stop for unless-stopped
+    const stopSignal = this.#record(v).Config.StopSignal;
+    await this.#endRestarts(v.id, !stopSignal || sig === 9 || parseSignal(stopSignal) === sig);
+    if (restarting) {
+      // no process to signal: the cancelled restart settles as exited
+      await this.#pendingRestarts.get(v.id);
+      return;
     }
     this.#watch(v.id);
     const exited = this.#listen(this.#exitListeners, v.id);
@@ -1421,8 +1744,8 @@ export class ContainerService implements ContainersBackend {
       if (v.task !== undefined) this.#watch(id);
       return { result: this.#listen(this.#exitListeners, id, signal).then(answer) };
     }
-    // not-running
-    if (this.#isRunning(v) || v.task?.status === 'CREATED') {
+    // not-running (a restarting container is running to dockerd: its next exit answers)
+    if (this.#isRunning(v) || v.task?.status === 'CREATED' || this.#isRestarting(v)) {
       this.#watch(id);
       return { result: this.#listen(this.#exitListeners, id, signal).then(answer) };
     }
@@ -1434,6 +1757,8 @@ export class ContainerService implements ContainersBackend {
 
   async containerPause(ref: string): Promise<void> {
     const v = await this.#find(ref);
+    if (this.#isRestarting(v))
+      throw new ConflictError(`Container ${v.id} is restarting, wait until the container is running`);
     if (!this.#isRunning(v)) throw new ConflictError(`Container ${v.id} is not running`);
     if (v.task?.status !== 'RUNNING') throw new ConflictError(`Container ${v.id} is already paused`);
     await this.#client.tasks.pause(v.id);
@@ -1555,10 +1880,18 @@ export class ContainerService implements ContainersBackend {
     const found = await this.#find(ref);
     await this.#locked(found.id, async () => {
       const v = await this.#fresh(found.id);
-      if (this.#isRunning(v)) {
+      if (this.#isRestarting(v)) {
         if (!opts.force) {
-          throw new ConflictError(removeRunningMessage(v.id, this.#state(v).Status === 'paused'));
+          throw new ConflictError(removeRunningMessage(v.id, 'restarting'));
         }
+        await this.#endRestarts(v.id);
+      } else if (this.#isRunning(v)) {
+        if (!opts.force) {
+          throw new ConflictError(
+            removeRunningMessage(v.id, this.#state(v).Status === 'paused' ? 'paused' : 'running'),
+          );
+        }
+        await this.#endRestarts(v.id);
         this.#watch(v.id);
         const exited = this.#listen(this.#exitListeners, v.id);
         if (v.local) v.local.removing = true; // AutoRemove must not race this removal
@@ -1575,6 +1908,7 @@ export class ContainerService implements ContainersBackend {
   async #remove(id: string, fromWatcher = false): Promise<void> {
     const local = this.#locals.get(id);
     if (local) local.removing = true;
+    this.#restarts.get(id)?.cancel();
     try {
       const w = fromWatcher ? undefined : this.#watchers.get(id);
       if (w) await w;
@@ -1607,6 +1941,7 @@ export class ContainerService implements ContainersBackend {
       }
       await rm(this.#dir(id), { recursive: true, force: true });
       this.#locals.delete(id);
+      this.#restarts.delete(id);
       for (const fn of this.#removedCallbacks) {
         try {
           fn(id);

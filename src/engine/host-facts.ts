@@ -4,6 +4,8 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { SysInfo } from '../oci/resources.js';
+import { readHostSysInfo } from './host-resources.js';
 
 const execFileP = promisify(execFile);
 
@@ -20,6 +22,8 @@ export interface HostFacts {
   cgroupVersion: '1' | '2';
   runc: { version: string; commit: string } | undefined;
   criu: { version: string } | undefined;
+  /** sysInfo is what the host's cgroups can enforce (moby `pkg/sysinfo`). */
+  sysInfo: SysInfo;
 }
 
 async function cmdOutput(cmd: string, args: string[]): Promise<string | undefined> {
@@ -96,5 +100,6 @@ export async function gatherHostFacts(dataRoot: string): Promise<HostFacts> {
     cgroupVersion: cg2 ? '2' : '1',
     runc: runcOut ? parseRuncVersion(runcOut) : undefined,
     criu: criuOut ? parseCriuVersion(criuOut) : undefined,
+    sysInfo: readHostSysInfo(),
   };
 }

@@ -1,5 +1,7 @@
 import type { EventsService } from './events.js';
 import type { HostFacts } from './host-facts.js';
+import { readProcBool } from './host-resources.js';
+import type { SysInfo } from '../oci/resources.js';
 import type { DockerEvent, EventsOptions, InfoResponse, SystemBackend, VersionResponse } from './system.js';
 
 /** TaskState is a container's state as Docker counts it in /info. */
@@ -109,15 +111,10 @@ export class SystemService implements SystemBackend {
         ['containerd managed by ckptd', String(o.managedContainerd)],
       ],
       Plugins: { Volume: [], Network: ['host', 'none'], Authorization: null, Log: [] },
-      MemoryLimit: true,
-      SwapLimit: true,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      OomKillDisable: false,
-      IPv4Forwarding: true,
+      ...cgroupInfo(f.sysInfo),
+      IPv4Forwarding: readProcBool('/proc/sys/net/ipv4/ip_forward'),
+      BridgeNfIptables: readProcBool('/proc/sys/net/bridge/bridge-nf-call-iptables'),
+      BridgeNfIp6tables: readProcBool('/proc/sys/net/bridge/bridge-nf-call-ip6tables'),
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
@@ -166,8 +163,13 @@ export class SystemService implements SystemBackend {
       ContainerdCommit: { ID: ctd.revision },
       RuncCommit: { ID: f.runc?.commit ?? '' },
       InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=unconfined'],
-      Warnings: [],
+      // as dockerd: no AppArmor or SELinux here; containers get the builtin seccomp profile and,
+      // on cgroup v2, a private cgroup namespace
+      SecurityOptions: [
+        'name=seccomp,profile=builtin',
+        ...(f.cgroupVersion === '2' ? ['name=cgroupns'] : []),
+      ],
+      Warnings: cgroupWarnings(f.sysInfo),
     };
   }
 
@@ -180,4 +182,48 @@ export class SystemService implements SystemBackend {
 /** goArch turns `uname -m` into Go's GOARCH spelling, which Docker clients print. */
 function goArch(machine: string): string {
   return ({ x86_64: 'amd64', aarch64: 'arm64', armv7l: 'arm' } as Record<string, string>)[machine] ?? machine;
+}
+
+/**
+ * cgroupInfo is /info's view of what containers can be limited by (moby `fillPlatformInfo`).
+ * KernelMemory and KernelMemoryTCP are false: ckptd refuses both limits whatever the kernel has.
+ */
+export function cgroupInfo(sys: SysInfo): Record<string, boolean> {
+  return {
+    MemoryLimit: sys.memoryLimit,
+    SwapLimit: sys.swapLimit,
+    KernelMemory: false,
+    KernelMemoryTCP: false,
+    CpuCfsPeriod: sys.cpuCfs,
+    CpuCfsQuota: sys.cpuCfs,
+    CPUShares: sys.cpuShares,
+    CPUSet: sys.cpuset,
+    PidsLimit: sys.pidsLimit,
+    OomKillDisable: sys.oomKillDisable,
+  };
+}
+
+/**
+ * cgroupWarnings are dockerd's /info warnings for missing cgroup features (`fillPlatformInfo`);
+ * not the forwarding and bridge-nf ones: ckptd has no bridge network for them to concern.
+ */
+export function cgroupWarnings(sys: SysInfo): string[] {
+  const w: string[] = [];
+  const v2 = sys.cgroupVersion === 2;
+  if (!sys.memoryLimit) w.push('WARNING: No memory limit support');
+  if (!sys.swapLimit) w.push('WARNING: No swap limit support');
+  if (!sys.oomKillDisable && !v2) w.push('WARNING: No oom kill disable support');
+  if (!sys.cpuCfs) w.push('WARNING: No cpu cfs quota support', 'WARNING: No cpu cfs period support');
+  if (!sys.cpuShares) w.push('WARNING: No cpu shares support');
+  if (!sys.cpuset) w.push('WARNING: No cpuset support');
+  if (!sys.blkioWeight && v2) w.push('WARNING: No io.weight support');
+  if (!sys.blkioWeightDevice && v2) w.push('WARNING: No io.weight (per device) support');
+  const io: [boolean, string, string][] = [
+    [sys.blkioReadBpsDevice, 'io.max (rbps)', 'blkio throttle.read_bps_device'],
+    [sys.blkioWriteBpsDevice, 'io.max (wbps)', 'blkio throttle.write_bps_device'],
+    [sys.blkioReadIOpsDevice, 'io.max (riops)', 'blkio throttle.read_iops_device'],
+    [sys.blkioWriteIOpsDevice, 'io.max (wiops)', 'blkio throttle.write_iops_device'],
+  ];
+  for (const [ok, v2name, v1name] of io) if (!ok) w.push(`WARNING: No ${v2 ? v2name : v1name} support`);
+  return w;
 }

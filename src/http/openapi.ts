@@ -55,6 +55,7 @@ const STUB_CONTAINERS: ContainersBackend = {
   containerRemove: notServing,
   containers: notServing,
   containerInspect: notServing,
+  containerUpdate: notServing,
 };
 
 /** STUB_COMMIT stands in for the CommitService. */

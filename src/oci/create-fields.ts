@@ -61,14 +61,14 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   LogConfig: applied('json-file without options only'),
   NetworkMode: applied('none (default) or host'),
   PortBindings: refused('ckptd has no bridge network: ports cannot be published (use NetworkMode host)'),
-  RestartPolicy: refused(`restart policies other than "no" ${NO_RESOURCE}`),
+  RestartPolicy: applied("no, always, unless-stopped, on-failure[:N] with dockerd's back-off"),
   AutoRemove: applied(),
   VolumeDriver: refused('volume drivers are not supported by ckptd'),
   VolumesFrom: refused('volumes are not supported by ckptd'),
   ConsoleSize: applied(),
   Annotations: applied('passed to the runtime as OCI annotations'),
-  CapAdd: refused(NO_RESOURCE),
-  CapDrop: refused(NO_RESOURCE),
+  CapAdd: applied('moby TweakCapabilities over the default set; names as moby normalizes them'),
+  CapDrop: applied('moby TweakCapabilities (ALL keeps only CapAdd)'),
   CgroupnsMode: refused(NO_RESOURCE),
   Dns: refused(NO_RESOURCE),
   DnsOptions: refused(NO_RESOURCE),
@@ -78,12 +78,12 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   IpcMode: refused(NO_RESOURCE),
   Cgroup: refused("joining another container's cgroup is not supported by ckptd"),
   Links: refused('links need a bridge network, which ckptd does not have'),
-  OomScoreAdj: refused(NO_RESOURCE),
+  OomScoreAdj: applied('process.oomScoreAdj, -1000..1000'),
   PidMode: refused(NO_RESOURCE),
-  Privileged: refused(NO_RESOURCE),
+  Privileged: applied('every capability ckptd holds, host devices, no seccomp/masked paths, rw /sys'),
   PublishAllPorts: refused('ckptd has no bridge network: ports cannot be published'),
   ReadonlyRootfs: applied(),
-  SecurityOpt: refused(NO_RESOURCE),
+  SecurityOpt: applied('seccomp, no-new-privileges, systempaths; apparmor/label only unconfined/disable'),
   StorageOpt: refused('storage options are not supported by the containerd snapshotters ckptd uses'),
   Tmpfs: applied(),
   UTSMode: refused(NO_RESOURCE),
@@ -93,37 +93,37 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   Runtime: applied('"" or runc (io.containerd.runc.v2)'),
   Isolation: applied('"" or default on Linux'),
   Mounts: refused(NO_RESOURCE),
-  MaskedPaths: refused(NO_RESOURCE),
-  ReadonlyPaths: refused(NO_RESOURCE),
+  MaskedPaths: applied('replaces the default masked paths'),
+  ReadonlyPaths: applied('replaces the default read-only paths'),
   Init: refused(NO_RESOURCE),
   // Resources
-  CpuShares: refused(NO_RESOURCE),
-  Memory: refused(NO_RESOURCE),
-  NanoCpus: refused(NO_RESOURCE),
-  CgroupParent: refused(NO_RESOURCE),
-  BlkioWeight: refused(NO_RESOURCE),
-  BlkioWeightDevice: refused(NO_RESOURCE),
-  BlkioDeviceReadBps: refused(NO_RESOURCE),
-  BlkioDeviceWriteBps: refused(NO_RESOURCE),
-  BlkioDeviceReadIOps: refused(NO_RESOURCE),
-  BlkioDeviceWriteIOps: refused(NO_RESOURCE),
-  CpuPeriod: refused(NO_RESOURCE),
-  CpuQuota: refused(NO_RESOURCE),
+  CpuShares: applied('cpu.shares (2..262144)'),
+  Memory: applied('memory limit (at least 6MB); MemorySwap defaults to twice it, as dockerd'),
+  NanoCpus: applied('CFS quota over a 100ms period; not with CpuPeriod/CpuQuota'),
+  CgroupParent: applied('cgroupfs: the container cgroup is /<parent>/<id>; systemd slices refused'),
+  BlkioWeight: applied('10..1000, refused when the host has no blkio.weight/io.weight'),
+  BlkioWeightDevice: applied('refused when the host has no blkio.weight_device'),
+  BlkioDeviceReadBps: applied('block device path -> major:minor'),
+  BlkioDeviceWriteBps: applied('block device path -> major:minor'),
+  BlkioDeviceReadIOps: applied('block device path -> major:minor'),
+  BlkioDeviceWriteIOps: applied('block device path -> major:minor'),
+  CpuPeriod: applied('1000..1000000 microseconds'),
+  CpuQuota: applied('at least 1000 microseconds, -1 for none'),
   CpuRealtimePeriod: refused('real-time CPU scheduling is not supported by ckptd'),
   CpuRealtimeRuntime: refused('real-time CPU scheduling is not supported by ckptd'),
-  CpusetCpus: refused(NO_RESOURCE),
-  CpusetMems: refused(NO_RESOURCE),
-  Devices: refused(NO_RESOURCE),
-  DeviceCgroupRules: refused(NO_RESOURCE),
+  CpusetCpus: applied('checked against the host cpuset'),
+  CpusetMems: applied('checked against the host cpuset'),
+  Devices: applied('device nodes (a directory maps every node below it) and their cgroup rules'),
+  DeviceCgroupRules: applied("moby's rule format: 'c 1:3 rwm'"),
   DeviceRequests: refused('device requests (GPUs) need device drivers ckptd does not have'),
   KernelMemory: refused('kernel memory limits are deprecated by the kernel and not supported'),
   KernelMemoryTCP: refused('kernel TCP memory limits are not supported by ckptd'),
-  MemoryReservation: refused(NO_RESOURCE),
-  MemorySwap: refused(NO_RESOURCE),
-  MemorySwappiness: refused(NO_RESOURCE),
-  OomKillDisable: refused(NO_RESOURCE),
-  PidsLimit: refused(NO_RESOURCE),
-  Ulimits: refused(NO_RESOURCE),
+  MemoryReservation: applied('memory soft limit (at least 6MB)'),
+  MemorySwap: applied('memory+swap; -1 unlimited; at least Memory'),
+  MemorySwappiness: applied('0..100; refused on cgroup v2 (no memory.swappiness)'),
+  OomKillDisable: applied('refused on cgroup v2, which cannot disable the OOM killer'),
+  PidsLimit: applied('0 or -1: unlimited'),
+  Ulimits: applied('process.rlimits; soft <= hard'),
   CpuCount: refused('Windows only'),
   CpuPercent: refused('Windows only'),
   IOMaximumIOps: refused('Windows only'),
@@ -282,3 +282,28 @@ export function goArch(nodeArch: string): string {
   const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
   return map[nodeArch] ?? nodeArch;
 }
+
+const KIND_TEXT = { applied: 'applied', refused: 'refused (400)', ignored: 'ignored, as dockerd' } as const;
+
+/**
+ * renderFieldTable renders the decisions as the README's markdown table (field, decision,
+ * note): `npm run fields` writes it between the README's `fields` markers, and a unit test
+ * fails when the README is stale.
+ */
+export function renderFieldTable(): string {
+  const rows = [
+    '| field | decision | how / why |',
+    '|---|---|---|',
+    ...[
+      ...Object.entries(CONFIG_FIELDS).map(([k, d]) => [`\`${k}\``, d] as const),
+      ...Object.entries(HOST_CONFIG_FIELDS).map(([k, d]) => [`\`HostConfig.${k}\``, d] as const),
+    ].map(([name, d]) => {
+      const note = d.kind === 'applied' ? (d.note ?? '') : d.why;
+      return `| ${name} | ${KIND_TEXT[d.kind]} | ${note.replaceAll('|', '\\|')} |`;
+    }),
+  ];
+  return `${rows.join('\n')}\n`;
+}
+
+/** FIELD_TABLE_MARKERS delimit the generated table in README.md. */
+export const FIELD_TABLE_MARKERS = ['<!-- fields:start -->', '<!-- fields:end -->'] as const;

@@ -14,27 +14,22 @@ import {
   type MergedContainerConfig,
 } from './container-config.js';
 import type { ImageRuntimeConfig } from './image-config.js';
+import { applyResources, type LinuxResources, type ResourceSpec } from './resources.js';
+import { DEFAULT_CAPABILITIES } from './capabilities.js';
+import {
+  applyConfinement,
+  processConfinementHost,
+  type ConfinementHost,
+  type ConfinementRequest,
+  type LinuxDevice,
+} from './confinement.js';
+import type { LinuxSeccomp } from './seccomp.js';
 
 /** OCI_VERSION is the runtime-spec version written into specs (runc 1.1 implements 1.0.2). */
 export const OCI_VERSION = '1.0.2';
 
 /** DEFAULT_CAPABILITIES is Docker's default capability set (moby `oci/caps/defaults.go`). */
-export const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze([
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-]);
+export { DEFAULT_CAPABILITIES };
 
 /** DEFAULT_MASKED_PATHS are the paths Docker 28 hides from containers (bind of /dev/null or empty tmpfs). */
 export const DEFAULT_MASKED_PATHS: readonly string[] = Object.freeze([
@@ -130,10 +125,11 @@ export interface RuntimeSpec {
   annotations?: Record<string, string>;
   linux: {
     sysctl?: Record<string, string>;
-    resources: { devices: LinuxDeviceCgroup[] };
+    resources: LinuxResources & { devices: LinuxDeviceCgroup[] };
     cgroupsPath: string;
     namespaces: LinuxNamespace[];
-    devices: never[];
+    devices: LinuxDevice[];
+    seccomp?: LinuxSeccomp;
     maskedPaths: string[];
     readonlyPaths: string[];
   };
@@ -158,7 +154,7 @@ export interface EtcFiles {
 }
 
 /** HostConfigInput is the part of the create request's HostConfig the spec reads. */
-export interface HostConfigInput {
+export interface HostConfigInput extends ConfinementRequest {
   Binds?: string[] | null;
   ReadonlyRootfs?: boolean;
   /** ShmSize in bytes; 0 or absent means DEFAULT_SHM_SIZE. */
@@ -195,6 +191,10 @@ export interface RuntimeSpecInput {
   annotations?: Record<string, string>;
   /** consoleSize is the initial TTY size (create request `ConsoleSize` [height, width]). */
   consoleSize?: [number, number];
+  /** resources are the HostConfig resources, devices, ulimits and cgroup parent (oci/resources.ts). */
+  resources?: ResourceSpec;
+  /** confinementHost: host capabilities, arch, kernel, devices (default: this process's, caps all known). */
+  confinementHost?: ConfinementHost;
 }
 
 const MIN_ID = 0;
@@ -526,8 +526,9 @@ function resolveUser(user: string, resolver: UserResolver | undefined): Resolved
  * (default `/`), the resolved user, hostname (first 12 chars of the ID unless Config.Hostname),
  * rootfs `rootfs` (read-only with ReadonlyRootfs), pid/ipc/uts/mount namespaces plus network
  * (unless `host`) and cgroup (on cgroup v2), Docker's default mounts, binds and /etc files sorted
- * parents-first, masked/read-only paths, default capabilities (bounding, effective, permitted),
- * RLIMIT_NOFILE, device rules and the cgroups path. Errors are InvalidArgumentError (bad
+ * parents-first, RLIMIT_NOFILE, device rules and the cgroups path; then the confinement of
+ * HostConfig (capabilities, seccomp, no_new_privs, masked/read-only paths, privileged devices:
+ * see applyConfinement). Errors are InvalidArgumentError (bad
  * command, user, bind) or NotImplementedError (volumes).
  */
 export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
@@ -644,5 +645,8 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   if (input.annotations !== undefined && Object.keys(input.annotations).length > 0) {
     spec.annotations = { ...input.annotations };
   }
+  if (input.resources !== undefined) applyResources(spec, input.resources, input.id);
+  // last: a privileged container gets every host device and an allow-all device rule (moby WithDevices)
+  applyConfinement(spec, hostConfig, input.confinementHost ?? processConfinementHost());
   return spec;
 }

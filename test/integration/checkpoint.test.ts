@@ -143,9 +143,13 @@ describe('checkpoint and restore through ckptd', () => {
     const img = join(work, 'img.tar');
     await buildTestImage(img, { name: IMG });
     await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', img]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
+    // checkpoint-dir test: a directory outside the data root must be allowed (--checkpoint-dirs)
+    d = await startCkptd(
+      ['--containerd', ctd.address, '--containerd-namespace', NS, '--checkpoint-dirs', join(work, 'cpdir')],
+      {
+        dataRoot: join(work, 'data'),
+      },
+    );
   });
 
   after(async () => {

@@ -13,6 +13,7 @@ import { OCI_PROCESS_TYPE_URL } from '../../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors/index.js';
 import { replaceOrAppendEnv } from '../../oci/container-config.js';
 import { execUserFromFiles } from '../../oci/runtime-spec.js';
+import { confinementHost } from '../confinement-host.js';
 import type { AttachSession, StdinSink } from './container-io.js';
 import type { ContainerLookup } from './lookup.js';
 import type { OutputChunk } from './mux.js';
@@ -39,6 +40,10 @@ export interface ExecConfig {
   User?: string;
   Privileged?: boolean;
   DetachKeys?: string;
+  /** ConsoleSize is the initial TTY size [height, width] (API 1.42+). */
+  ConsoleSize?: [number, number] | null;
+  /** Detach is sent by the docker CLI and ignored by dockerd (detaching is chosen at start). */
+  Detach?: boolean;
 }
 
 /** ExecInspect is GET /exec/{id}/json's body. */
@@ -86,6 +91,8 @@ export interface ExecTasks {
 export interface ExecStartOptions {
   detach: boolean;
   tty?: boolean;
+  /** consoleSize [height, width] overrides the one given at create. */
+  consoleSize?: [number, number];
 }
 
 /**
@@ -137,6 +144,8 @@ export interface ExecServiceOptions {
   drainTimeoutMs?: number;
   /** events receives exec_create and exec_start (EventsService.publishContainer). */
   events?: { publishContainer(action: string, id: string, attributes?: Record<string, string>): void };
+  /** allCapabilities lists what `Privileged` grants: every capability ckptd holds (moby GetAllCapabilities). */
+  allCapabilities?: () => Promise<readonly string[]>;
 }
 
 /** execEventAction is dockerd's action of an exec event: `exec_start: <entrypoint> <args...>`. */
@@ -162,6 +171,7 @@ export class ExecService implements ExecBackend {
   }
 
   async execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string> {
+    checkExecConfig(config);
     const info = await this.#opts.lookup.lookup(ref, signal);
     if (info.paused) throw new ConflictError(`Container ${ref} is paused, unpause the container before exec`);
     if (!info.running) throw new ConflictError(`Container ${info.id} is not running`);
@@ -217,11 +227,19 @@ export class ExecService implements ExecBackend {
     for (const [id, r] of this.#execs) if (r.containerId === containerId) this.#execs.delete(id);
   }
 
-  async #spec(r: ExecRecord): Promise<OciProcess> {
+  async #spec(r: ExecRecord, consoleSize?: [number, number]): Promise<OciProcess> {
     const { tasks } = this.#opts;
     const base = await tasks.processSpec(r.containerId);
     const spec: OciProcess = { ...base, terminal: r.tty, args: r.config.Cmd ?? [] };
     delete spec.consoleSize;
+    // moby: the start's size, else the create's, for a terminal only
+    const size = consoleSize ?? r.config.ConsoleSize ?? undefined;
+    if (r.tty && size !== undefined) spec.consoleSize = { height: size[0], width: size[1] };
+    if (r.config.Privileged === true) {
+      // moby execSetPlatformOpt: every capability, whatever the container's set (seccomp stays)
+      const all = [...(await (this.#opts.allCapabilities ?? defaultAllCapabilities)())];
+      spec.capabilities = { bounding: [...all], effective: [...all], permitted: [...all] };
+    }
     spec.env = replaceOrAppendEnv(base.env ?? [], r.config.Env ?? []);
     if (r.config.WorkingDir) spec.cwd = r.config.WorkingDir;
     if (r.config.User) {
@@ -262,17 +280,22 @@ export class ExecService implements ExecBackend {
     });
     if (opts.detach) {
       try {
-        await this.#launch(r, true, signal);
+        await this.#launch(r, true, opts.consoleSize, signal);
       } catch (err) {
         throw execStartError(err, r.config.Cmd?.[0] ?? '');
       }
       return undefined;
     }
-    return { tty: r.tty, start: () => this.#launch(r, false, signal) };
+    return { tty: r.tty, start: () => this.#launch(r, false, opts.consoleSize, signal) };
   }
 
   /** #launch starts the exec's process; detached, its output is drained and dropped. */
-  async #launch(r: ExecRecord, detach: boolean, signal?: AbortSignal): Promise<AttachSession> {
+  async #launch(
+    r: ExecRecord,
+    detach: boolean,
+    consoleSize: [number, number] | undefined,
+    signal?: AbortSignal,
+  ): Promise<AttachSession> {
     const id = r.id;
     const { tasks, logger } = this.#opts;
     const tty = r.tty;
@@ -281,7 +304,7 @@ export class ExecService implements ExecBackend {
     let fifos: ProcessFifos | undefined;
     let exited: Promise<number>;
     try {
-      const spec = await this.#spec(r);
+      const spec = await this.#spec(r, consoleSize);
       fifos = await createFifos(this.#opts.fifoDir(r.containerId), io);
       await tasks.exec(r.containerId, id, io, spec);
       // Wait before Start (containerd's advice): an instant exit is not missed.
@@ -416,6 +439,56 @@ export function execStartError(err: unknown, cmd: string): unknown {
     return new InvalidArgumentError(message, { cause: err });
   }
   return err;
+}
+
+async function defaultAllCapabilities(): Promise<readonly string[]> {
+  return (await confinementHost(false)).capabilities.available;
+}
+
+/** EXEC_FIELDS are the fields of an exec create body ckptd applies (Detach: sent by the CLI, ignored by dockerd). */
+const EXEC_FIELDS = new Set([
+  'AttachStdin',
+  'AttachStdout',
+  'AttachStderr',
+  'DetachKeys',
+  'Tty',
+  'ConsoleSize',
+  'Env',
+  'Cmd',
+  'Privileged',
+  'User',
+  'WorkingDir',
+  'Detach',
+]);
+
+/**
+ * checkExecConfig refuses (400, naming the field) what an exec would not apply: a field Docker's
+ * ExecConfig does not have, detach keys (ckptd does not scan stdin for them), a ConsoleSize that
+ * is not two unsigned integers, fields of the wrong type.
+ */
+export function checkExecConfig(config: ExecConfig): void {
+  const c = config as Record<string, unknown>;
+  for (const [k, v] of Object.entries(c)) {
+    if (!EXEC_FIELDS.has(k) && v !== null && v !== undefined) {
+      throw new InvalidArgumentError(`${k}: unknown exec field (not part of Docker API 1.47)`);
+    }
+  }
+  if (typeof c.DetachKeys === 'string' && c.DetachKeys !== '') {
+    throw new InvalidArgumentError('DetachKeys: detach keys are not implemented by ckptd');
+  }
+  for (const k of ['AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'Privileged', 'Detach']) {
+    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'boolean')
+      throw new InvalidArgumentError(`${k}: must be a boolean`);
+  }
+  for (const k of ['User', 'WorkingDir', 'DetachKeys']) {
+    if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string')
+      throw new InvalidArgumentError(`${k}: must be a string`);
+  }
+  const size = c.ConsoleSize;
+  if (size !== undefined && size !== null) {
+    if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n >= 0))
+      throw new InvalidArgumentError('ConsoleSize: must be [height, width] in characters');
+  }
 }
 
 /** containerdExecTasks adapts a ContainerdClient to ExecTasks. */

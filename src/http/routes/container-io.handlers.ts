@@ -240,12 +240,21 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
 
     async postContainerExecStart(request, reply) {
       const { id } = request.params as IdParams;
-      const body = (request.body ?? {}) as { Detach?: unknown; Tty?: unknown };
+      const body = (request.body ?? {}) as { Detach?: unknown; Tty?: unknown; ConsoleSize?: unknown };
       const detach = body.Detach === true;
       const tty = typeof body.Tty === 'boolean' ? body.Tty : undefined;
+      // moby: a start ConsoleSize counts only with Tty; it overrides the create's
+      const size = body.ConsoleSize;
+      const consoleSize =
+        tty === true &&
+        Array.isArray(size) &&
+        size.length === 2 &&
+        size.every((n) => Number.isInteger(n) && (n as number) >= 0)
+          ? (size as [number, number])
+          : undefined;
       const pending = await exec.execStart(
         id,
-        { detach, ...(tty !== undefined ? { tty } : {}) },
+        { detach, ...(tty !== undefined ? { tty } : {}), ...(consoleSize ? { consoleSize } : {}) },
         request.abortSignal,
       );
       if (!pending) {

@@ -32,6 +32,7 @@ export interface ContainersHandlers {
   postContainersPrune(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   getContainersStats(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   deleteContainers(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  postContainerUpdate(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
 
 /** parseInt10 reads an integer query value (`t`, `limit`); absent/empty -> undefined, else 400. */
@@ -214,6 +215,14 @@ export function containersHandlers(backend: ContainersBackend): ContainersHandle
     async getContainersTop(request) {
       const psArgs = firstValue(q(request).ps_args);
       return backend.containerTop(id(request), psArgs === undefined || psArgs === '' ? undefined : psArgs);
+    },
+
+    async postContainerUpdate(request) {
+      const body = request.body ?? {};
+      if (typeof body !== 'object' || Array.isArray(body)) {
+        throw new InvalidArgumentError('invalid JSON body: expected an object');
+      }
+      return backend.containerUpdate(id(request), body as Record<string, unknown>);
     },
 
     async deleteContainers(request, reply) {

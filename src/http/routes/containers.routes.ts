@@ -22,6 +22,7 @@ import {
   containerUnpauseSchema,
   containerWaitSchema,
 } from './schemas/containers.js';
+import { containerUpdateSchema } from './schemas/container-update.js';
 
 /** containersRoutes lists the container lifecycle routes for a set of handlers. */
 export function containersRoutes(h: ContainersHandlers): RouteOptions[] {
@@ -92,6 +93,12 @@ export function containersRoutes(h: ContainersHandlers): RouteOptions[] {
       url: '/containers/:id/rename',
       schema: containerRenameSchema,
       handler: h.postContainersRename,
+    },
+    {
+      method: 'POST',
+      url: '/containers/:id/update',
+      schema: containerUpdateSchema,
+      handler: h.postContainerUpdate,
     },
     { method: 'GET', url: '/containers/:id/top', schema: containerTopSchema, handler: h.getContainersTop },
     {

@@ -93,3 +93,22 @@ test('parseFlags answers --help and --version', async () => {
   assert.equal((await parseFlags(['--help'])).action, 'help');
   assert.equal((await parseFlags(['-v'])).action, 'version');
 });
+
+test('--checkpoint-dirs is repeatable, has a config key, and must be absolute', async () => {
+  const d = await parseFlags([]);
+  assert.ok(d.action === 'run' && d.config.checkpointDirs.length === 0);
+  const r = await parseFlags(['--checkpoint-dirs', '/srv/ck', '--checkpoint-dirs', '/mnt/ck']);
+  assert.ok(r.action === 'run');
+  assert.deepEqual(r.config.checkpointDirs, ['/srv/ck', '/mnt/ck']);
+  const dir = await tempDir();
+  await writeFile(join(dir, 'c.json'), JSON.stringify({ 'checkpoint-dirs': ['/from-file'] }));
+  const f = await parseFlags(['--config', join(dir, 'c.json')]);
+  assert.ok(f.action === 'run');
+  assert.deepEqual(f.config.checkpointDirs, ['/from-file']);
+  await assert.rejects(
+    parseFlags(['--checkpoint-dirs', 'rel']),
+    /checkpoint-dirs must be a list of absolute paths/,
+  );
+  await writeFile(join(dir, 'bad.json'), JSON.stringify({ 'checkpoint-dirs': '/x' }));
+  await assert.rejects(parseFlags(['--config', join(dir, 'bad.json')]), /checkpoint-dirs must be a list/);
+});

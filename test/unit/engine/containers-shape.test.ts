@@ -106,6 +106,11 @@ describe('selectContainers', () => {
   ];
   const names = (es: ListEntry[]) => es.map((e) => e.name);
 
+  test('without all, running, paused and restarting containers are listed (dockerd: State.Running)', () => {
+    const withRestarting = [...entries, mk('e5', 'restarting', 5, { exitCode: 1 })];
+    assert.deepEqual(names(selectContainers(withRestarting, {})), ['e5', 'd4', 'a1']);
+  });
+
   test('before and since select by creation relative to a named container (404 when unknown)', () => {
     const f = (o: object) => parseFilters(JSON.stringify(o));
     assert.deepEqual(names(selectContainers(entries, { all: true, filters: f({ before: { c3: true } }) })), [
@@ -168,14 +173,18 @@ describe('parameters', () => {
         e.message === 'Cannot kill container: web: The linux daemon does not support signal 99',
     );
   });
-  test('removeRunningMessage is dockerd 20.10 wording, running and paused', () => {
+  test('removeRunningMessage is dockerd 20.10 wording, running, paused and restarting', () => {
     assert.equal(
-      removeRunningMessage('abc', false),
+      removeRunningMessage('abc', 'running'),
       'You cannot remove a running container abc. Stop the container before attempting removal or force remove',
     );
     assert.equal(
-      removeRunningMessage('abc', true),
+      removeRunningMessage('abc', 'paused'),
       'You cannot remove a paused container abc. Unpause and then stop the container before attempting removal or force remove',
+    );
+    assert.equal(
+      removeRunningMessage('abc', 'restarting'),
+      'You cannot remove a restarting container abc. Stop the container before attempting removal or force remove',
     );
   });
   test('parseWaitCondition defaults to not-running', () => {

@@ -90,6 +90,11 @@ class FakeContainers implements ContainersBackend {
     this.#known(ref);
     return { Id: ref } as ContainerInspect;
   }
+  async containerUpdate(ref: string, body: Record<string, unknown>) {
+    this.#known(ref);
+    this.calls.push(['update', ref, body]);
+    return { Warnings: [] };
+  }
 }
 
 async function setup() {
@@ -113,6 +118,24 @@ describe('container routes', () => {
       'web',
       { Image: 'busybox', Cmd: 'sh', HostConfig: { NetworkMode: 'none' } },
     ]);
+  });
+
+  test('POST /containers/{id}/update passes the body and answers 200 {"Warnings":[]}; 404 when missing', async () => {
+    const { app, backend } = await setup();
+    let res = await app.inject({
+      method: 'POST',
+      url: '/v1.47/containers/c1/update',
+      payload: { Memory: 134217728, RestartPolicy: { Name: 'always' } },
+    });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json(), { Warnings: [] });
+    assert.deepEqual(backend.calls[0], [
+      'update',
+      'c1',
+      { Memory: 134217728, RestartPolicy: { Name: 'always' } },
+    ]);
+    res = await app.inject({ method: 'POST', url: '/containers/nope/update', payload: {} });
+    assert.equal(res.statusCode, 404);
   });
 
   test('create without a body is a 400; a taken name a 409, both {"message"}', async () => {

@@ -262,3 +262,15 @@ describe('create field decisions', () => {
     assert.throws(() => checkPlatform('windows/amd64', 'amd64'), /cannot run/);
   });
 });
+
+describe('README field table', () => {
+  it('is the table create-fields.ts renders (npm run fields)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { FIELD_TABLE_MARKERS, renderFieldTable } = await import('../../../src/oci/create-fields.js');
+    const text = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const [start, end] = FIELD_TABLE_MARKERS;
+    const body = text.slice(text.indexOf(start) + start.length, text.indexOf(end));
+    assert.ok(text.includes(start) && text.includes(end), 'README.md lacks the field table markers');
+    assert.ok(body === `\n${renderFieldTable()}`, 'README field table is stale: run npm run fields');
+  });
+});

@@ -24,7 +24,8 @@ const dirQuery = {
     dir: {
       type: 'string',
       description:
-        'Absolute directory holding the checkpoints (default `<data-root>/containers/<id>/checkpoints`)',
+        'Absolute directory holding the checkpoints (default `<data-root>/containers/<id>/checkpoints`); ' +
+        'it must resolve under the data root or a `--checkpoint-dirs` directory (403 otherwise)',
     },
   },
 } as const;
@@ -111,7 +112,11 @@ export const containerCheckpointSchema = {
     type: 'object',
     properties: {
       name: { type: 'string', description: 'Checkpoint name (required unless export=true)' },
-      dir: { type: 'string', description: 'Absolute parent directory of the checkpoint' },
+      dir: {
+        type: 'string',
+        description:
+          'Absolute parent directory of the checkpoint, under the data root or a `--checkpoint-dirs` directory (403 otherwise)',
+      },
       leaveRunning: { type: 'string', description: 'Keep the container running (default false)' },
       tcpEstablished: { type: 'string', description: 'Checkpoint established TCP connections' },
       fileLocks: { type: 'string', description: 'Checkpoint file locks' },
@@ -169,14 +174,20 @@ export const containerRestoreSchema = {
     'container when `name` is given. With `import=true` the request body is a checkpoint archive (tar, gzip or ' +
     'zstd, detected), `{id}` is ignored, and a new container is created: from the base image named by ' +
     'config.dump (it must exist), with a runtime spec rebuilt by ckptd (no binds, network none), the rootfs ' +
-    'diff applied, then the processes restored by CRIU. A failed restore never falls back to a cold start and ' +
-    'leaves no container behind.',
+    'diff applied, then the processes restored by CRIU. Before CRIU runs, its images (credentials and ' +
+    'capabilities, seccomp, namespaces, mounts, tmpfs contents) are checked against that spec: an image asking ' +
+    'for more is refused with 400 naming the image and field. A failed restore never falls back to a cold start ' +
+    'and leaves no container behind.',
   params: idParam,
   querystring: {
     type: 'object',
     properties: {
       checkpoint: { type: 'string', description: 'Checkpoint name of container {id}' },
-      dir: { type: 'string', description: 'Absolute parent directory of the checkpoint' },
+      dir: {
+        type: 'string',
+        description:
+          'Absolute parent directory of the checkpoint, under the data root or a `--checkpoint-dirs` directory (403 otherwise)',
+      },
       import: { type: 'string', description: 'The body is a checkpoint archive' },
       name: { type: 'string', description: 'Restore into a new container with this name' },
       tcpEstablished: { type: 'string', description: 'Restore established TCP connections' },

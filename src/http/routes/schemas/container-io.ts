@@ -127,6 +127,7 @@ export const execCreateSchema = {
       Privileged: { type: 'boolean' },
       User: { type: 'string' },
       WorkingDir: { type: 'string' },
+      ConsoleSize: { type: 'array', items: { type: 'integer', minimum: 0 }, nullable: true },
     },
   },
   response: {
@@ -155,7 +156,11 @@ export const execStartSchema = {
   body: {
     type: 'object',
     additionalProperties: true,
-    properties: { Detach: { type: 'boolean' }, Tty: { type: 'boolean' } },
+    properties: {
+      Detach: { type: 'boolean' },
+      Tty: { type: 'boolean' },
+      ConsoleSize: { type: 'array', items: { type: 'integer', minimum: 0 }, nullable: true },
+    },
   },
   response: {
     101: { description: 'no error, hijacked stream', content: STREAM_BODY },
