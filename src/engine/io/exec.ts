@@ -171,6 +171,7 @@ export class ExecService implements ExecBackend {
   }
 
   async execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string> {
+    config = withoutContainerField(ref, config);
     checkExecConfig(config);
     const info = await this.#opts.lookup.lookup(ref, signal);
     if (info.paused) throw new ConflictError(`Container ${ref} is paused, unpause the container before exec`);
@@ -443,6 +444,21 @@ export function execStartError(err: unknown, cmd: string): unknown {
 
 async function defaultAllCapabilities(): Promise<readonly string[]> {
   return (await confinementHost(false)).capabilities.available;
+}
+
+/**
+ * withoutContainerField drops `Container`, which docker-py sends in every exec create body
+ * (a field of older ExecConfigs; dockerd ignores it): it must name the container of the
+ * URL, as docker-py's does, else it is refused.
+ */
+export function withoutContainerField(ref: string, config: ExecConfig): ExecConfig {
+  const { Container: container, ...rest } = config as ExecConfig & { Container?: unknown };
+  if (container !== undefined && container !== null && container !== '' && container !== ref) {
+    throw new InvalidArgumentError(
+      `Container: ${JSON.stringify(container)} is not the container of the request (${JSON.stringify(ref)})`,
+    );
+  }
+  return rest;
 }
 
 /** EXEC_FIELDS are the fields of an exec create body ckptd applies (Detach: sent by the CLI, ignored by dockerd). */
