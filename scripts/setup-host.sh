@@ -26,7 +26,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need_pkgs=()
-for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker; do
+for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker tini; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 

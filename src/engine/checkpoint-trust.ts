@@ -313,12 +313,16 @@ function checkCreds(file: string, tid: string, c: CredsEntry, spec: TrustSpec): 
   }
 }
 
-/** seccompFilterCount validates seccomp.img's chain and returns how many filters it holds. */
+/**
+ * seccompFilterCount validates seccomp.img's chains and returns how many filters it holds.
+ * Indices are 0-based (CRIU `se->seccomp_filters[tc->seccomp_filter]`, then `prev`); a `prev`
+ * that does not point to an earlier filter would make CRIU loop or read out of bounds.
+ */
 function seccompFilterCount(s: SeccompEntry | undefined): number {
   const filters = s?.seccomp_filters ?? [];
   filters.forEach((f, i) => {
-    if (f.prev !== undefined && f.prev !== 0 && f.prev > i) {
-      refuse('seccomp.img', `filter ${i + 1} chains to filter ${f.prev}, which does not precede it`);
+    if (f.prev !== undefined && f.prev >= i) {
+      refuse('seccomp.img', `filter ${i} chains to filter ${f.prev}, which does not precede it`);
     }
   });
   return filters.length;
@@ -569,7 +573,7 @@ export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec, ct
     }
     if (mode === SECCOMP_MODE.filter) {
       const idx = tc.seccomp_filter ?? core.tc?.old_seccomp_filter ?? 0;
-      if (idx < 1 || idx > filterCount) {
+      if (idx < 0 || idx >= filterCount) {
         refuse(file, `thread ${tid} seccomp_filter ${idx} is not a filter of seccomp.img (${filterCount})`);
       }
     }
@@ -627,6 +631,10 @@ export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec, ct
         );
       }
     } else if (mine !== undefined && host !== undefined && mine !== host) {
+      // CRIU itself restores tasks into a new time namespace (to keep their monotonic and boot
+      // clocks); a checkpoint of a restored container carries it. It only offsets the
+      // container's own clocks: no authority over the host.
+      if (type === 'time') continue;
       refuse(
         rootFile,
         `task ${root.pid} ${field} ${mine} asks for a new ${type} namespace; the container shares the host's`,

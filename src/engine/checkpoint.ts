@@ -150,6 +150,12 @@ export interface RestoreOptions {
   ignoreRootfs?: boolean;
   /** keep keeps an imported checkpoint as a checkpoint of the new container. */
   keep?: boolean;
+  /**
+   * hostConfig is the caller's HostConfig for a new container (import or `name`): the only way
+   * host settings (limits, capabilities, binds, network) reach an imported container, checked by
+   * create's rules, then the CRIU images are checked against the spec built from it.
+   */
+  hostConfig?: Record<string, unknown>;
 }
 
 /** RestoreResult is the running container. */
@@ -784,7 +790,7 @@ export class CheckpointService implements CheckpointBackend {
     if (image === undefined)
       throw new NotFoundError(`No such image: ${imageName || imageId || '(none named by the checkpoint)'}`);
 
-    const req = this.#createRequest(docker, ckDir, image, source);
+    const req = this.#createRequest(docker, ckDir, image, source, opts.hostConfig);
     const created = await this.#o.containers.containerCreate(opts.name || undefined, await req, signal);
     const id = created.Id;
     const c0 = performance.now();
@@ -846,7 +852,7 @@ export class CheckpointService implements CheckpointBackend {
    * is data, whoever wrote it (a kept import, a `dir` given by the caller). The host settings
    * (binds, network mode, shm size, sysctls, read-only root) are those ckptd recorded for the
    * `source` container; an import gets network mode `none`, no binds and ckptd's defaults (its
-   * dump may only make the root read-only). Without ckptd.dump (a Podman archive), the process
+   * dump may only make the root read-only). The caller's `requested` HostConfig goes on top. Without ckptd.dump (a Podman archive), the process
    * fields of spec.dump (args, env, cwd, terminal, hostname) — nothing else of it.
    */
   async #createRequest(
@@ -854,6 +860,7 @@ export class CheckpointService implements CheckpointBackend {
     ckDir: string,
     image: string,
     source: ContainerInspect | undefined,
+    requested: Record<string, unknown> = {},
   ): Promise<CreateContainerRequest> {
     const pick = <T>(v: unknown, ok: (x: unknown) => x is T): T | undefined => (ok(v) ? v : undefined);
     const isStr = (x: unknown): x is string => typeof x === 'string';
@@ -897,14 +904,18 @@ export class CheckpointService implements CheckpointBackend {
         Tty: pick(spec.process?.terminal, isBool),
       };
     }
-    const hostConfig: Record<string, unknown> =
-      source === undefined
+    const hostConfig: Record<string, unknown> = {
+      ...(source === undefined
         ? {
             NetworkMode: 'none',
             ...(docker?.HostConfig?.ReadonlyRootfs === true ? { ReadonlyRootfs: true } : {}),
           }
-        : sourceHostConfig(source);
+        : sourceHostConfig(source)),
+      ...requested,
+    };
     const clean = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+    // a UTS-host container's recorded Hostname is ckptd's default, which a UTSMode host create refuses
+    if (hostConfig.UTSMode === 'host') delete clean.Hostname;
     return { ...clean, Image: image, HostConfig: hostConfig } as CreateContainerRequest;
   }
 

@@ -58,6 +58,7 @@ import {
 import { hostDevices, readHostSysInfo } from './host-resources.js';
 import { generateContainerId, generateName, validateContainerName } from '../oci/names.js';
 import {
+  DEFAULT_SHM_SIZE,
   buildRuntimeSpec,
   execUserFromFiles,
   parseBind,
@@ -65,6 +66,23 @@ import {
   type RuntimeSpec,
   type UserResolver,
 } from '../oci/runtime-spec.js';
+import { createOptions, userMountsDevShm, type CreateOptions } from '../oci/create-options.js';
+import { checkBindSources, mountPointView, parseMounts } from '../oci/mounts.js';
+import {
+  applyNamespaceModes,
+  containerOf,
+  HOST_SHM,
+  joinNamespaces,
+  type JoinTargets,
+} from '../oci/namespaces.js';
+import {
+  DEFAULT_INIT_BINARY,
+  additionalGroups,
+  applyInit,
+  groupAddNeedsFile,
+} from '../oci/process-options.js';
+import { processArgs } from '../oci/container-config.js';
+import { resolvConf, type DnsOptions } from '../oci/resolv-conf.js';
 import { recordedPaths, type ConfinementRequest } from '../oci/confinement.js';
 import { confinementHost } from './confinement-host.js';
 import {
@@ -178,9 +196,9 @@ export interface ContainerSummary {
   SizeRootFs?: number;
 }
 
-/** MountPoint is a bind mount as inspect and list show it. */
+/** MountPoint is a mount as inspect and list show it (Binds, then Mounts). */
 export interface MountPoint {
-  Type: 'bind';
+  Type: 'bind' | 'tmpfs';
   Source: string;
   Destination: string;
   Mode: string;
@@ -604,6 +622,26 @@ export class ContainerService implements ContainersBackend {
       throw new InvalidArgumentError('NetworkDisabled: cannot be combined with NetworkMode host');
     }
     for (const b of hostConfig.Binds ?? []) parseBind(b); // 400 before any work
+    if (typeof req.StopSignal === 'string' && req.StopSignal !== '') parseSignal(req.StopSignal);
+    const opts = createOptions(
+      req as Parameters<typeof createOptions>[0],
+      networkMode,
+      this.#o.cgroupVersion ?? 2,
+    );
+    const mkdirs = await checkBindSources(opts.mounts, (p) =>
+      stat(p).then(
+        () => true,
+        () => false,
+      ),
+    );
+    if (opts.init) {
+      await access(DEFAULT_INIT_BINARY).catch(() => {
+        throw new InvalidArgumentError(
+          `HostConfig.Init: docker-init is not installed on this host (${DEFAULT_INIT_BINARY}, Debian package tini)`,
+        );
+      });
+    }
+    await this.#adaptSharedNamespaces(opts, signal);
     const resources = resourcesForCreate(hostConfig, this.#resourceHost());
 
     let image: ResolvedImage;
@@ -636,6 +674,8 @@ export class ContainerService implements ContainersBackend {
         AutoRemove: hostConfig.AutoRemove === true,
         ReadonlyRootfs: hostConfig.ReadonlyRootfs === true,
         RestartPolicy: restartPolicy,
+        ...opts.modes,
+        ShmSize: hostConfig.ShmSize || DEFAULT_SHM_SIZE,
       };
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const etc = await this.#writeEtcFiles(
@@ -643,8 +683,10 @@ export class ContainerService implements ContainersBackend {
         merged.Hostname,
         networkMode,
         extraHosts(hostConfig.ExtraHosts),
+        opts.dns,
       );
       await this.#ensureBindSources(hc.Binds ?? []);
+      for (const p of mkdirs) await mkdir(p, { recursive: true });
 
       await this.#client.withLease(
         async (ctx) => {
@@ -652,6 +694,7 @@ export class ContainerService implements ContainersBackend {
           const mounts = await this.#client.snapshots(this.#o.snapshotter).prepare(id, parent, {}, ctx);
           snapshotPrepared = true;
           const resolveUser = await this.#userResolver(merged.User, mounts, merged.WorkingDir);
+          const groupAdd = await this.#groupAdd(opts, mounts);
           const spec = buildRuntimeSpec({
             id,
             config: merged,
@@ -663,6 +706,7 @@ export class ContainerService implements ContainersBackend {
             ...(annotations(hc.Annotations) ? { annotations: annotations(hc.Annotations) } : {}),
             ...(resolveUser ? { resolveUser } : {}),
             ...(Array.isArray(req.ConsoleSize) ? { consoleSize: req.ConsoleSize as [number, number] } : {}),
+            groupAdd,
             resources: resources.spec,
             confinementHost: await confinementHost(hc.Privileged === true),
           });
@@ -670,12 +714,16 @@ export class ContainerService implements ContainersBackend {
           // the default only: a --ulimit nofile the host cannot grant fails the start, as with dockerd
           if (!resources.record.Ulimits.some((u) => u.Name === 'nofile'))
             clampRlimits(spec, await hostNofileLimit());
+          applyNamespaceModes(spec, opts.modes, shmPathOf(dir));
+          // Path and Args stay the user's command; the init wraps it (moby)
+          const args = processArgs(merged.Entrypoint, merged.Cmd);
+          if (opts.init) applyInit(spec);
           const record: ContainerRecord = {
             Id: id,
             Name: chosen,
             Created: new Date().toISOString(),
-            Path: spec.process.args[0] ?? '',
-            Args: spec.process.args.slice(1),
+            Path: args[0] ?? '',
+            Args: args.slice(1),
             Config: config,
             HostConfig: hc,
             Image: image.id,
@@ -754,6 +802,7 @@ export class ContainerService implements ContainersBackend {
     hostname: string,
     networkMode: 'none' | 'host',
     extra: readonly [string, string][] = [],
+    dns: DnsOptions = { dns: [], search: [], options: [] },
   ): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
     const paths = {
       hostname: join(dir, 'hostname'),
@@ -771,15 +820,9 @@ export class ContainerService implements ContainersBackend {
     for (const [name, ip] of extra)
       hosts += `${hosts.endsWith('\n') || hosts === '' ? '' : '\n'}${ip}\t${name}\n`;
     await writeFile(paths.hosts, hosts);
-    let resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    if (networkMode === 'none') {
-      // like dockerd: a loopback resolver of the host is unreachable from another network namespace
-      resolv = resolv
-        .split('\n')
-        .filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l))
-        .join('\n');
-    }
-    await writeFile(paths.resolvConf, resolv);
+    // like dockerd: a loopback resolver of the host is unreachable from another network namespace
+    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    await writeFile(paths.resolvConf, resolvConf(hostResolv, dns, networkMode !== 'host'));
     return paths;
   }
 
@@ -793,6 +836,96 @@ export class ContainerService implements ContainersBackend {
       });
       if (found === undefined) await mkdir(source, { recursive: true });
     }
+  }
+
+  /**
+   * adaptSharedNamespaces names the container of a `container:<name>` IpcMode or PidMode by its
+   * ID, so renaming it keeps the link (moby adaptSharedNamespaceContainer); an unknown one is
+   * left as given and refused when this container starts.
+   */
+  async #adaptSharedNamespaces(opts: CreateOptions, signal?: AbortSignal): Promise<void> {
+    const views = await this.#views(signal);
+    for (const field of ['IpcMode', 'PidMode'] as const) {
+      const ref = containerOf(opts.modes[field]);
+      if (ref === undefined) continue;
+      try {
+        opts.modes[field] = `container:${lookupContainer(views, ref).id}`;
+      } catch {
+        // resolved again at start, where a missing container is an error
+      }
+    }
+  }
+
+  /** groupAdd resolves HostConfig.GroupAdd against the image's /etc/group (names only need it). */
+  async #groupAdd(opts: CreateOptions, mounts: CtdMount[]): Promise<number[]> {
+    if (opts.groupAdd.length === 0) return [];
+    const group = groupAddNeedsFile(opts.groupAdd)
+      ? await this.#inRootfs(mounts, (root) =>
+          readFile(join(root, 'etc/group'), 'utf8').catch(() => undefined),
+        )
+      : undefined;
+    return additionalGroups(opts.groupAdd, group);
+  }
+
+  /**
+   * prepareNamespaces readies what a start needs for the container's IPC and PID modes, as
+   * moby's setupIpcDirs and WithNamespaces do at each start: a `shareable` container gets its
+   * host /dev/shm tmpfs mounted; a `container:<id>` mode needs that container running (and, for
+   * IPC, shareable) and the stored spec is pointed at its namespaces and /dev/shm.
+   */
+  async #prepareNamespaces(v: View, r: ContainerRecord): Promise<void> {
+    const hc = r.HostConfig;
+    const ipcMode = typeof hc.IpcMode === 'string' ? hc.IpcMode : '';
+    if (ipcMode === 'shareable' && !userMountsDevShm(hc)) {
+      await mountShm(
+        shmPathOf(this.#dir(v.id)),
+        typeof hc.ShmSize === 'number' ? hc.ShmSize : DEFAULT_SHM_SIZE,
+      );
+    }
+    const targets: JoinTargets = {};
+    const ipcRef = containerOf(ipcMode);
+    if (ipcRef !== undefined) {
+      const what = `can't join IPC of container ${ipcRef}`;
+      const donor = await this.#runningDonor(ipcRef, what);
+      const dhc = this.#record(donor).HostConfig;
+      const dMode = typeof dhc.IpcMode === 'string' ? dhc.IpcMode : '';
+      let shmPath: string | undefined;
+      if (dMode === 'shareable' && !userMountsDevShm(dhc)) shmPath = shmPathOf(this.#dir(donor.id));
+      else if (dMode === 'host') shmPath = HOST_SHM;
+      else if (containerOf(dMode) !== undefined) {
+        const m = this.#spec(donor).mounts?.find((x) => x.destination === '/dev/shm' && x.type === 'bind');
+        shmPath = m?.source;
+      }
+      if (shmPath === undefined) {
+        throw new InvalidArgumentError(
+          `${what}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`,
+        );
+      }
+      targets.ipc = { pid: donor.task?.pid ?? 0, shmPath, ownShm: !userMountsDevShm(hc) };
+    }
+    const pidRef = containerOf(typeof hc.PidMode === 'string' ? hc.PidMode : '');
+    if (pidRef !== undefined) {
+      const donor = await this.#runningDonor(pidRef, `cannot join PID of a non running container: ${pidRef}`);
+      targets.pid = { pid: donor.task?.pid ?? 0 };
+    }
+    if (targets.ipc === undefined && targets.pid === undefined) return;
+    const spec = joinNamespaces(this.#spec(v) as RuntimeSpec, targets);
+    await this.#client.containers.update({ ...v.container, spec: packSpec(spec) }, ['spec']);
+  }
+
+  /** runningDonor finds the running container whose namespace another joins (404 / 409 otherwise). */
+  async #runningDonor(ref: string, what: string): Promise<View> {
+    let donor: View;
+    try {
+      donor = lookupContainer(await this.#views(), ref);
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`${what}: No such container: ${ref}`, { cause: err });
+      throw err;
+    }
+    if (!this.#isRunning(donor) || donor.task === undefined || donor.task.pid <= 0) {
+      throw new ConflictError(`${what}: container ${donor.id} is not running`);
+    }
+    return donor;
   }
 
   /**
@@ -988,6 +1121,16 @@ export class ContainerService implements ContainersBackend {
   }
 
   #mounts(r: ContainerRecord): MountPoint[] {
+    let extra: MountPoint[] = [];
+    try {
+      extra = parseMounts(r.HostConfig.Mounts).map(mountPointView);
+    } catch {
+      // a record of another version: Binds only
+    }
+    return [...this.#bindPoints(r), ...extra];
+  }
+
+  #bindPoints(r: ContainerRecord): MountPoint[] {
     return (r.HostConfig.Binds ?? []).map((raw) => {
       const b = parseBind(raw);
       const mode = raw.split(':')[2] ?? '';
@@ -1313,6 +1456,14 @@ export class ContainerService implements ContainersBackend {
       local.state = { ...local.state, RestartCount: 0, ManuallyStopped: false };
     }
     if (local) await this.#ensureBindSources(r.HostConfig.Binds ?? []);
+    if (local) {
+      await this.#prepareNamespaces(v, r).catch(async (err: unknown) => {
+        // as dockerd: an AutoRemove container that cannot start is removed (`removed` waits answered)
+        if (r.HostConfig.AutoRemove) await this.#remove(id).catch(() => undefined);
+        throw err;
+      });
+      v = await this.#fresh(id); // the spec may have been re-pointed
+    }
     const noIo: TaskIO = { stdin: '', stdout: '', stderr: '', terminal: r.Config.Tty === true };
     const io = local
       ? await this.#io.prepare(id, { tty: r.Config.Tty === true, openStdin: r.Config.OpenStdin === true })
@@ -1498,6 +1649,10 @@ export class ContainerService implements ContainersBackend {
       } catch (err) {
         if (!isNotFound(err)) this.#o.logger?.warn({ err, id }, 'deleting the exited task failed');
       }
+      // moby unmounts a shareable container's /dev/shm when it stops (containers that joined keep theirs)
+      await unmountShm(shmPathOf(this.#dir(id))).catch((err: unknown) =>
+        this.#o.logger?.warn({ err, id }, 'unmounting /dev/shm failed'),
+      );
       // A task that exited while ckptd was down may have no writer left on its FIFOs (then no
       // EOF ever comes); what it wrote is in the pipe buffer already, read at once.
       const timeout = Math.min(this.#o.ioClosedTimeoutMs ?? 10_000, atInit ? 1000 : Infinity);
@@ -1665,8 +1820,12 @@ export class ContainerService implements ContainersBackend {
     this.#watch(id);
     const exited = this.#listen(this.#exitListeners, id);
     await this.#signal(v, sig);
+    const waiting = new AbortController();
     const first =
-      timeout < 0 ? await exited : await Promise.race([exited, sleep(timeout * 1000).then(() => undefined)]);
+      timeout < 0
+        ? await exited
+        : await Promise.race([exited, sleepUpTo(timeout * 1000, waiting.signal).then(() => undefined)]);
+    waiting.abort();
     if (first !== undefined) return;
     this.#o.logger?.info({ id, timeout }, 'container did not stop in time; killing it');
     await this.#signal(await this.#fresh(id), 9, true);
@@ -1878,6 +2037,11 @@ export class ContainerService implements ContainersBackend {
 
   async containerRemove(ref: string, opts: RemoveOptions = {}): Promise<void> {
     const found = await this.#find(ref);
+    // as dockerd, `rm -f` kills at once, even while a stop (holding the lock) waits out its timeout
+    if (opts.force && this.#isRunning(found)) {
+      if (found.local) found.local.removing = true; // no restart or AutoRemove races this removal
+      await this.#signal(found, 9, true);
+    }
     await this.#locked(found.id, async () => {
       const v = await this.#fresh(found.id);
       if (this.#isRestarting(v)) {
@@ -1939,6 +2103,9 @@ export class ContainerService implements ContainersBackend {
             });
         }
       }
+      await unmountShm(shmPathOf(this.#dir(id))).catch((err: unknown) =>
+        this.#o.logger?.warn({ err, id }, 'unmounting /dev/shm failed'),
+      );
       await rm(this.#dir(id), { recursive: true, force: true });
       this.#locals.delete(id);
       this.#restarts.delete(id);
@@ -2008,4 +2175,38 @@ export async function hostCgroupVersion(): Promise<1 | 2> {
     () => 2 as const,
     () => 1 as const,
   );
+}
+
+/** shmPathOf is the host directory of a shareable container's /dev/shm (moby `mounts/shm`). */
+function shmPathOf(dir: string): string {
+  return join(dir, 'mounts', 'shm');
+}
+
+async function isMountpoint(path: string): Promise<boolean> {
+  const [st, parent] = await Promise.all([stat(path), stat(join(path, '..'))]);
+  return st.dev !== parent.dev;
+}
+
+/** mountShm mounts the tmpfs of a shareable /dev/shm once (moby setupIpcDirs). */
+async function mountShm(path: string, size: number): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  if (await isMountpoint(path)) return;
+  await execFileP('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${size}`, 'shm', path]);
+}
+
+/** unmountShm unmounts a shareable /dev/shm if mounted (lazily when busy). */
+async function unmountShm(path: string): Promise<void> {
+  const mounted = await isMountpoint(path).catch(() => false);
+  if (mounted) await unmount(path);
+}
+
+/**
+ * sleepUpTo waits `ms` or until `signal` aborts. A single setTimeout fires at once past
+ * 2^31-1 ms, which made `stop -t 3000000` kill at once: waits are chained below that.
+ */
+async function sleepUpTo(ms: number, signal: AbortSignal): Promise<void> {
+  const MAX = 2 ** 31 - 1;
+  for (let left = ms; left > 0 && !signal.aborted; left -= MAX) {
+    await sleepFor(Math.min(left, MAX), undefined, { signal, ref: false }).catch(() => undefined);
+  }
 }

@@ -14,6 +14,7 @@ import {
   type MergedContainerConfig,
 } from './container-config.js';
 import type { ImageRuntimeConfig } from './image-config.js';
+import { parseMounts, specMount } from './mounts.js';
 import { applyResources, type LinuxResources, type ResourceSpec } from './resources.js';
 import { DEFAULT_CAPABILITIES } from './capabilities.js';
 import {
@@ -162,6 +163,8 @@ export interface HostConfigInput extends ConfinementRequest {
   Sysctls?: Record<string, string> | null;
   /** Tmpfs maps container paths to tmpfs mount options (`docker run --tmpfs /path:opts`). */
   Tmpfs?: Record<string, string> | null;
+  /** Mounts are `docker run --mount` entries (see oci/mounts.ts). */
+  Mounts?: unknown;
 }
 
 /** RuntimeSpecInput is everything buildRuntimeSpec needs. */
@@ -191,6 +194,8 @@ export interface RuntimeSpecInput {
   annotations?: Record<string, string>;
   /** consoleSize is the initial TTY size (create request `ConsoleSize` [height, width]). */
   consoleSize?: [number, number];
+  /** groupAdd are the resolved HostConfig.GroupAdd gids, appended to the user's groups. */
+  groupAdd?: number[];
   /** resources are the HostConfig resources, devices, ulimits and cgroup parent (oci/resources.ts). */
   resources?: ResourceSpec;
   /** confinementHost: host capabilities, arch, kernel, devices (default: this process's, caps all known). */
@@ -545,7 +550,11 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   const user = resolveUser(config.User, input.resolveUser);
   const process: SpecProcess = {
     terminal: tty,
-    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [user.gid] },
+    user: {
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: [...(user.additionalGids ?? [user.gid]), ...(input.groupAdd ?? [])],
+    },
     args: processArgs(config.Entrypoint, config.Cmd),
     env: processEnv(config.Env, hostname, tty),
     cwd: config.WorkingDir ? cleanPath(config.WorkingDir) : '/',
@@ -568,6 +577,7 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
     const b = parseBind(raw);
     userMounts.push(bindMount(b.source, b.destination, b.readOnly, b.propagation));
   }
+  for (const m of parseMounts(hostConfig.Mounts)) userMounts.push(specMount(m));
   for (const [dest, opts] of Object.entries(hostConfig.Tmpfs ?? {})) {
     userMounts.push(tmpfsMount(dest, typeof opts === 'string' ? opts : ''));
   }

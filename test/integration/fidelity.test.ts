@@ -225,6 +225,8 @@ print(r.exit_code, r.output.decode().strip())
     const id = (await ok('run', '-d', '--network', 'none', '--name', 'ev', IMG, 'sleep', '100000')).trim();
     const since = String(Math.floor(Date.now() / 1000) - 1);
     await ok('exec', 'ev', 'echo', 'hi');
+    // exec_die comes from containerd's event stream: give it time to arrive on a loaded host
+    await new Promise((r) => setTimeout(r, 2000));
     const until = String(Math.floor(Date.now() / 1000) + 1);
     const actions = (
       await ok(

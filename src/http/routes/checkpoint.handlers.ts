@@ -137,6 +137,19 @@ export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandle
         ignoreRootfs: parseBool(query.ignoreRootfs),
         keep: parseBool(query.keep),
       };
+      const hostConfig = parseHostConfig(firstValue(query.hostConfig));
+      if (opts.tcpEstablished) {
+        // containerd 1.6's runc shim passes no TCP option to `runc restore`: refuse, never ignore
+        throw new InvalidArgumentError(
+          'tcpEstablished: restoring established TCP connections is not supported (containerd 1.6 passes no such option to runc restore)',
+        );
+      }
+      if (hostConfig !== undefined && !firstValue(query.name) && !parseBool(query.import)) {
+        throw new InvalidArgumentError(
+          'hostConfig: only a restore into a new container (name or import) takes a HostConfig',
+        );
+      }
+      const restoreOpts = { ...opts, ...(hostConfig !== undefined ? { hostConfig } : {}) };
       const printStats = parseBool(query.printStats);
       let res;
       if (parseBool(query.import)) {
@@ -146,12 +159,27 @@ export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandle
             'import=true needs the checkpoint archive as the body (Content-Type application/x-tar, application/zstd, application/gzip or application/octet-stream)',
           );
         }
-        res = await backend.checkpointImport(body as Readable, opts, request.abortSignal);
+        res = await backend.checkpointImport(body as Readable, restoreOpts, request.abortSignal);
       } else {
-        res = await backend.checkpointRestore(id(request), opts, request.abortSignal);
+        res = await backend.checkpointRestore(id(request), restoreOpts, request.abortSignal);
       }
       void reply.code(201);
       return { Id: res.Id, ...(printStats && res.stats ? { Stats: res.stats } : {}) };
     },
   };
+}
+
+/** parseHostConfig reads restore's `hostConfig` query parameter: a JSON HostConfig object. */
+function parseHostConfig(raw: string | undefined): Record<string, unknown> | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (err) {
+    throw new InvalidArgumentError(`hostConfig: invalid JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new InvalidArgumentError('hostConfig: must be a JSON object (a HostConfig)');
+  }
+  return v as Record<string, unknown>;
 }

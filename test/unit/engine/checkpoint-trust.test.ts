@@ -416,7 +416,7 @@ describe('checkpoint images against the container spec', () => {
     );
     const filtered = (i: CheckpointImages) => {
       i.seccomp = { seccomp_filters: [{ filter: Buffer.alloc(8) }] };
-      for (const c of i.cores.values()) Object.assign(c.thread_core!, { seccomp_mode: 2, seccomp_filter: 1 });
+      for (const c of i.cores.values()) Object.assign(c.thread_core!, { seccomp_mode: 2, seccomp_filter: 0 });
     };
     checkCheckpointImages(images(filtered), withFilter);
     refused(
@@ -430,10 +430,27 @@ describe('checkpoint images against the container spec', () => {
     refused(
       images((i) => {
         filtered(i);
-        i.cores.get('core-1.img')!.thread_core!.seccomp_filter = 2;
+        i.cores.get('core-1.img')!.thread_core!.seccomp_filter = 1;
       }),
       withFilter,
-      /core-1\.img: thread 1 seccomp_filter 2 is not a filter of seccomp\.img \(1\)/,
+      /core-1\.img: thread 1 seccomp_filter 1 is not a filter of seccomp\.img \(1\)/,
+    );
+    // indices are 0-based: a chain of two (filter 1 -> filter 0) is fine, a self-loop is refused
+    checkCheckpointImages(
+      images((i) => {
+        filtered(i);
+        i.seccomp = { seccomp_filters: [{ filter: Buffer.alloc(8) }, { filter: Buffer.alloc(8), prev: 0 }] };
+        i.cores.get('core-1.img')!.thread_core!.seccomp_filter = 1;
+      }),
+      withFilter,
+    );
+    refused(
+      images((i) => {
+        filtered(i);
+        i.seccomp = { seccomp_filters: [{ filter: Buffer.alloc(8), prev: 0 }] };
+      }),
+      withFilter,
+      /seccomp\.img: filter 0 chains to filter 0, which does not precede it/,
     );
     // the old per-task field counts when the thread field is absent
     refused(

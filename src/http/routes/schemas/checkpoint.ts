@@ -190,13 +190,21 @@ export const containerRestoreSchema = {
       },
       import: { type: 'string', description: 'The body is a checkpoint archive' },
       name: { type: 'string', description: 'Restore into a new container with this name' },
-      tcpEstablished: { type: 'string', description: 'Restore established TCP connections' },
+      tcpEstablished: {
+        type: 'string',
+        description: 'Refused (400): containerd 1.6 cannot restore established TCP connections',
+      },
       ignoreRootfs: { type: 'string', description: 'Do not apply the rootfs changes' },
       keep: {
         type: 'string',
         description: 'Keep an imported checkpoint as checkpoint `imported` of the new container',
       },
       printStats: { type: 'string', description: "Return CRIU's restore statistics" },
+      hostConfig: {
+        type: 'string',
+        description:
+          'JSON HostConfig of the new container (import or name), checked as create checks it; the only source of its host settings besides ckptd defaults (import) or the source container (name)',
+      },
     },
   },
   response: {
