@@ -189,6 +189,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     tasks: containerdExecTasks(client),
     fifoDir: (id) => containerIO.fifoDir(id),
     logger: logger.child({ component: 'exec' }),
+    events,
   });
   // exec instances live until their container is removed, as in dockerd
   containers.onRemoved((id) => execs.forgetContainer(id));

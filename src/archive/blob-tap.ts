@@ -5,7 +5,9 @@
  * - compression, from the magic bytes (no media type is known yet: manifest.json may come last);
  * - the uncompressed sha256 (the layer's diffID) of compressed entries, by feeding the same
  *   chunks into an in-process decompressor whose output is only hashed, never stored;
- * - a copy of small JSON-looking entries (configs, manifests, indexes), within a byte budget.
+ * - a copy of small JSON-looking entries (configs, manifests, indexes), within a byte budget;
+ * - the first entry name that would break out of the layer root if the entry is a layer tar
+ *   (LayerPathCheck, fed the uncompressed bytes).
  *
  * The decompressor is fed with backpressure: a chunk's callback waits for it, so memory stays
  * bounded. A decompression failure does not fail the entry (it may be no layer at all); it is
@@ -15,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 
 import { MAGIC_BYTES, decompressStream, detectCompression, type CompressionKind } from './compression.js';
+import { LayerPathCheck } from './layer-paths.js';
 
 /** JsonBudget is the byte budget shared by every in-memory copy of one archive read. */
 export interface JsonBudget {
@@ -44,6 +47,8 @@ export class BlobTap extends Transform {
   diffIdError: string | undefined;
   /** json is the captured copy, set at the end for JSON-looking entries within budget. */
   json: Buffer | undefined;
+  /** layerPaths checks the entry's names as a layer tar's (uncompressed or decompressed bytes). */
+  readonly layerPaths = new LayerPathCheck();
 
   readonly #opts: BlobTapOptions;
   #head: Buffer[] = [];
@@ -67,6 +72,7 @@ export class BlobTap extends Transform {
     this.#sniffJson(chunk);
     this.push(chunk);
     if (this.#decided) {
+      if (this.compression === 'none') this.layerPaths.write(chunk);
       this.#feed(chunk, cb);
       return;
     }
@@ -105,6 +111,7 @@ export class BlobTap extends Transform {
     const head = Buffer.concat(this.#head);
     this.#head = [];
     this.compression = detectCompression(head);
+    if (this.compression === 'none') this.layerPaths.write(head);
     if (this.compression === 'none' || !this.#opts.computeDiffId) return;
     this.#startDecompressor();
     // The head chunks already went downstream; their decompression must not block on drain
@@ -126,6 +133,7 @@ export class BlobTap extends Transform {
         return;
       }
       hash.update(chunk);
+      this.layerPaths.write(chunk);
     });
     decomp.on('end', () => {
       if (this.diffIdError === undefined) this.diffId = `sha256:${hash.digest('hex')}`;

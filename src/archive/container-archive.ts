@@ -18,6 +18,7 @@ import {
   createWriteStream,
   fchmod,
   fchown,
+  fstat,
   futimes,
   lchown,
   link,
@@ -51,6 +52,7 @@ import {
 
 const openP = promisify(open) as (p: string, flags: number) => Promise<number>;
 const fchmodP = promisify(fchmod);
+const fstatP = promisify(fstat) as (fd: number) => Promise<Stats>;
 const fchownP = promisify(fchown);
 const futimesP = promisify(futimes);
 const lchownP = promisify(lchown);
@@ -156,7 +158,11 @@ export function baseName(p: string): string {
 }
 
 async function lstatEntry(root: ScopedRoot, r: Resolved): Promise<Stats> {
-  return lstat(r.name === '' ? fdPath(root.fd) : at(r.dirFd, r.name));
+  // The root itself: fstat its descriptor. An lstat of /proc/self/fd/N would describe the
+  // /proc magic link (a 0500 symlink to "/"), not the directory, and docker cp into `/`
+  // would see a symlink.
+  if (r.name === '') return fstatP(root.fd);
+  return lstat(at(r.dirFd, r.name));
 }
 
 /**

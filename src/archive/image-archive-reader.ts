@@ -163,6 +163,8 @@ interface EntryRecord extends StoredBlob {
   compression: CompressionKind;
   diffId: string | undefined;
   diffIdError: string | undefined;
+  /** breakout names the first entry that leaves the root, if the blob is a layer tar. */
+  breakout: string | undefined;
   json: Buffer | undefined;
 }
 
@@ -417,6 +419,7 @@ async function handleEntry(
     compression: tap.compression,
     diffId: tap.diffId,
     diffIdError: tap.diffIdError,
+    breakout: tap.layerPaths.breakout,
     json: tap.json,
   });
 }
@@ -502,6 +505,8 @@ function layerDiffId(rec: EntryRecord, index: number): string {
 
 function checkDiffId(rec: EntryRecord, index: number, expected: string): string {
   const got = layerDiffId(rec, index);
+  // dockerd's UnpackLayer refuses a layer whose entries leave its root ("breakout").
+  if (rec.breakout !== undefined) throw invalid(`invalid layer ${index}: ${rec.breakout}: breakout`);
   if (got !== expected) {
     throw invalid(
       `invalid diffID for layer ${index}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`,

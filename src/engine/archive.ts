@@ -400,9 +400,13 @@ export class ArchiveService implements ArchiveBackend {
     return new InvalidArgumentError(`invalid tar archive: ${(err as Error)?.message ?? String(err)}`);
   }
 
-  /** #containerIdentity is copyUIDGID's owner: the container's User from its passwd/group. */
-  async #containerIdentity(root: ScopedRoot, src: CommitSource): Promise<Identity> {
+  /**
+   * #containerIdentity is copyUIDGID's owner: the container's User from its passwd/group, or
+   * none (the tar's own ownership) when the container has no User, as moby's tarCopyOptions.
+   */
+  async #containerIdentity(root: ScopedRoot, src: CommitSource): Promise<Identity | undefined> {
     const user = src.record.Config.User ?? '';
+    if (user === '') return undefined;
     const passwd = await readSmall(root, '/etc/passwd');
     const group = await readSmall(root, '/etc/group');
     const u = execUserFromFiles(user, passwd, group);

@@ -99,10 +99,11 @@ export interface LookupEntry {
 /**
  * lookupContainer finds a container as moby's `GetContainer` does: a full ID, then a name
  * (with or without the leading `/`), then a unique ID prefix. Missing is NotFoundError
- * `No such container: x`; an ambiguous prefix is InvalidArgumentError.
+ * `No such container: x`; an empty or ambiguous reference is InvalidArgumentError.
  */
 export function lookupContainer<T extends LookupEntry>(entries: readonly T[], ref: string): T {
-  if (ref === '') throw new NotFoundError('No such container: ');
+  // moby's invalidIdentifier: an empty reference (POST /commit without `container`) is a 400.
+  if (ref === '') throw new InvalidArgumentError('invalid name or ID supplied: ""');
   const byId = entries.find((e) => e.id === ref);
   if (byId) return byId;
   const name = ref.startsWith('/') ? ref.slice(1) : ref;
@@ -250,6 +251,30 @@ export function parseSignal(raw: string): number {
     throw new InvalidArgumentError(`Invalid signal: ${raw}`);
   }
   return n;
+}
+
+/**
+ * parseKillSignal is POST /containers/{id}/kill's signal as dockerd 20.10 checks it: a name or
+ * number that does not parse is `Invalid signal: x`; a number Linux has no signal for is
+ * `Cannot kill container: <ref>: The linux daemon does not support signal N` (dockerd answers
+ * 500 there; the request is at fault, so ckptd answers 400).
+ */
+export function parseKillSignal(ref: string, raw: string): number {
+  const s = raw.trim();
+  if (/^\d+$/.test(s) && Number(s) > 64) {
+    throw new InvalidArgumentError(
+      `Cannot kill container: ${ref}: The linux daemon does not support signal ${Number(s)}`,
+    );
+  }
+  return parseSignal(raw);
+}
+
+/** removeRunningMessage is dockerd 20.10's refusal to remove a running, paused or restarting container. */
+export function removeRunningMessage(id: string, state: 'running' | 'paused' | 'restarting'): string {
+  const procedure = 'Stop the container before attempting removal or force remove';
+  return state === 'paused'
+    ? `You cannot remove a paused container ${id}. Unpause and then ${procedure.toLowerCase()}`
+    : `You cannot remove a ${state} container ${id}. ${procedure}`;
 }
 
 /** WaitCondition is POST /containers/{id}/wait's `condition`. */

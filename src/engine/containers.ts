@@ -94,7 +94,9 @@ import {
   lookupContainer,
   parseNetworkMode,
   parsePsOutput,
+  parseKillSignal,
   parseSignal,
+  removeRunningMessage,
   selectContainers,
   statusString,
   type ContainerStatus,
@@ -1260,7 +1262,14 @@ export class ContainerService implements ContainersBackend {
   async lookup(
     ref: string,
     signal?: AbortSignal,
-  ): Promise<{ id: string; tty: boolean; openStdin: boolean; stdinOnce: boolean; running: boolean }> {
+  ): Promise<{
+    id: string;
+    tty: boolean;
+    openStdin: boolean;
+    stdinOnce: boolean;
+    running: boolean;
+    paused: boolean;
+  }> {
     const v = await this.#find(ref, signal);
     const r = this.#record(v);
     return {
@@ -1269,6 +1278,7 @@ export class ContainerService implements ContainersBackend {
       openStdin: r.Config.OpenStdin === true,
       stdinOnce: r.Config.StdinOnce === true,
       running: v.task?.status === 'RUNNING',
+      paused: v.task?.status === 'PAUSED' || v.task?.status === 'PAUSING',
     };
   }
 
@@ -1841,10 +1851,17 @@ export class ContainerService implements ContainersBackend {
   }
 
   async containerKill(ref: string, signal?: string): Promise<void> {
-    const sig = parseSignal(signal || 'SIGKILL');
-    const v = await this.#find(ref);
+    const sig = parseKillSignal(ref, signal || 'SIGKILL');
+    // dockerd wraps every failure of kill with `Cannot kill container: <ref>: `.
+    const v = await this.#find(ref).catch((err: unknown) => {
+      if (err instanceof NotFoundError)
+        throw new NotFoundError(`Cannot kill container: ${ref}: ${err.message}`);
+      throw err;
+    });
     const restarting = this.#isRestarting(v);
-    if (!this.#isRunning(v) && !restarting) throw new ConflictError(`Container ${v.id} is not running`);
+    if (!this.#isRunning(v) && !restarting) {
+      throw new ConflictError(`Cannot kill container: ${ref}: Container ${v.id} is not running`);
+    }
     // moby's killWithSignal: the stop signal or SIGKILL (any signal without a StopSignal) ends the
     // restart policy; every kill counts as a manual stop for unless-stopped
     const stopSignal = this.#record(v).Config.StopSignal;
@@ -2029,15 +2046,13 @@ export class ContainerService implements ContainersBackend {
       const v = await this.#fresh(found.id);
       if (this.#isRestarting(v)) {
         if (!opts.force) {
-          throw new ConflictError(
-            `cannot remove container "/${v.name}": container is restarting: stop the container before removing or force remove`,
-          );
+          throw new ConflictError(removeRunningMessage(v.id, 'restarting'));
         }
         await this.#endRestarts(v.id);
       } else if (this.#isRunning(v)) {
         if (!opts.force) {
           throw new ConflictError(
-            `cannot remove container "/${v.name}": container is running: stop the container before removing or force remove`,
+            removeRunningMessage(v.id, this.#state(v).Status === 'paused' ? 'paused' : 'running'),
           );
         }
         await this.#endRestarts(v.id);

@@ -57,20 +57,11 @@ export function translateTopic(
       return { type: 'container', action: 'unpause', id: cid, attrs: {} };
     case '/tasks/oom':
       return { type: 'container', action: 'oom', id: cid, attrs: {} };
+    // exec_create and exec_start come from the ExecService (publishContainer), as dockerd's:
+    // at POST /containers/{id}/exec and /exec/{id}/start, with the command in the action.
     case '/tasks/exec-added':
-      return {
-        type: 'container',
-        action: 'exec_create',
-        id: cid,
-        attrs: { execID: field(value, 'exec_id', 'execId') },
-      };
     case '/tasks/exec-started':
-      return {
-        type: 'container',
-        action: 'exec_start',
-        id: cid,
-        attrs: { execID: field(value, 'exec_id', 'execId') },
-      };
+      return undefined;
     case '/tasks/checkpointed':
       return { type: 'container', action: 'checkpoint', id: cid, attrs: {} };
     case '/images/create':
@@ -189,6 +180,17 @@ export class EventsService {
   /** publish records an engine event (Type/Action/Actor) stamped with the current time. */
   publish(type: string, action: string, id: string, attributes: Record<string, string> = {}): void {
     this.#emit(this.#message(type, action, id, attributes, this.#o.nowNano()));
+  }
+
+  /**
+   * publishContainer publishes a container event carrying the container's attributes (name,
+   * image, labels) under `attributes`, as dockerd's LogContainerEventWithAttributes.
+   */
+  publishContainer(action: string, id: string, attributes: Record<string, string> = {}): void {
+    const nano = this.#o.nowNano();
+    void this.#containerAttrs(id).then((attrs) =>
+      this.#emit(this.#message('container', action, id, { ...attrs, ...attributes }, nano)),
+    );
   }
 
   /**

@@ -188,8 +188,9 @@ describe('container IO against a real containerd', { timeout: 180_000 }, () => {
         AttachStderr: true,
         AttachStdin: input !== undefined,
       });
-      const s = await execs.execStart(eid, { detach: false });
-      assert.ok(s);
+      const pending = await execs.execStart(eid, { detach: false });
+      assert.ok(pending);
+      const s = await pending.start();
       if (input !== undefined) {
         assert.ok(s.stdin);
         await s.stdin.write(Buffer.from(input));

@@ -192,7 +192,9 @@ describe('container lifecycle through ckptd', () => {
     assert.equal(c.State.ExitCode, 137);
     const k2 = await api('POST', '/containers/kk/kill');
     assert.equal(k2.status, 409);
-    assert.deepEqual(JSON.parse(k2.body), { message: `Container ${c.Id} is not running` });
+    assert.deepEqual(JSON.parse(k2.body), {
+      message: `Cannot kill container: kk: Container ${c.Id} is not running`,
+    });
     assert.equal((await api('POST', '/containers/kk/stop')).status, 304);
     await docker('rm', 'kk');
   });
@@ -231,8 +233,7 @@ describe('container lifecycle through ckptd', () => {
     r = await api('DELETE', '/containers/dup');
     assert.equal(r.status, 409);
     assert.deepEqual(JSON.parse(r.body), {
-      message:
-        'cannot remove container "/dup": container is running: stop the container before removing or force remove',
+      message: `You cannot remove a running container ${id}. Stop the container before attempting removal or force remove`,
     });
     assert.equal((await api('DELETE', '/containers/dup?force=1')).status, 204);
     r = await api('POST', '/containers/create?name=bad%20name', { Image: IMG });

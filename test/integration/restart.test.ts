@@ -192,7 +192,7 @@ describe('restart policies and failed starts through ckptd', () => {
     );
     assert.match(
       await dockerFails('rm', 'rr'),
-      /container is restarting: stop the container before removing or force remove/,
+      /You cannot remove a restarting container [0-9a-f]{64}\. Stop the container before attempting removal or force remove/,
     );
     await docker('rm', '-f', 'rr');
     assert.match(await dockerFails('inspect', '--type', 'container', 'rr'), /No such container: rr/);

@@ -95,11 +95,29 @@ export interface ExecStartOptions {
   consoleSize?: [number, number];
 }
 
+/**
+ * PendingExec is an attached exec checked and ready to start. The caller sends its response
+ * head first and then calls start(), as dockerd hijacks the connection before it starts the
+ * process: a client that reads the head with a buffered reader and then the stream from the
+ * raw socket (docker-py) must not find output already coalesced with the head.
+ */
+export interface PendingExec {
+  tty: boolean;
+  /**
+   * start starts the process and returns its session. When the process cannot start, it
+   * rejects with runc's message (execStartFailureMessage) and exit code 126 is recorded.
+   */
+  start(): Promise<AttachSession>;
+}
+
 /** ExecBackend is what the exec routes call. */
 export interface ExecBackend {
   execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string>;
-  /** execStart starts the process; undefined when detached. Abort `signal` (client gone) kills it. */
-  execStart(id: string, opts: ExecStartOptions, signal?: AbortSignal): Promise<AttachSession | undefined>;
+  /**
+   * execStart checks the exec and, detached, starts it (undefined); attached, it returns the
+   * exec to start once the response head is out. Abort `signal` (client gone) kills it.
+   */
+  execStart(id: string, opts: ExecStartOptions, signal?: AbortSignal): Promise<PendingExec | undefined>;
   execInspect(id: string): ExecInspect;
   execResize(id: string, height: number, width: number): Promise<void>;
 }
@@ -124,8 +142,15 @@ export interface ExecServiceOptions {
   logger: Logger;
   /** drainTimeoutMs bounds the wait for output EOF after the process exited (a daemonized child may hold it). */
   drainTimeoutMs?: number;
+  /** events receives exec_create and exec_start (EventsService.publishContainer). */
+  events?: { publishContainer(action: string, id: string, attributes?: Record<string, string>): void };
   /** allCapabilities lists what `Privileged` grants: every capability ckptd holds (moby GetAllCapabilities). */
   allCapabilities?: () => Promise<readonly string[]>;
+}
+
+/** execEventAction is dockerd's action of an exec event: `exec_start: <entrypoint> <args...>`. */
+export function execEventAction(action: 'exec_create' | 'exec_start', cmd: readonly string[]): string {
+  return `${action}: ${cmd[0] ?? ''} ${cmd.slice(1).join(' ')}`;
 }
 
 const SIGKILL = 9;
@@ -146,8 +171,10 @@ export class ExecService implements ExecBackend {
   }
 
   async execCreate(ref: string, config: ExecConfig, signal?: AbortSignal): Promise<string> {
+    config = withoutContainerField(ref, config);
     checkExecConfig(config);
     const info = await this.#opts.lookup.lookup(ref, signal);
+    if (info.paused) throw new ConflictError(`Container ${ref} is paused, unpause the container before exec`);
     if (!info.running) throw new ConflictError(`Container ${info.id} is not running`);
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0)
       throw new InvalidArgumentError('No exec command specified');
@@ -162,6 +189,7 @@ export class ExecService implements ExecBackend {
       exitCode: null,
       pid: 0,
     });
+    this.#opts.events?.publishContainer(execEventAction('exec_create', config.Cmd), info.id, { execID: id });
     return id;
   }
 
@@ -235,24 +263,49 @@ export class ExecService implements ExecBackend {
     id: string,
     opts: ExecStartOptions,
     signal?: AbortSignal,
-  ): Promise<AttachSession | undefined> {
+  ): Promise<PendingExec | undefined> {
     const r = this.#get(id);
     if (r.started)
       throw new ConflictError(
         r.running ? `Exec command ${id} is already running` : `Exec command ${id} has already run`,
       );
     const info = await this.#opts.lookup.lookup(r.containerId, signal);
+    if (info.paused) {
+      throw new ConflictError(`Container ${r.containerId} is paused, unpause the container before exec`);
+    }
     if (!info.running) throw new ConflictError(`Container ${r.containerId} is not running`);
     r.started = true;
+    r.tty = opts.tty ?? r.tty;
+    this.#opts.events?.publishContainer(execEventAction('exec_start', r.config.Cmd ?? []), r.containerId, {
+      execID: id,
+    });
+    if (opts.detach) {
+      try {
+        await this.#launch(r, true, opts.consoleSize, signal);
+      } catch (err) {
+        throw execStartError(err, r.config.Cmd?.[0] ?? '');
+      }
+      return undefined;
+    }
+    return { tty: r.tty, start: () => this.#launch(r, false, opts.consoleSize, signal) };
+  }
+
+  /** #launch starts the exec's process; detached, its output is drained and dropped. */
+  async #launch(
+    r: ExecRecord,
+    detach: boolean,
+    consoleSize: [number, number] | undefined,
+    signal?: AbortSignal,
+  ): Promise<AttachSession> {
+    const id = r.id;
     const { tasks, logger } = this.#opts;
-    const tty = opts.tty ?? r.tty;
-    r.tty = tty;
-    const attachStdin = r.config.AttachStdin === true && !opts.detach;
+    const tty = r.tty;
+    const attachStdin = r.config.AttachStdin === true && !detach;
     const io = fifoPaths(this.#opts.fifoDir(r.containerId), id, { tty, stdin: attachStdin });
     let fifos: ProcessFifos | undefined;
     let exited: Promise<number>;
     try {
-      const spec = await this.#spec(r, opts.consoleSize);
+      const spec = await this.#spec(r, consoleSize);
       fifos = await createFifos(this.#opts.fifoDir(r.containerId), io);
       await tasks.exec(r.containerId, id, io, spec);
       // Wait before Start (containerd's advice): an instant exit is not missed.
@@ -261,6 +314,7 @@ export class ExecService implements ExecBackend {
       r.pid = await tasks.start(r.containerId, id);
       r.running = true;
     } catch (err) {
+      // dockerd: an exec that failed to start has exit code 126.
       r.running = false;
       r.exitCode = r.exitCode ?? 126;
       if (fifos) closeFifos(fifos);
@@ -324,14 +378,14 @@ export class ExecService implements ExecBackend {
       }
     }
 
-    if (opts.detach) {
+    const session: AttachSession = { tty, output: output() };
+    if (detach) {
       // Nobody reads: drain the FIFOs so the process never blocks on a full pipe.
       void (async () => {
-        for await (const _ of output()) void _;
+        for await (const _ of session.output) void _;
       })().catch((err: unknown) => logger.warn({ err, exec: id }, 'draining a detached exec failed'));
-      return undefined;
+      return session;
     }
-    const session: AttachSession = { tty, output: output() };
     if (f.stdin) {
       const stdin = f.stdin;
       const sink: StdinSink = {
@@ -348,20 +402,63 @@ export class ExecService implements ExecBackend {
       session.stdin = sink;
     }
     if (signal) {
-      signal.addEventListener(
-        'abort',
-        () => {
-          if (r.running) void tasks.kill(containerId, id, SIGKILL).catch(() => undefined);
-        },
-        { once: true },
-      );
+      const kill = () => {
+        if (r.running) void tasks.kill(containerId, id, SIGKILL).catch(() => undefined);
+      };
+      // The client may have left while the process was starting.
+      if (signal.aborted) kill();
+      else signal.addEventListener('abort', kill, { once: true });
     }
     return session;
   }
 }
 
+/**
+ * execStartFailureMessage is what dockerd writes into the exec stream when the process could
+ * not start: the runtime's own words (containerd's gRPC status message), without ckptd's
+ * `containerd Tasks.Start:` context.
+ */
+export function execStartFailureMessage(err: unknown): string {
+  const details = (err as { cause?: { details?: unknown } } | undefined)?.cause?.details;
+  if (typeof details === 'string' && details !== '') return details;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * execStartError is a detached exec's start failure as dockerd's translateContainerdStartErr
+ * classes it: a command not found or not executable is the request's fault (400), with the
+ * runtime's words; anything else stays as it was.
+ */
+export function execStartError(err: unknown, cmd: string): unknown {
+  const message = execStartFailureMessage(err);
+  const lower = message.toLowerCase();
+  const notFound =
+    cmd !== '' &&
+    lower.includes(cmd.toLowerCase()) &&
+    (lower.includes('executable file not found') || lower.includes('no such file or directory'));
+  if (notFound || lower.includes('permission denied')) {
+    return new InvalidArgumentError(message, { cause: err });
+  }
+  return err;
+}
+
 async function defaultAllCapabilities(): Promise<readonly string[]> {
   return (await confinementHost(false)).capabilities.available;
+}
+
+/**
+ * withoutContainerField drops `Container`, which docker-py sends in every exec create body
+ * (a field of older ExecConfigs; dockerd ignores it): it must name the container of the
+ * URL, as docker-py's does, else it is refused.
+ */
+export function withoutContainerField(ref: string, config: ExecConfig): ExecConfig {
+  const { Container: container, ...rest } = config as ExecConfig & { Container?: unknown };
+  if (container !== undefined && container !== null && container !== '' && container !== ref) {
+    throw new InvalidArgumentError(
+      `Container: ${JSON.stringify(container)} is not the container of the request (${JSON.stringify(ref)})`,
+    );
+  }
+  return rest;
 }
 
 /** EXEC_FIELDS are the fields of an exec create body ckptd applies (Detach: sent by the CLI, ignored by dockerd). */

@@ -14,6 +14,8 @@ export interface ContainerIoInfo {
   /** stdinOnce closes the container's stdin when the first attached client's stdin ends (`docker run -i`). */
   stdinOnce: boolean;
   running: boolean;
+  /** paused: the task is frozen (running is false then). */
+  paused?: boolean;
 }
 
 /**

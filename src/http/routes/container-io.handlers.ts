@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type net from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AttachSession, ContainerIOBackend } from '../../engine/io/container-io.js';
-import type { ExecBackend, ExecConfig } from '../../engine/io/exec.js';
+import { execStartFailureMessage, type ExecBackend, type ExecConfig } from '../../engine/io/exec.js';
 import { formatRFC3339NanoFixed } from '../../engine/io/json-log.js';
 import { encodeFrames } from '../../engine/io/mux.js';
 import { InvalidArgumentError } from '../../errors/index.js';
@@ -101,11 +101,13 @@ async function pumpSession(
   request: FastifyRequest,
   socket: net.Socket,
   session: AttachSession,
+  hold?: () => void,
 ): Promise<void> {
   const ac = new AbortController();
   const stop = () => ac.abort();
   socket.once('close', stop);
   request.abortSignal.addEventListener('abort', stop, { once: true });
+  if (socket.destroyed || request.abortSignal.aborted) stop(); // gone before the session began
   socket.on('error', (err) => recordError(request, err));
   const signal = ac.signal;
   const stdin = session.stdin;
@@ -117,10 +119,16 @@ async function pumpSession(
       stdin.end();
     })().catch(() => undefined);
   }
+  if (hold) {
+    // The reader above (if any) is listening now: release the socket held since the hijack.
+    socket.off('readable', hold);
+    if (!stdin) socket.resume(); // input nobody takes is dropped; the client's close is seen
+  }
   const it = session.output[Symbol.asyncIterator]();
-  const aborted = new Promise<'aborted'>((r) =>
-    signal.addEventListener('abort', () => r('aborted'), { once: true }),
-  );
+  const aborted = new Promise<'aborted'>((r) => {
+    if (signal.aborted) r('aborted');
+    else signal.addEventListener('abort', () => r('aborted'), { once: true });
+  });
   try {
     for (;;) {
       const next = await Promise.race([it.next(), aborted]);
@@ -244,17 +252,37 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
         size.every((n) => Number.isInteger(n) && (n as number) >= 0)
           ? (size as [number, number])
           : undefined;
-      const session = await exec.execStart(
+      const pending = await exec.execStart(
         id,
         { detach, ...(tty !== undefined ? { tty } : {}), ...(consoleSize ? { consoleSize } : {}) },
         request.abortSignal,
       );
-      if (!session) {
+      if (!pending) {
         await reply.code(200).send();
         return;
       }
-      const socket = hijack(request, reply, streamContentType(session.tty, request.apiVersion));
-      await pumpSession(request, socket, session);
+      // As dockerd: the response head goes out before the process starts, and a process that
+      // cannot start is reported in the stream (its exit code, 126, in GET /exec/{id}/json).
+      const socket = hijack(request, reply, streamContentType(pending.tty, request.apiVersion));
+      // Hold the client's stdin in the socket until the process can take it (pumpSession). A
+      // 'readable' listener, not pause(): it also takes the socket from the HTTP parser, which
+      // would otherwise go on consuming the connection's bytes as requests.
+      const hold = (): void => undefined;
+      socket.on('readable', hold);
+      let session: AttachSession;
+      try {
+        session = await pending.start();
+      } catch (err) {
+        recordError(request, err);
+        const text = Buffer.from(`${execStartFailureMessage(err)}\r\n`);
+        if (!socket.destroyed) {
+          for (const b of pending.tty ? [text] : encodeFrames('stdout', text)) socket.write(b);
+          socket.end();
+          socket.once('finish', () => socket.destroySoon());
+        }
+        return;
+      }
+      await pumpSession(request, socket, session, hold);
     },
 
     async postContainerExecResize(request, reply) {

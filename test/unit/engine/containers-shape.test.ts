@@ -7,14 +7,16 @@ import {
   lookupContainer,
   parseNetworkMode,
   parsePsOutput,
+  parseKillSignal,
   parseSignal,
   parseWaitCondition,
+  removeRunningMessage,
   selectContainers,
   statusString,
   ZERO_TIME,
   type ListEntry,
 } from '../../../src/engine/containers-shape.js';
-import { NotFoundError } from '../../../src/errors/index.js';
+import { InvalidArgumentError, NotFoundError } from '../../../src/errors/index.js';
 import { parseFilters } from '../../../src/oci/filters.js';
 
 const NOW = Date.parse('2024-01-01T12:00:00Z');
@@ -65,6 +67,12 @@ describe('lookupContainer', () => {
     assert.throws(
       () => lookupContainer(entries, 'zz'),
       (e: unknown) => e instanceof NotFoundError && e.message === 'No such container: zz',
+    );
+  });
+  test('an empty reference is a 400 as dockerd words it (POST /commit without container)', () => {
+    assert.throws(
+      () => lookupContainer(entries, ''),
+      (e: unknown) => e instanceof InvalidArgumentError && e.message === 'invalid name or ID supplied: ""',
     );
   });
   test('a name wins over an ID prefix', () => {
@@ -153,6 +161,31 @@ describe('parameters', () => {
     assert.equal(parseSignal('kill'), 9);
     assert.equal(parseSignal('10'), 10);
     assert.throws(() => parseSignal('SIGNOPE'), /Invalid signal: SIGNOPE/);
+  });
+  test('parseKillSignal words a bad signal as dockerd 20.10 kill does', () => {
+    assert.equal(parseKillSignal('web', 'HUP'), 1);
+    assert.equal(parseKillSignal('web', '64'), 64);
+    assert.throws(() => parseKillSignal('web', 'FOO'), /^InvalidArgumentError: Invalid signal: FOO$/);
+    assert.throws(
+      () => parseKillSignal('web', '99'),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError &&
+        e.message === 'Cannot kill container: web: The linux daemon does not support signal 99',
+    );
+  });
+  test('removeRunningMessage is dockerd 20.10 wording, running, paused and restarting', () => {
+    assert.equal(
+      removeRunningMessage('abc', 'running'),
+      'You cannot remove a running container abc. Stop the container before attempting removal or force remove',
+    );
+    assert.equal(
+      removeRunningMessage('abc', 'paused'),
+      'You cannot remove a paused container abc. Unpause and then stop the container before attempting removal or force remove',
+    );
+    assert.equal(
+      removeRunningMessage('abc', 'restarting'),
+      'You cannot remove a restarting container abc. Stop the container before attempting removal or force remove',
+    );
   });
   test('parseWaitCondition defaults to not-running', () => {
     assert.equal(parseWaitCondition(undefined), 'not-running');
