@@ -16,6 +16,10 @@ export interface Config {
   snapshotter: string;
   /** seconds to wait for in-flight requests on shutdown before aborting them. */
   shutdownTimeout: number;
+  /** seconds a client may take to send headers, or stay silent while sending a body. */
+  readTimeout: number;
+  /** most open API connections over all hosts; beyond, new ones are closed. */
+  maxConnections: number;
 }
 
 /** DEFAULT_CONFIG holds dockerd-like defaults. */
@@ -28,6 +32,8 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   snapshotter: 'overlayfs',
   shutdownTimeout: 15,
+  readTimeout: 30,
+  maxConnections: 1024,
 };
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -47,6 +53,10 @@ const fileKeyMap: Record<string, keyof Config> = {
   snapshotter: 'snapshotter',
   'shutdown-timeout': 'shutdownTimeout',
   shutdownTimeout: 'shutdownTimeout',
+  'read-timeout': 'readTimeout',
+  readTimeout: 'readTimeout',
+  'max-connections': 'maxConnections',
+  maxConnections: 'maxConnections',
 };
 
 /** loadConfigFile reads a JSON config file and returns the keys it sets. */
@@ -97,6 +107,12 @@ export function validateConfig(c: Config): Config {
   }
   if (typeof c.shutdownTimeout !== 'number' || !(c.shutdownTimeout >= 0)) {
     throw new InvalidArgumentError('shutdown-timeout must be a number of seconds >= 0');
+  }
+  if (typeof c.readTimeout !== 'number' || !(c.readTimeout > 0) || c.readTimeout > 86_400) {
+    throw new InvalidArgumentError('read-timeout must be a number of seconds > 0 (at most 86400)');
+  }
+  if (!Number.isInteger(c.maxConnections) || c.maxConnections < 1) {
+    throw new InvalidArgumentError('max-connections must be an integer >= 1');
   }
   return c;
 }

@@ -17,6 +17,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { SystemBackend } from '../engine/system.js';
 import { API_VERSION, checkApiVersion, requestedApiVersion, stripVersionPrefix } from './api-version.js';
+import { installBodyPolicy } from './body-policy.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { trackRequest } from './request-context.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
@@ -35,7 +36,7 @@ export interface BuildServerOptions {
   shutdownSignal?: AbortSignal;
   /** forceSignal aborts every in-flight request's `abortSignal` (shutdown timeout reached). */
   forceSignal?: AbortSignal;
-  /** largest parsed (JSON/text) body in bytes; raw tar/stream bodies are not limited here. */
+  /** largest parsed (JSON) body in bytes (413 beyond); streamed bodies are not limited here. */
   bodyLimit?: number;
   /** routes registers further route groups (images, containers, ...) with their backends. */
   routes?: RouteRegistrar[];
@@ -45,8 +46,10 @@ export interface BuildServerOptions {
 export type RouteRegistrar = (app: FastifyInstance) => void;
 
 /**
- * DEFAULT_BODY_LIMIT caps parsed request bodies (4 MiB, moby's authz body cap): Docker's JSON
- * bodies (container create, commit config) are small; archives stream and are not parsed.
+ * DEFAULT_BODY_LIMIT caps parsed request bodies (4 MiB): Docker's JSON bodies (container
+ * create, commit config) are small, even a create whose Env and Cmd fill the kernel's 2 MiB
+ * exec argument space; archives stream and are not parsed. Which routes parse, stream or take
+ * no body is body-policy.ts's table.
  */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -117,6 +120,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   installBodyParsers(app);
+  installBodyPolicy(app);
   // Schemas document; they never reshape a reply (fast-json-stringify drops unknown fields and
   // coerces types, which would silently corrupt Docker's loosely typed payloads).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
