@@ -8,6 +8,8 @@
  */
 import type http from 'node:http';
 import type net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Logger } from 'pino';
 
 /** HttpLimits are the limits listen() enforces. */
@@ -105,12 +107,17 @@ export function watchRequestBody(
   res: http.ServerResponse,
   readTimeoutMs: number,
   logger: Logger,
+  release?: MemoryRelease,
 ): void {
   res.once('finish', () => {
     if (!req.complete) req.socket.destroySoon();
   });
   if (req.complete) return;
   const socket = req.socket;
+  const bytesAtStart = socket.bytesRead;
+  res.once('close', () => {
+    if (!req.complete) release?.abandoned(socket.bytesRead - bytesAtStart);
+  });
   let lastBytes = socket.bytesRead;
   let lastProgress = Date.now();
   const tick = Math.max(25, Math.floor(readTimeoutMs / 4));
@@ -144,4 +151,50 @@ export function watchRequestBody(
   const stop = () => clearInterval(timer);
   res.once('close', stop);
   req.once('end', stop);
+}
+
+/** RELEASE_THRESHOLD is how many bytes of abandoned request bodies warrant a collection. */
+const RELEASE_THRESHOLD = 16 * 1024 * 1024;
+/** RELEASE_DELAY_MS is the quiet time after the last abandoned body before collecting. */
+const RELEASE_DELAY_MS = 1000;
+
+/**
+ * MemoryRelease gives the memory of abandoned request bodies back to the system. Bodies being
+ * read are held in the V8 heap (body-policy.ts readBodyText); when clients leave mid-body,
+ * nothing else may allocate enough to make V8 collect, and the process would keep its peak
+ * size indefinitely. After at least RELEASE_THRESHOLD bytes of bodies were abandoned, one full
+ * collection runs once things are quiet (V8 then unmaps the freed pages). A collection of
+ * ckptd's small heap takes milliseconds, and it only follows abuse or mass disconnects.
+ */
+export class MemoryRelease {
+  #pending = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #gc: (() => void) | undefined = exposeGc();
+
+  /** abandoned records a request that ended with `bytes` of its body read and the rest not. */
+  abandoned(bytes: number): void {
+    if (this.#gc === undefined) return;
+    this.#pending += Math.max(0, bytes);
+    if (this.#pending < RELEASE_THRESHOLD) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#pending = 0;
+      this.#timer = undefined;
+      this.#gc?.();
+    }, RELEASE_DELAY_MS);
+    this.#timer.unref();
+  }
+}
+
+/** exposeGc returns V8's full collection (as `node --expose-gc` would), undefined if unavailable. */
+function exposeGc(): (() => void) | undefined {
+  const existing = (globalThis as { gc?: unknown }).gc;
+  if (typeof existing === 'function') return existing as () => void;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc: unknown = vm.runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
 }

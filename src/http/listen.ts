@@ -17,6 +17,7 @@ import { ConflictError, FailedPreconditionError, InvalidArgumentError } from '..
 import {
   ConnectionLimiter,
   DEFAULT_LIMITS,
+  MemoryRelease,
   serverTimeouts,
   watchRequestBody,
   type HttpLimits,
@@ -108,10 +109,11 @@ export async function listen(
 
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const limiter = new ConnectionLimiter(limits.maxConnections, opts.logger);
+  const release = new MemoryRelease();
   const makeServer = (): http.Server => {
     const server = http.createServer(serverTimeouts(limits.readTimeoutMs), (req, res) => {
       if (closing) res.setHeader('connection', 'close');
-      watchRequestBody(req, res, limits.readTimeoutMs, opts.logger);
+      watchRequestBody(req, res, limits.readTimeoutMs, opts.logger, release);
       // A response that was in flight when close() began leaves an idle connection behind.
       res.once('close', () => {
         if (closing) server.closeIdleConnections();

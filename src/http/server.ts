@@ -4,6 +4,7 @@
  * It knows HTTP only; listening on sockets is listen.ts's job.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -17,7 +18,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { SystemBackend } from '../engine/system.js';
 import { API_VERSION, checkApiVersion, requestedApiVersion, stripVersionPrefix } from './api-version.js';
-import { installBodyPolicy } from './body-policy.js';
+import { installBodyPolicy, readBodyText } from './body-policy.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { trackRequest } from './request-context.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
@@ -85,6 +86,8 @@ export function dockerHeaders(version: string): Record<string, string> {
 /** buildServer creates the Fastify app with every route; call `listen()` (listen.ts) to serve it. */
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
   const headers = dockerHeaders(opts.version);
+  // Each in-flight request listens on both signals (request-context.ts): up to max-connections.
+  for (const signal of [opts.shutdownSignal, opts.forceSignal]) if (signal) setMaxListeners(0, signal);
   const onRequest = (request: FastifyRequest, reply: FastifyReply): void => {
     void reply.headers(headers).header('x-request-id', request.id);
     trackRequest(request, reply, opts.shutdownSignal, opts.forceSignal);
@@ -156,13 +159,16 @@ function installBodyParsers(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   // Docker clients send `Content-Type: application/json` with empty bodies on many POSTs.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
-    parseJson(request, text, done);
+  app.addContentTypeParser('application/json', (request, payload, done) => {
+    const length = Number(request.headers['content-length']);
+    const limit = request.routeOptions.bodyLimit;
+    readBodyText(payload, limit, request.headers['transfer-encoding'] ? NaN : length).then(
+      (text) => {
+        if (text.trim() === '') done(null, undefined);
+        else parseJson(request, text, done);
+      },
+      (err: Error) => done(err, undefined),
+    );
   });
   const passThrough = (
     _request: FastifyRequest,
