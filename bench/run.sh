@@ -54,6 +54,7 @@ trap cleanup EXIT
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 bash scripts/ensure-deps.sh
+. scripts/node-env.sh # the pinned Node builds and runs ckptd and the bench clients
 npm run --silent build
 
 log "starting ckptd (managed containerd) in $W/ckptd"

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CKPTD_SETUP_QUIET=${CKPTD_SETUP_QUIET:-1} bash scripts/setup-host.sh
+# npm and everything after it run under the pinned Node (the caller sources node-env.sh too).
+. scripts/node-env.sh
 # npm ci only when the lockfile changed since the last install
 stamp=node_modules/.ckptd-lock-sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # setup-host.sh — idempotent host preparation for ckptd on Debian 12 (run as root).
 #
-# Installs containerd, runc, iptables, the containerd .proto files (for the wire-parity test)
-# and a CRIU >= 4 that passes `criu check`. Debian 12's CRIU 3.17 fails on recent kernels
+# Installs containerd, runc, iptables, the containerd .proto files (for the wire-parity test),
+# the pinned Node.js LTS (setup-node.sh) and a CRIU >= 4 that passes `criu check`. Debian 12's CRIU 3.17 fails on recent kernels
 # (vDSO), so CRIU 4.x is taken from Debian 13 ("trixie"): the trixie suite is added at pin
 # priority 100 (never chosen by a plain install/upgrade), criu and the trixie libraries it
 # needs are `apt-get download`ed and unpacked into a private prefix, and a wrapper runs the
@@ -26,7 +26,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need_pkgs=()
-for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker tini; do
+for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker tini openssl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 
@@ -53,6 +53,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing: ${need_pkgs[*]}"
   apt-get install -y -qq --no-install-recommends -t bookworm "${need_pkgs[@]}" >/dev/null
 fi
+
+# Node.js: the pinned LTS in its own prefix (Debian 12 has no Node 24).
+bash "$(dirname "$0")/setup-node.sh"
 
 # Debian's containerd package starts a system containerd on /run/containerd; ckptd manages
 # its own, so leave the system one as the admin configured it (we never depend on it).

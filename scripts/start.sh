@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 fg=0
 if [ "${1:-}" = --foreground ]; then fg=1; shift; fi
 bash scripts/ensure-deps.sh
+. scripts/node-env.sh # the pinned Node runs the build and the daemon
 npm run --silent build
 if [ $fg = 1 ]; then exec node dist/src/main.js "$@"; fi
 

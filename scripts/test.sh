@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 bash scripts/ensure-deps.sh
+# .ci/run starts this through the system npm; tsc, eslint, tsx and node --test (and the
+# daemons tests spawn via process.execPath) run under the pinned Node from here on.
+. scripts/node-env.sh
+echo "== node $(node --version)" >&2
 npm run --silent gen
 
 if [ "$what" = all ] || [ "$what" = static ]; then

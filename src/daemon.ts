@@ -246,7 +246,11 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   });
   let listeners;
   try {
-    listeners = await listen(app, config.hosts.map(parseHost), { group: config.group, logger });
+    listeners = await listen(app, config.hosts.map(parseHost), {
+      group: config.group,
+      logger,
+      limits: { readTimeoutMs: config.readTimeout * 1000, maxConnections: config.maxConnections },
+    });
   } catch (err) {
     await events.stop();
     client.close();

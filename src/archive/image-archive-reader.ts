@@ -20,7 +20,7 @@
  * Uncompressed entries need nothing more: their stored digest is their diffID.
  */
 import { pipeline } from 'node:stream/promises';
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import tar from 'tar-stream';
 
 import {
@@ -302,8 +302,19 @@ export async function readImageArchive(
   const extract = tar.extract();
 
   // The input is not ours: on failure it is left (paused) for the caller, who may still want
-  // to answer on the same connection (POST /images/load reports errors in-band).
-  const source = Readable.from(input.iterator({ destroyOnReturn: false }), { objectMode: false });
+  // to answer on the same connection (POST /images/load reports errors in-band). pipe() leaves
+  // its source alone when the destination is destroyed (it unpipes and pauses it); a
+  // Readable.from(input.iterator()) would not settle on Node >= 22, whose destroy awaits the
+  // iterator's return() behind a next() still waiting for input that may never come.
+  const source = new PassThrough();
+  // pipe() forwards neither an error of the input nor its closing before the end.
+  const onInputError = (err: Error) => source.destroy(err);
+  const onInputClose = () => {
+    if (!input.readableEnded) source.destroy(new Error('image archive input closed before its end'));
+  };
+  input.once('error', onInputError);
+  input.once('close', onInputClose);
+  input.pipe(source);
   const feeding = pipeline(
     source,
     decompress,
@@ -329,6 +340,8 @@ export async function readImageArchive(
     // Prefer a typed error from a stage (decompressor, limit) over tar's generic one.
     if (!isEngineError(failure) && isEngineError(err)) failure = err;
   }
+  input.off('error', onInputError);
+  input.off('close', onInputClose);
   if (failure !== undefined) throw toReadError(failure, opts.signal);
   if (opts.signal.aborted) throw toReadError(opts.signal.reason, opts.signal);
 

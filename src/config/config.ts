@@ -18,6 +18,10 @@ export interface Config {
   shutdownTimeout: number;
   /** checkpointDirs are host directories (besides the data root) a checkpoint `dir` may name. */
   checkpointDirs: string[];
+  /** seconds a client may take to send headers, or stay silent while sending a body. */
+  readTimeout: number;
+  /** most open API connections over all hosts; beyond, new ones are closed. */
+  maxConnections: number;
 }
 
 /** DEFAULT_CONFIG holds dockerd-like defaults. */
@@ -31,6 +35,8 @@ export const DEFAULT_CONFIG: Config = {
   snapshotter: 'overlayfs',
   shutdownTimeout: 15,
   checkpointDirs: [],
+  readTimeout: 30,
+  maxConnections: 1024,
 };
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -52,6 +58,10 @@ const fileKeyMap: Record<string, keyof Config> = {
   shutdownTimeout: 'shutdownTimeout',
   'checkpoint-dirs': 'checkpointDirs',
   checkpointDirs: 'checkpointDirs',
+  'read-timeout': 'readTimeout',
+  readTimeout: 'readTimeout',
+  'max-connections': 'maxConnections',
+  maxConnections: 'maxConnections',
 };
 
 /** loadConfigFile reads a JSON config file and returns the keys it sets. */
@@ -108,6 +118,12 @@ export function validateConfig(c: Config): Config {
   }
   if (typeof c.shutdownTimeout !== 'number' || !(c.shutdownTimeout >= 0)) {
     throw new InvalidArgumentError('shutdown-timeout must be a number of seconds >= 0');
+  }
+  if (typeof c.readTimeout !== 'number' || !(c.readTimeout > 0) || c.readTimeout > 86_400) {
+    throw new InvalidArgumentError('read-timeout must be a number of seconds > 0 (at most 86400)');
+  }
+  if (!Number.isInteger(c.maxConnections) || c.maxConnections < 1) {
+    throw new InvalidArgumentError('max-connections must be an integer >= 1');
   }
   return c;
 }

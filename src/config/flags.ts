@@ -20,6 +20,9 @@ Options:
       --shutdown-timeout int      Seconds to let requests finish on SIGTERM (default 15)
       --checkpoint-dirs list      Host directory a checkpoint dir/checkpoint-dir may be under, besides
                                   the data root (repeatable)
+      --read-timeout int          Seconds a client may take to send request headers, or stay
+                                  silent while sending a request body (default 30)
+      --max-connections int       Most open API connections over all hosts (default 1024)
       --config string             JSON config file with the same keys (flags win)
   -v, --version                   Print version and exit
   -h, --help                      Print this help and exit
@@ -49,6 +52,8 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
         snapshotter: { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         'checkpoint-dirs': { type: 'string', multiple: true },
+        'read-timeout': { type: 'string' },
+        'max-connections': { type: 'string' },
         config: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -74,6 +79,16 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
     const n = Number(v['shutdown-timeout']);
     if (!Number.isFinite(n)) throw new InvalidArgumentError('--shutdown-timeout must be a number of seconds');
     fromFlags.shutdownTimeout = n;
+  }
+  if (v['read-timeout'] !== undefined) {
+    const n = Number(v['read-timeout']);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError('--read-timeout must be a number of seconds');
+    fromFlags.readTimeout = n;
+  }
+  if (v['max-connections'] !== undefined) {
+    const n = Number(v['max-connections']);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError('--max-connections must be an integer');
+    fromFlags.maxConnections = n;
   }
   return { action: 'run', config: validateConfig({ ...DEFAULT_CONFIG, ...fromFile, ...fromFlags }) };
 }

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { httpStatusOf, isEngineError } from '../errors/index.js';
 import { requestedApiVersion, supportsJsonErrors } from './api-version.js';
+import { routeName } from './body-policy.js';
 import { isClientGone, recordError } from './request-context.js';
 
 /** HttpError is what an error becomes on the wire. */
@@ -33,7 +34,14 @@ export function toHttpError(err: unknown, request?: FastifyRequest): HttpError {
     return { status: 503, message: reason instanceof Error ? reason.message : 'request cancelled' };
   }
   if (e?.validation) return { status: 400, message: `invalid request: ${e.message}` };
-  if (e?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: 'request body is too large' };
+  if (e?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const route = request?.routeOptions;
+    const limit =
+      request && route?.url !== undefined
+        ? `: ${routeName(request.method, route.url)} accepts at most ${route.bodyLimit} bytes`
+        : '';
+    return { status: 413, message: `request body is too large${limit}` };
+  }
   if (e?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     return { status: 415, message: e.message ?? 'unsupported media type' };
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {

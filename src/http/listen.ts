@@ -14,23 +14,20 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/config.js';
 import { ConflictError, FailedPreconditionError, InvalidArgumentError } from '../errors/index.js';
+import {
+  ConnectionLimiter,
+  DEFAULT_LIMITS,
+  MemoryRelease,
+  serverTimeouts,
+  watchRequestBody,
+  type HttpLimits,
+} from './limits.js';
 
 /** SOCKET_MODE is the unix socket's final mode: owner and group read/write, nothing for others. */
 export const SOCKET_MODE = 0o660;
 
 /** BIND_UMASK is in force during the synchronous bind: the socket is born 0600. */
 const BIND_UMASK = 0o177;
-
-/**
- * HTTP_SERVER_OPTIONS are the Node server limits. requestTimeout 0: event streams and multi-GB
- * archive uploads outlive any whole-request deadline (routes enforce their own idle limits).
- * headersTimeout bounds slowloris (CVE-2018-12122). maxHeaderSize stays Node's 16 KiB (431
- * beyond). Host stays required, as in Go's server.
- */
-export const HTTP_SERVER_OPTIONS: http.ServerOptions = {
-  requestTimeout: 0,
-  headersTimeout: 60_000,
-};
 
 /** KEEP_ALIVE_TIMEOUT_MS is how long an idle keep-alive connection stays open (Fastify's default). */
 export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
@@ -42,6 +39,8 @@ export interface ListenOptions {
   logger: Logger;
   /** group database to resolve names in (tests); default /etc/group. */
   groupFile?: string;
+  /** read timeout and connection cap; default DEFAULT_LIMITS. */
+  limits?: Partial<HttpLimits>;
 }
 
 /** Listener is what listen() returns. */
@@ -108,9 +107,13 @@ export async function listen(
   const servers: http.Server[] = [];
   const printable: string[] = [];
 
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limiter = new ConnectionLimiter(limits.maxConnections, opts.logger);
+  const release = new MemoryRelease();
   const makeServer = (): http.Server => {
-    const server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => {
+    const server = http.createServer(serverTimeouts(limits.readTimeoutMs), (req, res) => {
       if (closing) res.setHeader('connection', 'close');
+      watchRequestBody(req, res, limits.readTimeoutMs, opts.logger, release);
       // A response that was in flight when close() began leaves an idle connection behind.
       res.once('close', () => {
         if (closing) server.closeIdleConnections();
@@ -118,6 +121,7 @@ export async function listen(
       app.routing(req, res);
     });
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    limiter.watch(server);
     return server;
   };
 

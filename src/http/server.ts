@@ -4,6 +4,7 @@
  * It knows HTTP only; listening on sockets is listen.ts's job.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -17,6 +18,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { SystemBackend } from '../engine/system.js';
 import { API_VERSION, checkApiVersion, requestedApiVersion, stripVersionPrefix } from './api-version.js';
+import { installBodyPolicy, readBodyText } from './body-policy.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { trackRequest } from './request-context.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
@@ -35,7 +37,7 @@ export interface BuildServerOptions {
   shutdownSignal?: AbortSignal;
   /** forceSignal aborts every in-flight request's `abortSignal` (shutdown timeout reached). */
   forceSignal?: AbortSignal;
-  /** largest parsed (JSON/text) body in bytes; raw tar/stream bodies are not limited here. */
+  /** largest parsed (JSON) body in bytes (413 beyond); streamed bodies are not limited here. */
   bodyLimit?: number;
   /** routes registers further route groups (images, containers, ...) with their backends. */
   routes?: RouteRegistrar[];
@@ -45,8 +47,10 @@ export interface BuildServerOptions {
 export type RouteRegistrar = (app: FastifyInstance) => void;
 
 /**
- * DEFAULT_BODY_LIMIT caps parsed request bodies (4 MiB, moby's authz body cap): Docker's JSON
- * bodies (container create, commit config) are small; archives stream and are not parsed.
+ * DEFAULT_BODY_LIMIT caps parsed request bodies (4 MiB): Docker's JSON bodies (container
+ * create, commit config) are small, even a create whose Env and Cmd fill the kernel's 2 MiB
+ * exec argument space; archives stream and are not parsed. Which routes parse, stream or take
+ * no body is body-policy.ts's table.
  */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -82,6 +86,8 @@ export function dockerHeaders(version: string): Record<string, string> {
 /** buildServer creates the Fastify app with every route; call `listen()` (listen.ts) to serve it. */
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
   const headers = dockerHeaders(opts.version);
+  // Each in-flight request listens on both signals (request-context.ts): up to max-connections.
+  for (const signal of [opts.shutdownSignal, opts.forceSignal]) if (signal) setMaxListeners(0, signal);
   const onRequest = (request: FastifyRequest, reply: FastifyReply): void => {
     void reply.headers(headers).header('x-request-id', request.id);
     trackRequest(request, reply, opts.shutdownSignal, opts.forceSignal);
@@ -117,6 +123,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   installBodyParsers(app);
+  installBodyPolicy(app);
   // Schemas document; they never reshape a reply (fast-json-stringify drops unknown fields and
   // coerces types, which would silently corrupt Docker's loosely typed payloads).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -152,13 +159,16 @@ function installBodyParsers(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   // Docker clients send `Content-Type: application/json` with empty bodies on many POSTs.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
-    parseJson(request, text, done);
+  app.addContentTypeParser('application/json', (request, payload, done) => {
+    const length = Number(request.headers['content-length']);
+    const limit = request.routeOptions.bodyLimit;
+    readBodyText(payload, limit, request.headers['transfer-encoding'] ? NaN : length).then(
+      (text) => {
+        if (text.trim() === '') done(null, undefined);
+        else parseJson(request, text, done);
+      },
+      (err: Error) => done(err, undefined),
+    );
   });
   const passThrough = (
     _request: FastifyRequest,

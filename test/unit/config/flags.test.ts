@@ -82,6 +82,27 @@ test('parseFlags rejects unknown flags, bad hosts, bad levels and unknown config
   await assert.rejects(parseFlags(['--config', join(dir, 'broken.json')]), /not valid JSON/);
 });
 
+test('--read-timeout and --max-connections (and their config keys) set the HTTP limits', async () => {
+  let r = await parseFlags([]);
+  assert.ok(r.action === 'run');
+  assert.equal(r.config.readTimeout, 30);
+  assert.equal(r.config.maxConnections, 1024);
+  r = await parseFlags(['--read-timeout', '2.5', '--max-connections', '10']);
+  assert.ok(r.action === 'run');
+  assert.equal(r.config.readTimeout, 2.5);
+  assert.equal(r.config.maxConnections, 10);
+  const dir = await tempDir();
+  await writeFile(join(dir, 'l.json'), JSON.stringify({ 'read-timeout': 7, 'max-connections': 99 }));
+  r = await parseFlags(['--config', join(dir, 'l.json')]);
+  assert.ok(r.action === 'run');
+  assert.equal(r.config.readTimeout, 7);
+  assert.equal(r.config.maxConnections, 99);
+  await assert.rejects(parseFlags(['--read-timeout', '0']), /read-timeout must be a number of seconds > 0/);
+  await assert.rejects(parseFlags(['--read-timeout', 'x']), /--read-timeout must be a number/);
+  await assert.rejects(parseFlags(['--max-connections', '0']), /max-connections must be an integer >= 1/);
+  await assert.rejects(parseFlags(['--max-connections', '1.5']), /--max-connections must be an integer/);
+});
+
 test('parseHost parses unix and tcp addresses', () => {
   assert.deepEqual(parseHost('unix:///run/x.sock'), { kind: 'unix', path: '/run/x.sock' });
   assert.deepEqual(parseHost('tcp://0.0.0.0:2375'), { kind: 'tcp', host: '0.0.0.0', port: 2375 });

@@ -232,7 +232,9 @@ describe('HTTP parsing limits on a real socket (no handler runs)', () => {
       c.on('data', (d) => (out += d.toString('latin1')));
       c.on('end', () => resolve(out));
       c.on('close', () => resolve(out));
-      c.on('error', reject);
+      // Node >= 22 may reset the connection after its error response while a long request is
+      // still being written: what was received is the answer.
+      c.on('error', (err) => (out ? resolve(out) : reject(err)));
       c.write(bytes);
     });
   }

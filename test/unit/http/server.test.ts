@@ -210,7 +210,10 @@ describe('request bodies', () => {
     const { app } = await makeApp({ bodyLimit: 64, extraRoutes: bodyRoutes });
     const res = await app.inject({ method: 'POST', url: '/test/json', payload: { pad: 'x'.repeat(200) } });
     assert.equal(res.statusCode, 413);
-    assert.deepEqual(res.json(), { message: 'request body is too large' });
+    assert.deepEqual(res.json(), {
+      message: 'request body is too large: POST /test/json accepts at most 64 bytes',
+    });
+    assert.equal(res.headers.connection, 'close');
     assertDockerHeaders(res.headers, '413');
   });
 
