@@ -286,7 +286,12 @@ export async function extractCheckpointArchive(
     // a failed upload ends tar's input early: tar's own error (or the abort) is the one reported
     feeding.catch(() => undefined);
     await watchListing(programs, limits);
-    await feeding;
+    // Every program exited 0: tar read the archive up to its end marker and stopped there, as
+    // GNU tar does. A write that failed after that (EPIPE) only means bytes followed the marker
+    // (the rest of tar's last record), still in flight when tar exited.
+    await feeding.catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE') throw err;
+    });
     await checkExtracted(dest, limits);
   } catch (err) {
     failure = err;

@@ -413,6 +413,13 @@ class ProcessPipeline extends Readable {
     const symptom = (j: number) =>
       this.#exits[j]!.signal === 'SIGPIPE' ||
       /broken pipe|connection reset by peer|EPIPE|ECONNRESET/i.test(this.#stderr[j] ?? '');
+    // The last program succeeded and the others only lost their reader: it stopped reading once
+    // it had all it needed (GNU tar stops at an archive's end marker), so the rest was padding.
+    const lastExit = this.#exits[this.#exits.length - 1];
+    if (lastExit?.code === 0 && failures.every(symptom)) {
+      this.push(null);
+      return;
+    }
     const cause = failures.find((j) => !symptom(j)) ?? failures[failures.length - 1]!;
     const e = this.#exits[cause]!;
     const detail =

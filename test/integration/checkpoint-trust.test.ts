@@ -184,6 +184,33 @@ function withCaps(file: Buffer, bit: number): Buffer {
   );
 }
 
+/** dropFields removes the top-level fields `nums` of a message (any wire type). */
+function dropFields(msg: Buffer, nums: number[]): Buffer {
+  const parts: Buffer[] = [];
+  let off = 0;
+  while (off < msg.length) {
+    const start = off;
+    const [key, o1] = readVarint(msg, off);
+    const wire = key & 7;
+    let end: number;
+    if (wire === 0) end = readVarint(msg, o1)[1];
+    else if (wire === 1) end = o1 + 8;
+    else if (wire === 5) end = o1 + 4;
+    else if (wire === 2) {
+      const [len, o2] = readVarint(msg, o1);
+      end = o2 + len;
+    } else throw new Error(`wire type ${wire}`);
+    if (!nums.includes(Math.floor(key / 8))) parts.push(msg.subarray(start, end));
+    off = end;
+  }
+  return Buffer.concat(parts);
+}
+
+/** withoutSeccomp clears a core image's seccomp mode and filter (thread_core fields 11, 12): unconfined. */
+function withoutSeccomp(file: Buffer): Buffer {
+  return editEntries(file, (entry) => replaceField(entry, [5], (tc) => dropFields(tc, [11, 12])));
+}
+
 describe('archives never choose privileges', () => {
   let ctd: RunningContainerd;
   let d: CkptdProcess;
@@ -286,6 +313,20 @@ describe('archives never choose privileges', () => {
     await refusedImport(
       bad,
       /^checkpoint image core-1\.img: thread 1 capability CAP_SYS_ADMIN \(effective\) is not in the container's capability set$/,
+    );
+  });
+
+  test('a core image whose task runs without the seccomp filter the spec has is refused', async () => {
+    const core = (await untar(archive)).find((e) => e.header.name.endsWith('core-1.img'))!.body;
+    // the dumped task ran under ckptd's default seccomp profile; the edit takes it away
+    assert.equal(decodeImage('core-1.img', core, 'CORE')[0]?.thread_core?.seccomp_mode, 2);
+    assert.equal(
+      decodeImage('core-1.img', withoutSeccomp(core), 'CORE')[0]?.thread_core?.seccomp_mode,
+      undefined,
+    );
+    await refusedImport(
+      await edit(archive, { 'checkpoint/core-1.img': withoutSeccomp }),
+      /^checkpoint image core-1\.img: thread 1 seccomp_mode is disabled, the container's spec has a seccomp filter$/,
     );
   });
 

@@ -79,6 +79,24 @@ test('extractCheckpointArchive accepts an archive made with `tar -C dir .` (a ./
   assert.equal(await readFile(join(dest, 'config.dump'), 'utf8'), '{}');
 });
 
+test('extractCheckpointArchive accepts bytes after the end marker, which tar leaves unread (no EPIPE)', async () => {
+  const dest = await temp();
+  const archive = await tarOf([
+    { name: 'config.dump', body: '{}' },
+    { name: 'checkpoint/', type: 'directory' },
+    { name: 'checkpoint/inventory.img', body: 'inv' },
+  ]);
+  // far more than a pipe holds: GNU tar exits at the end marker while these are still written
+  const tail = Buffer.alloc(4 << 20);
+  const chunks = [archive, ...Array.from({ length: 64 }, (_, i) => tail.subarray(i << 16, (i + 1) << 16))];
+  await extractCheckpointArchive(Readable.from(chunks), dest, never);
+  assert.equal(await readFile(join(dest, 'checkpoint', 'inventory.img'), 'utf8'), 'inv');
+  // compressed, the decompressor is the writer that loses its reader
+  const zdest = await temp();
+  await extractCheckpointArchive(Readable.from([gzipSync(Buffer.concat(chunks))]), zdest, never);
+  assert.equal(await readFile(join(zdest, 'checkpoint', 'inventory.img'), 'utf8'), 'inv');
+});
+
 const valid: E[] = [
   { name: 'config.dump', body: '{}' },
   { name: 'checkpoint/', type: 'directory' },
