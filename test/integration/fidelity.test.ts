@@ -247,7 +247,8 @@ print(r.exit_code, r.output.decode().strip())
     assert.deepEqual(actions, ['exec_create: echo hi', 'exec_start: echo hi', 'exec_die']);
     const started = await ok(
       'events',
-      ...['--since', since, '--until', until, '--filter', 'event=exec_start', '--format', '{{.Action}}'],
+      ...['--since', since, '--until', until, '--filter', 'container=ev', '--filter', 'event=exec_start'],
+      ...['--format', '{{.Action}}'],
     );
     assert.equal(started, 'exec_start: echo hi\n');
 
