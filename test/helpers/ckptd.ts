@@ -62,7 +62,11 @@ export async function startCkptd(
   }
   const stop = async (): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return exited;
+    const code = await exited;
+    // the temp dir holds only the socket unless the data root is in it: a test that restarts
+    // ckptd on its own data root never calls cleanup() for the first daemon
+    if (!dataRoot.startsWith(`${dir}/`)) await rm(dir, { recursive: true, force: true });
+    return code;
   };
   return {
     socket,
