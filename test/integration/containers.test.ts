@@ -208,12 +208,19 @@ describe('container lifecycle through ckptd', () => {
       IMG,
       'sh',
       '-c',
-      'trap "exit 42" USR1; while true; do sleep 0.1; done',
+      'trap "exit 42" USR1; touch /tmp/trapped; while true; do sleep 0.1; done',
     );
-    assert.equal((await api('POST', '/containers/ss/start')).status, 304);
-    await docker('stop', '--signal', 'USR1', '-t', '5', 'ss');
-    assert.equal((await inspect('ss')).State.ExitCode, 42);
-    await docker('rm', 'ss');
+    try {
+      assert.equal((await api('POST', '/containers/ss/start')).status, 304);
+      // pid 1 ignores a signal it has no handler for yet: wait for the trap before stopping
+      await until('the trap to be installed', () =>
+        docker('exec', 'ss', 'test', '-e', '/tmp/trapped').then(() => true),
+      );
+      await docker('stop', '--signal', 'USR1', '-t', '5', 'ss');
+      assert.equal((await inspect('ss')).State.ExitCode, 42);
+    } finally {
+      await docker('rm', '-f', 'ss').catch(() => '');
+    }
   });
 
   test('errors: 404 no such container, 409 name taken, 409 rm running, 400 bad name and network', async () => {
