@@ -1,4 +1,5 @@
 import { chmod, mkdir } from 'node:fs/promises';
+import { ContainerLocks } from './engine/container-locks.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseHost, type Config } from './config/config.js';
@@ -155,7 +156,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   // ---- containers (issue 3) ----
   // The IO engine (next slot) may call containers.useIO(io); init() runs once every slot has
   // run (onReady), so reconciliation reattaches IO with the real engine.
+  // one mutex per container, shared by every service that changes one (moby: container.Lock)
+  const locks = new ContainerLocks();
   const containers = new ContainerService({
+    locks,
     client,
     images,
     io: nullContainerIO(), // replaced by the IO engine below (useIO)
@@ -208,6 +212,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   // CRIU writes into <data-root>/containers/<id>/checkpoints/<name>/ (Podman layout); the
   // containers engine delegates `start?checkpoint=` here.
   const checkpoints = new CheckpointService({
+    locks,
     client,
     containers,
     images,
@@ -224,6 +229,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   // holds are shared with commit); docker save has tar send the blob files of containerd's
   // content store when this host can read them, else one Content.Read per blob.
   const archives = new ArchiveService({
+    locks,
     client,
     containers,
     images,

@@ -22,6 +22,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger(flags.config.logLevel);
+  // a promise nobody awaited failed (a bug, or a cleanup racing a removal): log it, keep serving
+  // the other containers instead of ending the daemon (Node's default since v15)
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
   let daemon;
   try {
     daemon = await startDaemon(flags.config, logger);

@@ -18,6 +18,7 @@
  * another root), or a mount of its snapshot made by ckptd (read-only for GET/HEAD) for a
  * stopped one. Decompression runs the host's gzip/bzip2/xz/zstd (never the container's).
  */
+import { ContainerLocks } from './container-locks.js';
 import { execFile } from 'node:child_process';
 import { constants, fstat, open, readFile } from 'node:fs';
 import {
@@ -131,6 +132,8 @@ export interface ArchiveImages {
 
 /** ArchiveServiceOptions wire an ArchiveService. */
 export interface ArchiveServiceOptions {
+  /** locks is the per-container mutex shared with the container and checkpoint services. */
+  locks?: ContainerLocks;
   client: ContainerdClient;
   containers: ArchiveContainers;
   images: ArchiveImages;
@@ -216,10 +219,11 @@ function looksLikeId(ref: string): boolean {
 /** ArchiveService implements ArchiveBackend over containerd, the container engine and the host's fs. */
 export class ArchiveService implements ArchiveBackend {
   readonly #o: ArchiveServiceOptions;
-  readonly #serial = new Map<string, Promise<unknown>>();
+  readonly #locks: ContainerLocks;
 
   constructor(o: ArchiveServiceOptions) {
     this.#o = o;
+    this.#locks = o.locks ?? new ContainerLocks();
   }
 
   async containerStatPath(ref: string, path: string, signal?: AbortSignal): Promise<PathStat> {
@@ -414,16 +418,8 @@ export class ArchiveService implements ArchiveBackend {
   }
 
   /** #locked serializes archive operations on one container. */
-  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#serial.get(id) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.#serial.set(id, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#serial.get(id) === tail) this.#serial.delete(id);
-    }
+  #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(id, fn);
   }
 
   async #withRoot<T>(
@@ -432,18 +428,32 @@ export class ArchiveService implements ArchiveBackend {
     signal: AbortSignal | undefined,
     fn: (root: ScopedRoot, src: CommitSource, kernelMounts: readonly string[]) => Promise<T>,
   ): Promise<T> {
-    const src = await this.#o.containers.commitSource(ref, signal);
-    if (write && src.record.HostConfig.ReadonlyRootfs) {
-      throw new PermissionDeniedError('container rootfs is marked read-only');
-    }
-    if (src.removing) throw new ConflictError(`container ${src.id} is being removed`);
-    return this.#locked(src.id, async () => {
+    const first = await this.#o.containers.commitSource(ref, signal);
+    return this.#locked(first.id, async () => {
+      // what it is now that no other change of it runs (it may have stopped, or be going)
+      const src = await this.#o.containers.commitSource(first.id, signal);
+      if (write && src.record.HostConfig.ReadonlyRootfs) {
+        throw new PermissionDeniedError('container rootfs is marked read-only');
+      }
+      if (src.removing) throw new ConflictError(`container ${src.id} is being removed`);
       if (src.taskStatus !== undefined && LIVE_STATES.has(src.taskStatus)) {
-        const release = await this.#o.pauser.hold(src.id, 'archive', true);
+        const release = await this.#o.pauser.hold(src.id, 'archive', true).catch(async (err: unknown) => {
+          const now = await this.#o.client.tasks.get(src.id).catch(() => undefined);
+          if (now !== undefined && LIVE_STATES.has(String(now.status))) throw err;
+          throw new ConflictError(`container ${src.id} stopped during the copy; retry`);
+        });
         try {
-          const task = await this.#o.client.tasks.get(src.id);
-          if (task.pid > 0 && LIVE_STATES.has(String(task.status))) {
-            const root = await ScopedRoot.open(`/proc/${task.pid}/root`);
+          const task = await this.#o.client.tasks.get(src.id).catch(() => undefined);
+          if (task !== undefined && task.pid > 0 && LIVE_STATES.has(String(task.status))) {
+            const root = await ScopedRoot.open(`/proc/${task.pid}/root`).catch((err: unknown) => {
+              // killed between the two looks (`rm -f` kills at once): not a daemon failure
+              if (
+                (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+                (err as NodeJS.ErrnoException).code === 'ESRCH'
+              )
+                throw new ConflictError(`container ${src.id} stopped during the copy; retry`);
+              throw err;
+            });
             try {
               // The descriptor pins the root; make sure the pid was still the container's.
               const again = await this.#o.client.tasks.get(src.id);

@@ -11,6 +11,7 @@
  * plus ckptd's `ckptd.dump` (the Docker config, to rebuild a container under ckptd's rules).
  * By default it lives in `<data-root>/containers/<id>/checkpoints/<name>/`.
  */
+import { ContainerLocks } from './container-locks.js';
 import { isZero } from '../oci/create-fields.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -231,6 +232,8 @@ export interface CheckpointEvents {
 
 /** CheckpointServiceOptions configure a CheckpointService. */
 export interface CheckpointServiceOptions {
+  /** locks is the per-container mutex shared with the container and archive services. */
+  locks?: ContainerLocks;
   client: ContainerdClient;
   containers: CheckpointContainers;
   images: Pick<ImageResolver, 'resolveImage'>;
@@ -293,10 +296,11 @@ async function readBounded(path: string, max = 16 * 1024 * 1024): Promise<string
  */
 export class CheckpointService implements CheckpointBackend {
   readonly #o: CheckpointServiceOptions;
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks: ContainerLocks;
 
   constructor(o: CheckpointServiceOptions) {
     this.#o = o;
+    this.#locks = o.locks ?? new ContainerLocks();
   }
 
   /** stagingDir holds temporary checkpoints (exports) and imports being unpacked. */
@@ -318,16 +322,8 @@ export class CheckpointService implements CheckpointBackend {
     await rm(this.stagingDir, { recursive: true, force: true });
   }
 
-  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#locks.get(id) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.#locks.set(id, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(id) === tail) this.#locks.delete(id);
-    }
+  #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(id, fn);
   }
 
   /** #checkDir resolves a caller's checkpoint directory: under the data root or --checkpoint-dirs. */
@@ -499,6 +495,14 @@ export class CheckpointService implements CheckpointBackend {
           const log = await readFile(join(ckDir, 'dump.log'), 'utf8').catch(() => '');
           const reason = criuLogError(log);
           const msg = err instanceof Error ? err.message : String(err);
+          // killed under the checkpoint (`rm -f` kills at once, as dockerd's): the caller's race, not ours
+          const now = await client.tasks.get(id).catch(() => undefined);
+          if (now?.status !== 'RUNNING' && now?.status !== 'PAUSED') {
+            throw new ConflictError(
+              `Container ${c.Name.replace(/^\//, '')} stopped while it was being checkpointed`,
+              { cause: err },
+            );
+          }
           throw new InternalError(`checkpoint failed: ${msg}${reason ? `; CRIU: ${reason}` : ''}`, {
             cause: err,
           });

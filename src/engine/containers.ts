@@ -7,6 +7,8 @@
  * from containerd; exits are recorded by a Tasks.Wait watcher per running task and reconciled
  * when ckptd starts, so state survives a ckptd restart.
  */
+import { TEMP_PREFIX, writeFileAtomic } from '../host/atomic-write.js';
+import { ContainerLocks } from './container-locks.js';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { access, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
@@ -429,6 +431,8 @@ export interface ContainerServiceOptions {
   ioClosedTimeoutMs?: number;
   /** resourceHost is what the host's cgroups enforce and its device lookups (default: this host). */
   resourceHost?: ResourceHost;
+  /** locks is the per-container mutex shared with every service that changes a container. */
+  locks?: ContainerLocks;
 }
 
 type ExitListener = (code: number) => void;
@@ -470,7 +474,7 @@ export class ContainerService implements ContainersBackend {
   readonly #exitListeners = new Map<string, Set<ExitListener>>();
   readonly #removeListeners = new Map<string, Set<ExitListener>>();
   readonly #removedCallbacks: ((id: string) => void)[] = [];
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks: ContainerLocks;
   /** per container: the restart manager of the current run of its restart policy */
   readonly #restarts = new Map<string, RestartManager>();
   /** per container: a restart waiting for its back-off */
@@ -484,6 +488,7 @@ export class ContainerService implements ContainersBackend {
     this.#o = o;
     this.#client = o.client;
     this.#io = o.io;
+    this.#locks = o.locks ?? new ContainerLocks();
   }
 
   /**
@@ -526,6 +531,7 @@ export class ContainerService implements ContainersBackend {
     await mkdir(this.containersDir, { recursive: true, mode: 0o700 });
     for (const id of await readdir(this.containersDir)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue;
+      await this.#removeTornWrites(id);
       try {
         const record = JSON.parse(
           await readFile(join(this.containersDir, id, 'config.json'), 'utf8'),
@@ -740,8 +746,8 @@ export class ContainerService implements ContainersBackend {
             Error: '',
             Running: false,
           };
-          await writeFile(join(dir, 'config.json'), JSON.stringify(record));
-          await writeFile(join(dir, 'state.json'), JSON.stringify(state));
+          await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(record));
+          await writeFileAtomic(join(dir, 'state.json'), JSON.stringify(state));
           const labels: Record<string, string> = {
             ...merged.Labels,
             [LABEL_NAME]: chosen,
@@ -978,6 +984,15 @@ export class ContainerService implements ContainersBackend {
 
   // ---- views ----
 
+  /** #removeTornWrites deletes record temp files a crash left before their rename (logged). */
+  async #removeTornWrites(id: string): Promise<void> {
+    const names = await readdir(this.#dir(id)).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith(TEMP_PREFIX))) {
+      await rm(join(this.#dir(id), name), { force: true });
+      this.#o.logger?.info({ id, file: name }, 'removed a record write a crash left unfinished');
+    }
+  }
+
   #dir(id: string): string {
     return join(this.containersDir, id);
   }
@@ -985,7 +1000,7 @@ export class ContainerService implements ContainersBackend {
   async #saveState(id: string): Promise<void> {
     const l = this.#locals.get(id);
     if (!l) return;
-    await writeFile(join(this.#dir(id), 'state.json'), JSON.stringify(l.state)).catch((err: unknown) =>
+    await writeFileAtomic(join(this.#dir(id), 'state.json'), JSON.stringify(l.state)).catch((err: unknown) =>
       this.#o.logger?.warn({ err, id }, 'cannot persist container state'),
     );
   }
@@ -1349,7 +1364,7 @@ export class ContainerService implements ContainersBackend {
         ...merged,
         ...(upd.restartPolicy ? { RestartPolicy: upd.restartPolicy } : {}),
       };
-      await writeFile(join(this.#dir(v.id), 'config.json'), JSON.stringify(local.record));
+      await writeFileAtomic(join(this.#dir(v.id), 'config.json'), JSON.stringify(local.record));
       return { Warnings: upd.warnings };
     });
   }
@@ -1357,16 +1372,8 @@ export class ContainerService implements ContainersBackend {
   // ---- lifecycle ----
 
   /** #locked serializes lifecycle operations on one container. */
-  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#locks.get(id) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.#locks.set(id, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(id) === tail) this.#locks.delete(id);
-    }
+  #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(id, fn);
   }
 
   async containerStart(ref: string, signal?: AbortSignal, opts: StartOptions = {}): Promise<void> {
@@ -1839,6 +1846,9 @@ export class ContainerService implements ContainersBackend {
       await this.#client.tasks.kill(v.id, sig, { all });
     } catch (err) {
       if (isNotFound(err)) return; // exited meanwhile
+      // killed by someone else meanwhile (`rm -f` kills at once): its shim may close under this call
+      const now = await this.#client.tasks.get(v.id).catch(() => undefined);
+      if (now === undefined || now.status === 'STOPPED') return;
       throw wrapError(`cannot kill container ${v.id}`, err);
     }
     if (v.task?.status === 'PAUSED' || v.task?.status === 'PAUSING') {
@@ -1952,7 +1962,7 @@ export class ContainerService implements ContainersBackend {
         );
         if (v.local) {
           v.local.record.Name = name;
-          await writeFile(join(this.#dir(v.id), 'config.json'), JSON.stringify(v.local.record));
+          await writeFileAtomic(join(this.#dir(v.id), 'config.json'), JSON.stringify(v.local.record));
         }
       } finally {
         this.#reservedNames.delete(name);
