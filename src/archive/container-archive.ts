@@ -37,7 +37,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { InvalidArgumentError } from '../errors/index.js';
+import { InvalidArgumentError, isEngineError } from '../errors/index.js';
 import { pipelineSource, type ArchiveSource } from './compression.js';
 import {
   at,
@@ -621,7 +621,14 @@ export async function extractTar(
         }
         case 'link': {
           const target = posix.join(dest, (h.linkname ?? '').replace(/^\/+/, ''));
-          const r = await root.resolve(target, { followFinal: false });
+          const r = await root.resolve(target, { followFinal: false }).catch((err: unknown) => {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP')
+              fail400(
+                `invalid hardlink ${JSON.stringify(h.name)}: target ${JSON.stringify(h.linkname)} does not exist`,
+              );
+            throw err;
+          });
           try {
             if (r.name === '') fail400(`invalid hardlink ${JSON.stringify(h.name)}: target is a directory`);
             const tst = await lstat(at(r.dirFd, r.name)).catch(() => undefined);
@@ -673,8 +680,31 @@ export async function extractTar(
     input.destroy();
     for (const t of transforms) t.destroy();
     await feeding.catch(() => undefined);
-    throw err;
+    throw tarParseError(err);
   } finally {
     await dropCache();
   }
+}
+
+/** ENTRY_CONFLICTS are the errors an archive's own entries cause (the client's, not the host's). */
+const ENTRY_CONFLICTS = new Set(['ENOTDIR', 'EISDIR', 'EEXIST', 'ELOOP', 'ENAMETOOLONG', 'ENOTEMPTY']);
+
+/**
+ * tarParseError turns the tar parser's complaints about the bytes (truncated, corrupt header:
+ * errors without an errno code) into a 400; host errors (ENOSPC, EIO...) stay what they are.
+ */
+function tarParseError(err: unknown): unknown {
+  if (isEngineError(err) || !(err instanceof Error)) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  // the archive's entries against the tree (a file where its next entry wants a directory...)
+  if (code !== undefined && ENTRY_CONFLICTS.has(code))
+    return new InvalidArgumentError(
+      `cannot extract the archive: ${err.message.replace(/'\/proc\/self\/fd\/\d+\/?/g, "'")}`,
+      {
+        cause: err,
+      },
+    );
+  if (code !== undefined) return err;
+  if (err.name === 'AbortError') return err;
+  return new InvalidArgumentError(`invalid tar archive: ${err.message}`, { cause: err });
 }
