@@ -73,7 +73,7 @@ export function initLayerEntries(
 ): InitEntry[] {
   const out: InitEntry[] = [...DOCKERD_INIT_ENTRIES];
   const taken = new Set(out.map((e) => e.path));
-  const destinations = mounts.map((m) => posix.normalize(m.destination));
+  const destinations = mounts.map((m) => posix.normalize(m.destination).replace(/(.)\/+$/, '$1'));
   for (const [i, m] of mounts.entries()) {
     const dest = destinations[i]!;
     if (!dest.startsWith('/') || dest === '/' || taken.has(dest)) continue;
