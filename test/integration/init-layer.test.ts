@@ -119,7 +119,6 @@ describe('init layer', () => {
       body === undefined ? undefined : JSON.stringify(body),
       body === undefined ? {} : { 'content-type': 'application/json' },
     );
-  const idOf = async (name: string) => (await docker('inspect', '-f', '{{.Id}}', name)).trim();
   const layersOf = async (image: string) =>
     (JSON.parse(await docker('image', 'inspect', image)) as { RootFS: { Layers: string[] } }[])[0]!.RootFS
       .Layers;
