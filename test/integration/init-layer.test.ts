@@ -191,6 +191,9 @@ describe('init layer', () => {
   test("a container's snapshot sits on its <id>-init snapshot, on the image's chain", async () => {
     const id = (await docker('create', '--name', 'shape', IMG, 'true')).trim();
     const sn = client.snapshots('overlayfs');
+    // containerd's GC (run by a sync lease delete) keeps it: the parent of a live snapshot
+    await client.leases.create('it-gc-trigger', {});
+    await client.leases.delete('it-gc-trigger', { sync: true });
     const info = await sn.stat(id);
     assert.equal(info.parent, `${id}-init`);
     const init = await sn.stat(`${id}-init`);
