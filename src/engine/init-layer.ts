@@ -115,8 +115,10 @@ async function stubEntry(root: ScopedRoot, e: InitEntry): Promise<void> {
       .catch(() => undefined);
     if (r === undefined) return;
     try {
+      // the root itself (through a symlink to /): a directory
+      if (r.name === '') continue;
       const p = at(r.dirFd, r.name);
-      const st = r.name === '' ? await lstat(`/proc/self/fd/${r.dirFd}`) : await lstatOrUndefined(p);
+      const st = await lstatOrUndefined(p);
       if (st !== undefined) {
         if (!last && !st.isDirectory()) return;
         continue;

@@ -102,6 +102,16 @@ test('writeInitLayer stubs mount points where runc would make them, missing pare
   assert.equal(await readFile(join(root, 'existing'), 'utf8'), 'x', 'an existing entry is never replaced');
 });
 
+test('writeInitLayer follows a symlink to / as the root itself', async () => {
+  const root = await tmp();
+  await symlink('/', join(root, 'up'));
+  await writeInitLayer(
+    root,
+    initLayerEntries([{ destination: '/up/mnt', type: 'tmpfs', source: 'tmpfs', options: [] }], () => true),
+  );
+  assert.ok((await lstat(join(root, 'mnt'))).isDirectory());
+});
+
 const overlay = {
   type: 'overlay',
   source: 'overlay',
