@@ -248,6 +248,18 @@ describe('init layer', () => {
     const names = [...(await tarEntries(blob)).keys()].sort();
     assert.deepEqual(names, ['etc', 'etc/added', 'new.txt', 'newdir']);
     assert.equal((await docker('run', '--rm', 'wr:1', 'cat', '/new.txt')).trim(), 'hi');
+    // squashed: the image and the user's files in one layer, nothing of the init layer
+    const sq = await api('POST', '/containers/wr/commit?repo=wr&tag=squash&squash=1');
+    assert.equal(sq.status, 201, sq.body);
+    const sqLayers = await layersOf('wr:squash');
+    assert.equal(sqLayers.length, 1);
+    const sqNames = new Set((await tarEntries(await client.content.readBlob(sqLayers[0]!, 64 << 20))).keys());
+    assert.ok(sqNames.has('new.txt') && sqNames.has('bin/busybox'), [...sqNames].join(' '));
+    assert.deepEqual([...sqNames].filter((n) => !imageNames.has(n)).sort(), [
+      'etc/added',
+      'new.txt',
+      'newdir',
+    ]);
     const entries = await exportOf('wr');
     assert.equal(entries.get('new.txt')?.data.toString(), 'hi\n');
     assert.ok(entries.has('.dockerenv'));
