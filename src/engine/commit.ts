@@ -33,6 +33,7 @@ import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import { hasInitLayer, squashMounts } from './init-layer.js';
 import { TaskPauser } from './pause.js';
 import {
   exportTar,
@@ -285,7 +286,12 @@ export class CommitService implements CommitBackend {
           try {
             // read-only: unmounting a writable overlay syncs the whole filesystem under its
             // upper dir (the container's new data included), which the diff does not need
-            const right = readOnlyMounts(await sn.mounts(src.snapshotKey, ctx));
+            const mounts = await sn.mounts(src.snapshotKey, ctx);
+            // the parent is the init layer (or, for a container created before init layers,
+            // the image): a squash takes the image and the changes, never the init layer
+            const right = readOnlyMounts(
+              opts.squash ? squashMounts(mounts, hasInitLayer(src.id, parent)) : mounts,
+            );
             layer = await this.#client.diff.diff(
               left,
               right,

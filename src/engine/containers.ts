@@ -46,6 +46,13 @@ import {
 } from '../oci/container-config.js';
 import { prunable, type Filters } from '../oci/filters.js';
 import { mountArgs, readOnlyOptions, unmount } from './rootfs.js';
+import {
+  commitInitLayer,
+  initEntriesFor,
+  prepareInitLayer,
+  removeInitLayer,
+  restoreRootfsMounts,
+} from './init-layer.js';
 import { dockerStats, readCgroupSample } from './stats.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
@@ -697,8 +704,10 @@ export class ContainerService implements ContainersBackend {
       await this.#client.withLease(
         async (ctx) => {
           const parent = await this.#o.images.ensureUnpacked(image, signal);
-          const mounts = await this.#client.snapshots(this.#o.snapshotter).prepare(id, parent, {}, ctx);
+          const sn = this.#client.snapshots(this.#o.snapshotter);
+          // the init layer (dockerd's `-init`) while it is written: the image's content
           snapshotPrepared = true;
+          const mounts = await prepareInitLayer(sn, id, parent, ctx);
           const resolveUser = await this.#userResolver(merged.User, mounts, merged.WorkingDir);
           const groupAdd = await this.#groupAdd(opts, mounts);
           const spec = buildRuntimeSpec({
@@ -724,6 +733,14 @@ export class ContainerService implements ContainersBackend {
           // Path and Args stay the user's command; the init wraps it (moby)
           const args = processArgs(merged.Entrypoint, merged.Cmd);
           if (opts.init) applyInit(spec);
+          const initLayer = await commitInitLayer(
+            sn,
+            id,
+            mounts,
+            await initEntriesFor(spec.mounts ?? []),
+            ctx,
+          );
+          await sn.prepare(id, initLayer, {}, ctx);
           const record: ContainerRecord = {
             Id: id,
             Name: chosen,
@@ -771,10 +788,9 @@ export class ContainerService implements ContainersBackend {
       );
     } catch (err) {
       if (snapshotPrepared) {
-        await this.#client
-          .snapshots(this.#o.snapshotter)
-          .remove(id)
-          .catch(() => undefined);
+        const sn = this.#client.snapshots(this.#o.snapshotter);
+        await sn.remove(id).catch(() => undefined);
+        await removeInitLayer(sn, id).catch(() => undefined);
       }
       await rm(dir, { recursive: true, force: true });
       this.#locals.delete(id);
@@ -1481,8 +1497,11 @@ export class ContainerService implements ContainersBackend {
       // containerd's task service mounts only what it is given (its Go client passes the
       // snapshot's mounts the same way)
       const c = v.container;
-      const rootfs =
+      const mounts =
         c.snapshot_key !== '' ? await this.#client.snapshots(c.snapshotter).mounts(c.snapshot_key) : [];
+      // runc makes a read-only root read-only by remounting it at create; `runc restore` has
+      // CRIU rebuild the mounts and never does: containerd mounts it read-only instead
+      const rootfs = restoreRootfsMounts(mounts, restore !== undefined, r.HostConfig.ReadonlyRootfs === true);
       await this.#client.tasks.create({
         container_id: id,
         rootfs,
@@ -2111,6 +2130,10 @@ export class ContainerService implements ContainersBackend {
               if (!isNotFound(err))
                 this.#o.logger?.warn({ err, id }, 'removing the container snapshot failed');
             });
+          // its init layer, below it (none for a container created before init layers)
+          await removeInitLayer(this.#client.snapshots(c.snapshotter), id).catch((err: unknown) =>
+            this.#o.logger?.warn({ err, id }, 'removing the init layer failed; containerd GC frees it'),
+          );
         }
       }
       await unmountShm(shmPathOf(this.#dir(id))).catch((err: unknown) =>
