@@ -1,4 +1,6 @@
 import { chmod, mkdir } from 'node:fs/promises';
+import { clearTempRoot, LEASE_DATA_ROOT_LABEL, removeOwnLeases } from './engine/recovery.js';
+import { useTempRoot } from './host/temp-dirs.js';
 import { ContainerLocks } from './engine/container-locks.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -88,6 +90,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   const client = new ContainerdClient({
     address,
     namespace: config.containerdNamespace,
+    leaseLabels: { [LEASE_DATA_ROOT_LABEL]: config.dataRoot },
     logger: logger.child({ component: 'containerd-client' }),
   });
   try {
@@ -97,6 +100,13 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     if (!(err instanceof AlreadyExistsError))
       logger.warn({ err }, 'cannot ensure the containerd namespace yet');
   }
+  // what a killed previous run left: its leases, its temp mounts (nothing of this run exists yet)
+  const recoveryLog = logger.child({ component: 'recovery' });
+  await removeOwnLeases(client.leases, config.dataRoot, recoveryLog).catch((err: unknown) =>
+    recoveryLog.warn({ err }, 'recovery: cannot list leases yet'),
+  );
+  await useTempRoot(join(config.dataRoot, 'tmp'));
+  await clearTempRoot(join(config.dataRoot, 'tmp'), recoveryLog);
 
   const events = new EventsService({
     source: { subscribe: (filters, signal) => client.events.subscribe(filters, { signal, namespace: '' }) },

@@ -7,6 +7,7 @@
  * `/usr/bin/xz` as host root. The binaries are resolved from a fixed list of host directories,
  * not from PATH, for the same reason.
  */
+import { tiedCommand } from '../host/tied-spawn.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -67,7 +68,7 @@ class ProcessFilter extends Duplex {
     super();
     this.#what = what;
     this.#makeError = makeError;
-    this.#child = spawn(hostBinary(program), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#child = spawn(...tiedCommand(hostBinary(program), args), { stdio: ['pipe', 'pipe', 'pipe'] });
     const child = this.#child;
     child.stdout.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) child.stdout.pause();
@@ -342,7 +343,7 @@ class ProcessPipeline extends Readable {
       try {
         const out = i === stages.length - 1 && stdout ? stdout : 'pipe';
         const input = upstream ?? (stdin ? 'pipe' : 'ignore');
-        child = spawn(hostBinary(stage.program), stage.args, {
+        child = spawn(...tiedCommand(hostBinary(stage.program), stage.args), {
           stdio: [input, out, 'pipe'],
           ...(stage.user ? { uid: stage.user.uid, gid: stage.user.gid } : {}),
           ...(stage.cwd !== undefined ? { cwd: stage.cwd } : {}),

@@ -10,8 +10,8 @@
  * backpressure: nothing is buffered whole. Entries get a fixed mtime (epoch 0 by default) so
  * the same images always give the same bytes.
  */
-import { lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { makeTempDir } from '../host/temp-dirs.js';
+import { lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -305,7 +305,7 @@ export async function localImageArchive(
     const st = await lstat(path).catch(() => undefined);
     if (!st?.isFile() || st.size !== b.size) return undefined;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'ckptd-save-'));
+  const dir = await makeTempDir('ckptd-save-');
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });

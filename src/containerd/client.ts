@@ -32,6 +32,8 @@ export interface ContainerdClientOptions {
   channelOptions?: ChannelOptions;
   /** connection shares an existing channel; the client then does not own (close) it. */
   connection?: Connection;
+  /** leaseLabels go on every lease withLease creates (ckptd: its data root, to find its own after a crash). */
+  leaseLabels?: Record<string, string>;
 }
 
 /** WithLeaseOptions tune withLease. */
@@ -82,6 +84,7 @@ export class ContainerdClient {
   readonly #ownsConnection: boolean;
   readonly #logger: ContainerdLogger | undefined;
   readonly #defaults: CallContext;
+  readonly #leaseLabels: Record<string, string>;
   readonly #snapshotters = new Map<string, SnapshotService>();
 
   constructor(opts: ContainerdClientOptions) {
@@ -95,6 +98,7 @@ export class ContainerdClient {
     this.address = this.#conn.address;
     this.namespace = opts.namespace;
     this.#logger = opts.logger;
+    this.#leaseLabels = opts.leaseLabels ?? {};
     const d: CallContext = { namespace: opts.namespace };
     this.#defaults = d;
     this.version = new VersionService(this.#conn, d);
@@ -130,6 +134,7 @@ export class ContainerdClient {
       address: this.address,
       namespace,
       connection: this.#conn,
+      leaseLabels: this.#leaseLabels,
       ...(this.#logger ? { logger: this.#logger } : {}),
     });
   }
@@ -148,7 +153,7 @@ export class ContainerdClient {
     const namespace = outer.namespace ?? this.namespace;
     const id = `ckptd-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     const expireAt = new Date(Date.now() + (opts.expire ?? DEFAULT_LEASE_EXPIRE_MS));
-    const labels = { ...opts.labels, [GC_EXPIRE_LABEL]: rfc3339(expireAt) };
+    const labels = { ...this.#leaseLabels, ...opts.labels, [GC_EXPIRE_LABEL]: rfc3339(expireAt) };
     const createCtx: CallContext = { namespace };
     if (outer.signal) createCtx.signal = outer.signal;
     await this.leases.create(id, labels, createCtx);

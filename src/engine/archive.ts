@@ -18,18 +18,11 @@
  * another root), or a mount of its snapshot made by ckptd (read-only for GET/HEAD) for a
  * stopped one. Decompression runs the host's gzip/bzip2/xz/zstd (never the container's).
  */
+import { makeTempDir } from '../host/temp-dirs.js';
 import { ContainerLocks } from './container-locks.js';
 import { execFile } from 'node:child_process';
 import { constants, fstat, open, readFile } from 'node:fs';
-import {
-  mkdtemp,
-  open as openFile,
-  readFile as readFileAsync,
-  rmdir,
-  stat,
-  type FileHandle,
-} from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open as openFile, readFile as readFileAsync, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -542,7 +535,7 @@ async function withWritableRootfs<T>(
 ): Promise<T> {
   if (mounts.length !== 1) throw new InternalError(`cannot mount the rootfs: ${mounts.length} mounts`);
   const m = mounts[0]!;
-  const target = await mkdtemp(join(tmpdir(), 'ckptd-cp-'));
+  const target = await makeTempDir('ckptd-cp-');
   try {
     const bind = m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind');
     const args = bind

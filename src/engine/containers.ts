@@ -7,12 +7,13 @@
  * from containerd; exits are recorded by a Tasks.Wait watcher per running task and reconciled
  * when ckptd starts, so state survives a ckptd restart.
  */
+import { makeTempDir } from '../host/temp-dirs.js';
 import { TEMP_PREFIX, writeFileAtomic } from '../host/atomic-write.js';
 import { ContainerLocks } from './container-locks.js';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { access, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { hostname as osHostname, tmpdir } from 'node:os';
+import { access, mkdir, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type {
@@ -983,7 +984,7 @@ export class ContainerService implements ContainersBackend {
     const m = mounts[0];
     if (m === undefined || mounts.length !== 1)
       throw new InternalError('cannot read the image rootfs: unexpected mounts');
-    const target = await mkdtemp(join(tmpdir(), 'ckptd-rootfs-'));
+    const target = await makeTempDir('ckptd-rootfs-');
     try {
       const options = readOnlyOptions(m.options);
       if (m.type === 'bind') options.push('bind');

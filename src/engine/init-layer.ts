@@ -13,22 +13,10 @@
  * container's snapshot. A container created before init layers (its snapshot's parent is the
  * image's chain ID) works as before.
  */
+import { makeTempDir } from '../host/temp-dirs.js';
 import { execFile } from 'node:child_process';
-import {
-  chmod,
-  lstat,
-  mkdir,
-  mkdtemp,
-  open,
-  readFile,
-  rm,
-  rmdir,
-  stat,
-  symlink,
-  unlink,
-} from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ScopedRoot, at, splitPath } from '../archive/scoped-fs.js';
@@ -172,7 +160,7 @@ async function withWritableMount(
   const m = mounts[0];
   if (m === undefined || mounts.length !== 1)
     throw new InternalError('cannot mount the init layer: unexpected mounts');
-  const target = await mkdtemp(join(tmpdir(), 'ckptd-init-'));
+  const target = await makeTempDir('ckptd-init-');
   try {
     const workdir = m.options.find((o) => o.startsWith('workdir='))?.slice('workdir='.length);
     let volatile = false;

@@ -5,10 +5,10 @@
  * workdir are never shared), the overlay upperdir walked for changes, and GNU tar streaming
  * the mounted tree. No containerd calls here: the commit engine passes the mounts in.
  */
+import { makeTempDir } from '../host/temp-dirs.js';
 import { spawn, execFile } from 'node:child_process';
-import { lstat, mkdtemp, readdir, rmdir } from 'node:fs/promises';
+import { lstat, readdir, rmdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
@@ -115,7 +115,7 @@ export async function withReadOnlyRootfs<T>(
   mounts: readonly RootfsMount[],
   fn: (root: string) => Promise<T>,
 ): Promise<T> {
-  const target = await mkdtemp(join(tmpdir(), 'ckptd-rootfs-'));
+  const target = await makeTempDir('ckptd-rootfs-');
   try {
     await execFileP('mount', readOnlyMountArgs(mounts, target));
     try {
