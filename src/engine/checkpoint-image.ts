@@ -35,10 +35,10 @@ import {
   checkpointImageConfig,
   checkpointImageInfo,
   checkpointImageManifest,
+  checkCreateFields,
   criuVersionNumber,
   type CheckpointImageInfo,
 } from '../oci/checkpoint-image.js';
-import { checkCreateRequest, isZero } from '../oci/create-fields.js';
 import { sha256Digest } from '../oci/digest.js';
 import { layerLabels, manifestGcLabels } from '../oci/manifest.js';
 import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
@@ -65,23 +65,6 @@ export const IMAGE_CHECKPOINT = 'image';
 const PENDING_FILE = 'checkpoint-image.json';
 /** CHECKPOINT_IMAGE_LEASE_MS bounds how long a crashed checkpoint-image write keeps its content. */
 const CHECKPOINT_IMAGE_LEASE_MS = 60 * 60 * 1000;
-
-/**
- * CREATE_FIELDS_ALLOWED are the create-body fields a container from a checkpoint image takes:
- * the image, the caller's HostConfig (confinement, limits, binds, network: checked by create's
- * rules, then CRIU's images against the spec built from it) and the attach flags (the client's
- * business), endpoint entries without settings. Every other Config field describes a process to start, and the process is the
- * checkpoint's: set, it is refused rather than dropped.
- */
-const CREATE_FIELDS_ALLOWED = new Set([
-  'Image',
-  'HostConfig',
-  // endpoint entries without settings (checked by create's rules): all the none and host networks take
-  'NetworkingConfig',
-  'AttachStdin',
-  'AttachStdout',
-  'AttachStderr',
-]);
 
 /** PullImage fetches an image from its registry (wired once the registry client exists). */
 export type PullImage = (ref: string, signal?: AbortSignal) => Promise<void>;
@@ -460,25 +443,6 @@ export class CheckpointImageService implements CheckpointImageBackend {
       throw err;
     }
     return { Id: id };
-  }
-}
-
-/**
- * checkCreateFields refuses the create-body fields a checkpoint image cannot honour (the process
- * is restored, not started): everything set but the image, HostConfig and the attach flags.
- */
-export function checkCreateFields(req: Record<string, unknown>): void {
-  // first the rules of any create (unknown fields, values ckptd cannot apply, endpoint settings)
-  checkCreateRequest({ ...req });
-  const refused: string[] = [];
-  for (const [k, v] of Object.entries(req)) {
-    if (CREATE_FIELDS_ALLOWED.has(k)) continue;
-    if (!isZero(k, v)) refused.push(k);
-  }
-  if (refused.length > 0) {
-    throw new InvalidArgumentError(
-      `${refused.join(', ')}: cannot be set on a container created from a checkpoint image (its process is restored as it was checkpointed; only the name and HostConfig apply)`,
-    );
   }
 }
 

@@ -7,6 +7,8 @@
  * `io.kubernetes.cri-o.annotations.checkpoint.name`). Both annotation sets are written so that
  * either reader recognises ckptd's images; either set is accepted on reading. No I/O.
  */
+import { InvalidArgumentError } from '../errors/index.js';
+import { checkCreateRequest, isZero } from './create-fields.js';
 import { sha256Digest, type Digest } from './digest.js';
 import type { ImageConfig, ImageManifest } from './image-config.js';
 import type { BuiltManifest } from './manifest.js';
@@ -186,4 +188,40 @@ export function criuVersionNumber(text: string): string {
   const m = /Version:\s*(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
   if (!m) return '';
   return String(Number(m[1]) * 10000 + Number(m[2]) * 100 + Number(m[3] ?? 0));
+}
+
+/**
+ * CREATE_FIELDS_ALLOWED are the create-body fields a container from a checkpoint image takes:
+ * the image, the caller's HostConfig (confinement, limits, binds, network: checked by create's
+ * rules, then CRIU's images against the spec built from it) and the attach flags (the client's
+ * business), endpoint entries without settings. Every other Config field describes a process to start, and the process is the
+ * checkpoint's: set, it is refused rather than dropped.
+ */
+const CREATE_FIELDS_ALLOWED = new Set([
+  'Image',
+  'HostConfig',
+  // endpoint entries without settings (checked by create's rules): all the none and host networks take
+  'NetworkingConfig',
+  'AttachStdin',
+  'AttachStdout',
+  'AttachStderr',
+]);
+
+/**
+ * checkCreateFields refuses the create-body fields a checkpoint image cannot honour (the process
+ * is restored, not started): everything set but the image, HostConfig and the attach flags.
+ */
+export function checkCreateFields(req: Record<string, unknown>): void {
+  // first the rules of any create (unknown fields, values ckptd cannot apply, endpoint settings)
+  checkCreateRequest({ ...req });
+  const refused: string[] = [];
+  for (const [k, v] of Object.entries(req)) {
+    if (CREATE_FIELDS_ALLOWED.has(k)) continue;
+    if (!isZero(k, v)) refused.push(k);
+  }
+  if (refused.length > 0) {
+    throw new InvalidArgumentError(
+      `${refused.join(', ')}: cannot be set on a container created from a checkpoint image (its process is restored as it was checkpointed; only the name and HostConfig apply)`,
+    );
+  }
 }
