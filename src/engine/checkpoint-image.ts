@@ -29,7 +29,13 @@ import { promisify } from 'node:util';
 import { extractCheckpointArchive } from '../archive/checkpoint-archive.js';
 import { compressStream } from '../archive/compression.js';
 import type { CallContext, ContainerdClient } from '../containerd/index.js';
-import { InvalidArgumentError, NotFoundError, isEngineError, wrapError } from '../errors/index.js';
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  isEngineError,
+  wrapError,
+} from '../errors/index.js';
 import {
   checkpointImageAnnotations,
   checkpointImageConfig,
@@ -328,7 +334,13 @@ export class CheckpointImageService implements CheckpointImageBackend {
     if (found === undefined) return undefined;
     checkCreateFields(req as Record<string, unknown>);
     const hostConfig = (req.HostConfig ?? {}) as Record<string, unknown>;
-    const id = await this.#createFrom(found, ref, { ...(name ? { name } : {}), hostConfig }, signal);
+    const id = await this.#createFrom(
+      found,
+      ref,
+      { ...(name ? { name } : {}), hostConfig },
+      signal,
+      'create',
+    );
     return { Id: id, Warnings: [] };
   }
 
@@ -336,7 +348,8 @@ export class CheckpointImageService implements CheckpointImageBackend {
     found: { image: ResolvedImage; info: CheckpointImageInfo },
     ref: string,
     opts: Pick<RestoreOptions, 'name' | 'hostConfig' | 'ignoreRootfs'>,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    via: 'create' | 'restore',
   ): Promise<string> {
     const { image, info } = found;
     const layers = image.manifest.layers;
@@ -345,7 +358,7 @@ export class CheckpointImageService implements CheckpointImageBackend {
         `${ref} is not a valid checkpoint image: it has ${layers.length} layers (a checkpoint image has one)`,
       );
     }
-    await this.#ensureBaseImage(info, signal);
+    await this.#ensureBaseImage(info, signal, via);
     const staging = this.#o.checkpoints.stagingDir;
     await mkdir(staging, { recursive: true, mode: 0o700 });
     // the layer is unpacked by nobody in `staging`: nobody else may reach it through here
@@ -374,7 +387,11 @@ export class CheckpointImageService implements CheckpointImageBackend {
    * name), pulling it through the wired pullImage when it is not. An image that names none is
    * left to the checkpoint's config.dump (checked again at create).
    */
-  async #ensureBaseImage(info: CheckpointImageInfo, signal?: AbortSignal): Promise<void> {
+  async #ensureBaseImage(
+    info: CheckpointImageInfo,
+    signal: AbortSignal | undefined,
+    via: 'create' | 'restore',
+  ): Promise<void> {
     const candidates = [info.rootfsImageId, info.rootfsImageName].filter((s) => s !== '');
     if (candidates.length === 0) return;
     for (const c of candidates) {
@@ -385,7 +402,10 @@ export class CheckpointImageService implements CheckpointImageBackend {
       await this.#o.pullImage(info.rootfsImageName, signal);
       if (await this.#has(info.rootfsImageName, signal)) return;
     }
-    throw new NotFoundError(`base image ${familiarName(wanted)} not found; pull it first`);
+    const msg = `base image ${familiarName(wanted)} not found; pull it first`;
+    // A create answers 400, not 404: the docker CLI takes a 404 from create for "the image you
+    // named is missing" and would pull the checkpoint image itself.
+    throw via === 'create' ? new FailedPreconditionError(msg) : new NotFoundError(msg);
   }
 
   async #has(ref: string, signal?: AbortSignal): Promise<boolean> {
@@ -431,7 +451,7 @@ export class CheckpointImageService implements CheckpointImageBackend {
         `image: ${image} is not a checkpoint image (no io.podman.annotations.checkpoint.* or io.kubernetes.cri-o.annotations.checkpoint.* annotations)`,
       );
     }
-    const id = await this.#createFrom(found, image, opts, signal);
+    const id = await this.#createFrom(found, image, opts, signal, 'restore');
     try {
       await this.startPending(id, undefined, signal);
     } catch (err) {
