@@ -60,6 +60,7 @@ import type {
   CreateContainerRequest,
   CreateContainerResponse,
   StartOptions,
+  StopOptions,
 } from './containers.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
 
@@ -499,12 +500,13 @@ export interface CheckpointImageCreateStart {
     platform?: string,
   ): Promise<CreateContainerResponse>;
   containerStart(ref: string, signal?: AbortSignal, opts?: StartOptions): Promise<void>;
+  containerRestart(ref: string, opts?: StopOptions, signal?: AbortSignal): Promise<void>;
 }
 
 /**
  * withCheckpointImages returns `containers` with create and start extended for checkpoint images
  * (as CRI-O's CreateContainer/StartContainer): a create whose image is a checkpoint image makes
- * the container from the checkpoint, and its first start restores it. Everything else is
+ * the container from the checkpoint, and its first start (or restart) restores it. Everything else is
  * `containers` itself, bound.
  */
 export function withCheckpointImages<T extends CheckpointImageCreateStart>(
@@ -528,6 +530,13 @@ export function withCheckpointImages<T extends CheckpointImageCreateStart>(
         return async (ref: string, signal?: AbortSignal, opts?: StartOptions) => {
           if (await service.startPending(ref, opts, signal)) return;
           await target.containerStart(ref, signal, opts);
+        };
+      }
+      if (prop === 'containerRestart') {
+        // a restart of a never-started container is its first start (dockerd: stop is a no-op)
+        return async (ref: string, opts?: StopOptions, signal?: AbortSignal) => {
+          if (await service.startPending(ref, undefined, signal)) return;
+          await target.containerRestart(ref, opts, signal);
         };
       }
       const v: unknown = Reflect.get(target, prop, target);

@@ -268,11 +268,11 @@ describe('checkpoints as images', { timeout: 15 * 60_000 }, () => {
 
   test('restore?image=&name= restores a new container; fields a restore cannot honour are refused, nothing left', async () => {
     await runCounter(a, 'src3');
-    await checkpointImage(a, 'src3', 'ckpt/counter:v3', '&leaveRunning=1');
     const at = await counter(a, 'src3');
+    await checkpointImage(a, 'src3', 'ckpt/counter:v3');
     const r = await call(a.d.socket, 'POST', '/containers/ignored/restore?image=ckpt/counter:v3&name=rest3');
     assert.equal(r.status, 201, r.body);
-    assert.ok((await counter(a, 'rest3')) >= at - 30); // checkpointed just before `at` was read
+    assert.ok((await counter(a, 'rest3')) >= at, 'continued');
     assert.equal((await docker(a, 'exec', 'rest3', 'cat', '/data.txt')).trim(), 'src3-data');
 
     const before1 = await names(a);
@@ -300,7 +300,7 @@ describe('checkpoints as images', { timeout: 15 * 60_000 }, () => {
     await docker(a, 'rm', '-f', 'src3', 'rest3');
   });
 
-  test('a checkpoint image moves to a second ckptd by docker save | docker load and continues there; without its base image: 404', async () => {
+  test('a checkpoint image moves to a second ckptd by docker save | docker load and continues there; without its base image it is refused (pull it first)', async () => {
     await runCounter(a, 'mig');
     await checkpointImage(a, 'mig', 'ckpt/mig:v1');
     const path = join(work, 'mig.tar');
