@@ -37,8 +37,9 @@ mig_wait_mem() {
 # ts_secs RFC3339NANO -> epoch seconds with fraction
 ts_secs() { local t=$1; local base=${t%%.*} frac=${t#*.}; frac=${frac%Z}; frac=${frac%%[+-]*}
   echo "$(date -u -d "${base/T/ } UTC" +%s).${frac}"; }
-last_ts() { $1 logs -t "$2" 2>&1 | tail -1 | awk '{print $1}'; }
-first_ts() { $1 logs -t "$2" 2>&1 | head -1 | awk '{print $1}'; }
+# (awk reads to the end: an early exit would SIGPIPE the CLI, fatal under pipefail)
+last_ts() { $1 logs -t "$2" 2>&1 | awk 'END {print $1}'; }
+first_ts() { $1 logs -t "$2" 2>&1 | awk 'NR == 1 {print $1}'; }
 
 declare -a mig_tot=() mig_down=() pm_tot=() pm_down=()
 for i in $(seq 1 "$RUNS"); do
@@ -84,7 +85,7 @@ if [ "$PEERS" = 1 ] && command -v podman >/dev/null; then
     t1=$(now)
     if [ $ok = 0 ]; then log "podman migration failed (see podman-mig.log): podman row skipped"; pm_tot=(); break; fi
     sleep 1
-    a=$(last_ts "$PMA" mig); b=$(first_ts "$PMB" "$($PMB ps -q | head -1)")
+    a=$(last_ts "$PMA" mig); b=$(first_ts "$PMB" "$($PMB ps -q | awk 'NR == 1')")
     pm_tot+=("$(echo "$t1 - $t0" | bc -l)")
     pm_down+=("$(echo "$(ts_secs "$b") - $(ts_secs "$a")" | bc -l)")
     log "migration podman run $i: total ${pm_tot[-1]} s, downtime ${pm_down[-1]} s"
