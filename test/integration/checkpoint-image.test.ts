@@ -274,6 +274,11 @@ describe('checkpoints as images', { timeout: 15 * 60_000 }, () => {
     assert.equal(r.status, 201, r.body);
     assert.ok((await counter(a, 'rest3')) >= at, 'continued');
     assert.equal((await docker(a, 'exec', 'rest3', 'cat', '/data.txt')).trim(), 'src3-data');
+    // a restart of a never-started container is its first start: it restores too
+    await docker(a, 'create', '--name', 'restart3', 'ckpt/counter:v3');
+    await docker(a, 'restart', 'restart3');
+    assert.ok((await counter(a, 'restart3')) >= at, 'restart restored');
+    await docker(a, 'rm', '-f', 'restart3');
 
     const before1 = await names(a);
     const refused = await call(a.d.socket, 'POST', '/containers/create?name=bad3', {
