@@ -22,6 +22,11 @@
 # installed from Debian if missing); medians of BENCH_RUNS; ckptd's VmHWM while streaming the
 # biggest export. BENCH_CASES selects case groups (default "api commit export checkpoint"):
 #   BENCH_CASES=checkpoint BENCH_CKPT_SIZES="16 256" BENCH_OUT=/tmp/ckbench npm run bench
+# Migration (issue 13, case group `migration`, not in the default set): a process holding
+# BENCH_MIG_MIB (256) MiB moved from one ckptd+containerd to a second one through a checkpoint
+# image (checkpoint?image= | docker save | docker load | docker run), total time and downtime, vs
+# podman 4.3's checkpoint --create-image / save / load / restore between two podman roots:
+#   BENCH_CASES=migration BENCH_RUNS=3 npm run bench
 # BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,7 +103,7 @@ RUNS=${BENCH_RUNS:-3}
 BIMG=ckptd-bench/busybox:latest
 # the test image; with /memhog (static, from the perf anchors) for the checkpoint cases
 MEMHOG_SRC=${BENCH_MEMHOG_SRC:-/work/shared/bench-anchors/memhog.c}
-if case_on checkpoint; then
+if case_on checkpoint || case_on migration; then
   gcc -static -O2 -o "$W/memhog" "$MEMHOG_SRC"
   node --import tsx bench/mkimage.ts "$W/img.tar" "$W/memhog"
 else
@@ -251,3 +256,4 @@ if case_on save || case_on cp; then
 fi
 
 if case_on checkpoint; then . bench/checkpoint.sh; fi
+if case_on migration; then . bench/migration.sh; fi

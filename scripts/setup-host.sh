@@ -24,9 +24,10 @@ log() { printf '[setup-host] %s\n' "$*" >&2; }
 if [ "$(id -u)" != 0 ]; then
   log "must run as root"; exit 1
 fi
+# podman: only as the peer of the checkpoint-image interop tests and the migration bench (no service is started)
 
 need_pkgs=()
-for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker tini openssl; do
+for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker tini openssl podman; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 

@@ -9,6 +9,7 @@ import { ContainerdClient } from './containerd/index.js';
 import { ArchiveService, localContentStore } from './engine/archive.js';
 import { CommitService } from './engine/commit.js';
 import { CheckpointService } from './engine/checkpoint.js';
+import { CheckpointImageService, withCheckpointImages } from './engine/checkpoint-image.js';
 import { ContainerService } from './engine/containers.js';
 import { EventsService } from './engine/events.js';
 import { ContainerIOService } from './engine/io/container-io.js';
@@ -180,7 +181,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     logger: logger.child({ component: 'containers' }),
   });
   routes.push((app) => {
-    registerContainersRoutes(app, containers);
+    // create/start of a checkpoint image restore it (checkpoint images, below)
+    registerContainersRoutes(app, withCheckpointImages(containers, checkpointImages));
     app.addHook('onReady', async () => containers.init());
     app.addHook('onClose', async () => containers.close());
   });
@@ -233,7 +235,18 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   });
   await checkpoints.clearStaging();
   containers.useCheckpointStarter((ref, opts, signal) => checkpoints.startFromCheckpoint(ref, opts, signal));
-  routes.push((app) => registerCheckpointRoutes(app, checkpoints));
+  // checkpoints as OCI images (Podman/CRI-O layout); pullImage is wired once a registry client exists
+  const checkpointImages = new CheckpointImageService({
+    client,
+    checkpoints,
+    containers,
+    images,
+    dataRoot: config.dataRoot,
+    version: CKPTD_VERSION,
+    cgroupVersion: facts.cgroupVersion === '2' ? '2' : '1',
+    logger: logger.child({ component: 'checkpoint-image' }),
+  });
+  routes.push((app) => registerCheckpointRoutes(app, checkpoints, checkpointImages));
   // ---- archives: cp, save (issue 6) ----
   // docker cp works on the container's root through pinned descriptors, paused (the pause
   // holds are shared with commit); docker save has tar send the blob files of containerd's

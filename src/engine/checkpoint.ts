@@ -744,6 +744,80 @@ export class CheckpointService implements CheckpointBackend {
     signal?: AbortSignal,
   ): Promise<RestoreResult> {
     const t0 = performance.now();
+    const { id, image, from, deleted } = await this.#createNew(ckDir, opts, source, signal);
+    const c0 = performance.now();
+    try {
+      if (!opts.ignoreRootfs) await this.#applyRootfs(id, ckDir, deleted, signal);
+      const r0 = performance.now();
+      const criu = await this.#restoreTask(id, ckDir);
+      await this.#o.containers.noteCheckpoint(id, 'restored');
+      const info = await this.#o.containers.containerInspect(id, signal);
+      this.#o.events?.publish('container', 'restore', id, {
+        name: info.Name.replace(/^\//, ''),
+        image,
+        ...(from ? { from } : {}),
+      });
+      return {
+        Id: id,
+        stats: {
+          ...(criu ? { criu } : {}),
+          createDurationMs: round(c0 - t0),
+          rootfsDurationMs: round(r0 - c0),
+          restoreDurationMs: round(performance.now() - r0),
+          totalDurationMs: round(performance.now() - t0),
+        },
+      };
+    } catch (err) {
+      await this.#removeFailed(id);
+      throw isEngineError(err) ? err : wrapError('restore', err);
+    }
+  }
+
+  /**
+   * createFromCheckpoint creates a new container from the unpacked checkpoint `ckDir` exactly as
+   * an import would (same create request, same rules) and applies its rootfs diff, without
+   * restoring the task: the checkpoint directory becomes the container's checkpoint `checkpoint`
+   * (moved), which a later in-place restore (`start?checkpoint=`) runs through the same trust
+   * checks. On failure the new container is removed. Returns the new container's ID.
+   */
+  async createFromCheckpoint(
+    ckDir: string,
+    checkpoint: string,
+    opts: RestoreOptions,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const name = validateCheckpointId(checkpoint);
+    const { id, deleted } = await this.#createNew(ckDir, opts, undefined, signal);
+    try {
+      if (!opts.ignoreRootfs) await this.#applyRootfs(id, ckDir, deleted, signal);
+      const dest = this.#checkpointsDir(id, undefined);
+      await mkdir(dest, { recursive: true, mode: 0o700 });
+      await rename(ckDir, join(dest, name));
+      return id;
+    } catch (err) {
+      await this.#removeFailed(id);
+      throw isEngineError(err) ? err : wrapError('create from checkpoint', err);
+    }
+  }
+
+  async #removeFailed(id: string): Promise<void> {
+    await this.#o.containers
+      .containerRemove(id, { force: true })
+      .catch((e: unknown) =>
+        this.#o.logger?.warn({ err: e, id }, 'removing the container of a failed restore failed'),
+      );
+  }
+
+  /**
+   * #createNew checks an unpacked checkpoint's metadata, finds its base image here and creates
+   * the new container from it (#createRequest); nothing of the checkpoint is applied yet.
+   */
+  async #createNew(
+    ckDir: string,
+    opts: RestoreOptions,
+    source: ContainerInspect | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ id: string; image: string; from: string; deleted: string[] }> {
     const configText = await readBounded(join(ckDir, 'config.dump'));
     if (configText === undefined)
       throw new InvalidArgumentError('invalid checkpoint: config.dump is missing');
@@ -796,37 +870,7 @@ export class CheckpointService implements CheckpointBackend {
 
     const req = this.#createRequest(docker, ckDir, image, source, opts.hostConfig);
     const created = await this.#o.containers.containerCreate(opts.name || undefined, await req, signal);
-    const id = created.Id;
-    const c0 = performance.now();
-    try {
-      if (!opts.ignoreRootfs) await this.#applyRootfs(id, ckDir, deleted, signal);
-      const r0 = performance.now();
-      const criu = await this.#restoreTask(id, ckDir);
-      await this.#o.containers.noteCheckpoint(id, 'restored');
-      const info = await this.#o.containers.containerInspect(id, signal);
-      this.#o.events?.publish('container', 'restore', id, {
-        name: info.Name.replace(/^\//, ''),
-        image,
-        ...(config.name ? { from: str(config.name) } : {}),
-      });
-      return {
-        Id: id,
-        stats: {
-          ...(criu ? { criu } : {}),
-          createDurationMs: round(c0 - t0),
-          rootfsDurationMs: round(r0 - c0),
-          restoreDurationMs: round(performance.now() - r0),
-          totalDurationMs: round(performance.now() - t0),
-        },
-      };
-    } catch (err) {
-      await this.#o.containers
-        .containerRemove(id, { force: true })
-        .catch((e: unknown) =>
-          this.#o.logger?.warn({ err: e, id }, 'removing the container of a failed restore failed'),
-        );
-      throw isEngineError(err) ? err : wrapError('restore', err);
-    }
+    return { id: created.Id, image, from: str(config.name), deleted };
   }
 
   async #sameImage(name: string, id: string, signal?: AbortSignal): Promise<boolean> {

@@ -33,6 +33,7 @@ import {
   type ImageManifest,
 } from '../oci/image-config.js';
 import { DANGLING_IMAGE_PREFIX, LABEL_IMAGE_REF, LABEL_SNAPSHOT_REF } from '../oci/labels.js';
+import { checkpointImageInfo } from '../oci/checkpoint-image.js';
 import { buildManifest, chainIds, configGcLabels, layerLabels, manifestGcLabels } from '../oci/manifest.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import {
@@ -262,8 +263,10 @@ export class ImageService implements ImagesBackend {
       }
     }
     const diffIds = image.layers.map((l) => l.diffId);
-    const chain = chainIds(diffIds);
-    await this.#unpack(manifest, diffIds, ctx);
+    // a checkpoint image's layer is never a rootfs (a create from it restores the checkpoint
+    // instead): unpacking it would only write the CRIU images a second time
+    const chain = checkpointImageInfo(manifest) ? [] : chainIds(diffIds);
+    if (chain.length > 0) await this.#unpack(manifest, diffIds, ctx);
     // Labels last: the snapshot chain they name now exists.
     for (const layer of image.layers) await this.#labelContent(layer.digest, layerLabels(layer.diffId), ctx);
     const top = chain[chain.length - 1];

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CompressionKind } from '../../archive/compression.js';
 import type { CheckpointBackend } from '../../engine/checkpoint.js';
+import type { CheckpointImageBackend } from '../../engine/checkpoint-image.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { firstValue, parseBool } from '../params.js';
 import { sendProgramOutput } from '../stream.js';
@@ -39,7 +40,10 @@ function parseCompress(v: unknown): 'none' | 'gzip' | 'zstd' {
 const opt = (k: string, v: string | undefined): Record<string, string> => (v ? { [k]: v } : {});
 
 /** checkpointHandlers binds the checkpoint handlers to a backend. */
-export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandlers {
+export function checkpointHandlers(
+  backend: CheckpointBackend,
+  images?: CheckpointImageBackend,
+): CheckpointHandlers {
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const q = (request: FastifyRequest) => request.query as Query;
   return {
@@ -92,6 +96,26 @@ export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandle
         ignoreRootfs: parseBool(query.ignoreRootfs),
       };
       const printStats = parseBool(query.printStats);
+      const image = firstValue(query.image);
+      if (image !== undefined && image !== '') {
+        if (images === undefined)
+          throw new InvalidArgumentError('image: checkpoint images are not available');
+        if (parseBool(query.export)) throw new InvalidArgumentError('image: cannot be combined with export');
+        if (firstValue(query.dir)) throw new InvalidArgumentError('image: cannot be combined with dir');
+        const c = firstValue(query.compress);
+        const compress = c === undefined || c === '' ? 'none' : parseCompress(c);
+        const res = await images.checkpointToImage(
+          id(request),
+          { ...opts, image, compress },
+          request.abortSignal,
+        );
+        void reply.code(201);
+        return {
+          Id: res.id,
+          Image: res.imageId,
+          ...(printStats ? { Stats: res.stats } : {}),
+        };
+      }
       if (!parseBool(query.export)) {
         if (opts.name === undefined) throw new InvalidArgumentError('name is required (or export=true)');
         const res = await backend.checkpointCreate(id(request), opts, request.abortSignal);
@@ -144,13 +168,40 @@ export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandle
           'tcpEstablished: restoring established TCP connections is not supported (containerd 1.6 passes no such option to runc restore)',
         );
       }
-      if (hostConfig !== undefined && !firstValue(query.name) && !parseBool(query.import)) {
+      if (
+        hostConfig !== undefined &&
+        !firstValue(query.name) &&
+        !parseBool(query.import) &&
+        !firstValue(query.image)
+      ) {
         throw new InvalidArgumentError(
-          'hostConfig: only a restore into a new container (name or import) takes a HostConfig',
+          'hostConfig: only a restore into a new container (name, import or image) takes a HostConfig',
         );
       }
       const restoreOpts = { ...opts, ...(hostConfig !== undefined ? { hostConfig } : {}) };
       const printStats = parseBool(query.printStats);
+      const image = firstValue(query.image);
+      if (image !== undefined && image !== '') {
+        // like import, `{id}` is not used: the image is the source, the container is new
+        if (images === undefined)
+          throw new InvalidArgumentError('image: checkpoint images are not available');
+        for (const k of ['import', 'checkpoint', 'dir', 'keep'] as const) {
+          if (k === 'import' || k === 'keep' ? parseBool(query[k]) : firstValue(query[k])) {
+            throw new InvalidArgumentError(`${k}: cannot be combined with image`);
+          }
+        }
+        const res = await images.restoreFromImage(
+          image,
+          {
+            ...opt('name', firstValue(query.name)),
+            ignoreRootfs: opts.ignoreRootfs,
+            ...(hostConfig !== undefined ? { hostConfig } : {}),
+          },
+          request.abortSignal,
+        );
+        void reply.code(201);
+        return { Id: res.Id };
+      }
       let res;
       if (parseBool(query.import)) {
         const body = request.body as unknown;

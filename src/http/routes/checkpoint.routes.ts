@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { CheckpointBackend } from '../../engine/checkpoint.js';
+import type { CheckpointImageBackend } from '../../engine/checkpoint-image.js';
 import { checkpointHandlers, type CheckpointHandlers } from './checkpoint.handlers.js';
 import {
   checkpointCreateSchema,
@@ -52,6 +53,10 @@ export function checkpointRoutes(h: CheckpointHandlers): RouteOptions[] {
 }
 
 /** registerCheckpointRoutes adds the checkpoint routes, backed by `backend`, to `app`. */
-export function registerCheckpointRoutes(app: FastifyInstance, backend: CheckpointBackend): void {
-  for (const route of checkpointRoutes(checkpointHandlers(backend))) app.route(route);
+export function registerCheckpointRoutes(
+  app: FastifyInstance,
+  backend: CheckpointBackend,
+  images?: CheckpointImageBackend,
+): void {
+  for (const route of checkpointRoutes(checkpointHandlers(backend, images))) app.route(route);
 }

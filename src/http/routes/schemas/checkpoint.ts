@@ -122,10 +122,17 @@ export const containerCheckpointSchema = {
       fileLocks: { type: 'string', description: 'Checkpoint file locks' },
       ignoreRootfs: { type: 'string', description: 'Do not capture the rootfs changes' },
       export: { type: 'string', description: 'Stream the checkpoint archive as the response body' },
+      image: {
+        type: 'string',
+        description:
+          'Write the checkpoint as an OCI image tagged with this reference (Podman `--create-image` layout: one layer ' +
+          'holding the archive content, io.podman.annotations.checkpoint.* and io.kubernetes.cri-o.annotations.checkpoint.* ' +
+          'manifest annotations); `docker run`/`docker create` of it, or restore?image=, restores it',
+      },
       compress: {
         type: 'string',
         enum: ['zstd', 'gzip', 'none'],
-        description: 'Archive compression (default zstd)',
+        description: 'Archive compression (default zstd; for image= the layer compression, default none)',
       },
       printStats: { type: 'string', description: "Return CRIU's dump statistics" },
     },
@@ -145,6 +152,7 @@ export const containerCheckpointSchema = {
       properties: {
         Id: { type: 'string' },
         Name: { type: 'string' },
+        Image: { type: 'string', description: 'ID of the checkpoint image (image=)' },
         Stats: {
           type: 'object',
           properties: {
@@ -153,6 +161,7 @@ export const containerCheckpointSchema = {
             rootfsDiffDurationMs: { type: 'number' },
             rootfsDiffBytes: { type: 'number' },
             totalDurationMs: { type: 'number' },
+            imageDurationMs: { type: 'number' },
           },
         },
       },
@@ -189,6 +198,12 @@ export const containerRestoreSchema = {
           'Absolute parent directory of the checkpoint, under the data root or a `--checkpoint-dirs` directory (403 otherwise)',
       },
       import: { type: 'string', description: 'The body is a checkpoint archive' },
+      image: {
+        type: 'string',
+        description:
+          'Restore a new container from this checkpoint image (ckptd, Podman or CRI-O layout; `{id}` is ignored, as with ' +
+          'import); its base image must exist here; same checks as an import',
+      },
       name: { type: 'string', description: 'Restore into a new container with this name' },
       tcpEstablished: {
         type: 'string',
