@@ -223,6 +223,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     images,
     events,
     dataRoot: config.dataRoot,
+    volumes,
     checkpointDirs: config.checkpointDirs,
     logger: logger.child({ component: 'checkpoint' }),
   });

@@ -75,6 +75,17 @@ import {
   type CriuDumpStats,
   type CriuRestoreStats,
 } from './criu-stats.js';
+import {
+  checkpointVolumes,
+  CHECKPOINT_VOLUMES_DIR,
+  exportVolumes,
+  importVolumes,
+  parseCheckpointVolumes,
+  removeVolumes,
+  type CheckpointVolume,
+  type ImportedVolumes,
+} from './volumes/checkpoint-volumes.js';
+import type { VolumeService } from './volumes/store.js';
 
 const execFileP = promisify(execFile);
 
@@ -100,6 +111,8 @@ export interface CheckpointCreateOptions {
   fileLocks?: boolean;
   /** ignoreRootfs skips the rootfs diff. */
   ignoreRootfs?: boolean;
+  /** ignoreVolumes leaves the container's volumes out of an export (podman --ignore-volumes). */
+  ignoreVolumes?: boolean;
 }
 
 /** CheckpointResult describes a checkpoint just taken. */
@@ -150,6 +163,8 @@ export interface RestoreOptions {
   ignoreRootfs?: boolean;
   /** keep keeps an imported checkpoint as a checkpoint of the new container. */
   keep?: boolean;
+  /** ignoreVolumes: an import makes the archive's volumes empty, without their content. */
+  ignoreVolumes?: boolean;
   /**
    * hostConfig is the caller's HostConfig for a new container (import or `name`): the only way
    * host settings (limits, capabilities, binds, network) reach an imported container, checked by
@@ -236,6 +251,8 @@ export interface CheckpointServiceOptions {
   images: Pick<ImageResolver, 'resolveImage'>;
   events?: CheckpointEvents;
   dataRoot: string;
+  /** volumes is the volume store: exports carry the container's volumes, imports restore them. */
+  volumes?: VolumeService;
   /** checkpointDirs are the host directories besides the data root a caller's `dir` may name. */
   checkpointDirs?: readonly string[];
   logger?: {
@@ -267,6 +284,8 @@ export interface CkptdDump {
   Config: Record<string, unknown>;
   HostConfig: Record<string, unknown>;
   Image: string;
+  /** Volumes are the container's volumes (their content in `volumes/<Name>.tar` of an export). */
+  Volumes?: CheckpointVolume[];
 }
 
 function runningState(i: ContainerInspect): boolean {
@@ -378,11 +397,15 @@ export class CheckpointService implements CheckpointBackend {
       throw err;
     }
     let scratch: string | undefined;
+    // a stored checkpoint keeps no copy of the volumes: they were packed for this export only
+    const volumesDir = name !== undefined ? join(result.dir, CHECKPOINT_VOLUMES_DIR) : undefined;
     const cleanup = () => {
-      for (const d of [temporary, scratch]) if (d) void rm(d, { recursive: true, force: true });
+      for (const d of [temporary, scratch, volumesDir]) if (d) void rm(d, { recursive: true, force: true });
     };
     let source: ArchiveSource;
     try {
+      if (this.#o.volumes && !opts.ignoreVolumes)
+        await exportVolumes(this.#o.volumes, checkpointVolumes(this.#o.volumes, c.Mounts), result.dir);
       await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
       scratch = await mkdtemp(join(this.stagingDir, 'pack-'));
       source = await packCheckpointDir(result.dir, {
@@ -459,6 +482,7 @@ export class CheckpointService implements CheckpointBackend {
         Config: c.Config,
         HostConfig: c.HostConfig,
         Image: c.Image,
+        ...(this.#o.volumes ? { Volumes: checkpointVolumes(this.#o.volumes, c.Mounts) } : {}),
       };
       await writeFile(join(ckDir, 'spec.dump'), JSON.stringify(spec));
       await writeFile(join(ckDir, CKPTD_DUMP), JSON.stringify(ckptdDump));
@@ -790,8 +814,34 @@ export class CheckpointService implements CheckpointBackend {
     if (image === undefined)
       throw new NotFoundError(`No such image: ${imageName || imageId || '(none named by the checkpoint)'}`);
 
-    const req = this.#createRequest(docker, ckDir, image, source, opts.hostConfig);
-    const created = await this.#o.containers.containerCreate(opts.name || undefined, await req, signal);
+    const req = await this.#createRequest(docker, ckDir, image, source, opts.hostConfig);
+    // an import's volumes: new volumes with the archive's content (checked before any work)
+    let imported: ImportedVolumes = { mounts: [], created: [] };
+    const archiveVolumes = source === undefined ? parseCheckpointVolumes(docker?.Volumes) : [];
+    if (archiveVolumes.length > 0) {
+      if (this.#o.volumes === undefined)
+        throw new InvalidArgumentError('the checkpoint has volumes and ckptd has no volume store');
+      imported = await importVolumes(
+        this.#o.volumes,
+        ckDir,
+        archiveVolumes,
+        opts.hostConfig ?? {},
+        opts.ignoreVolumes === true,
+        signal ?? new AbortController().signal,
+      );
+      const hc = (req.HostConfig ?? {}) as Record<string, unknown>;
+      req.HostConfig = {
+        ...hc,
+        Mounts: [...(Array.isArray(hc.Mounts) ? hc.Mounts : []), ...imported.mounts],
+      };
+    }
+    let created: CreateContainerResponse;
+    try {
+      created = await this.#o.containers.containerCreate(opts.name || undefined, req, signal);
+    } catch (err) {
+      if (this.#o.volumes) await removeVolumes(this.#o.volumes, imported.created);
+      throw err;
+    }
     const id = created.Id;
     const c0 = performance.now();
     try {
@@ -821,6 +871,7 @@ export class CheckpointService implements CheckpointBackend {
         .catch((e: unknown) =>
           this.#o.logger?.warn({ err: e, id }, 'removing the container of a failed restore failed'),
         );
+      if (this.#o.volumes) await removeVolumes(this.#o.volumes, imported.created);
       throw isEngineError(err) ? err : wrapError('restore', err);
     }
   }

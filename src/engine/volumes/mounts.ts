@@ -143,7 +143,8 @@ export async function createVolumes(
         RW: !r.readOnly,
         Propagation: '',
         CopyData: !r.noCopy,
-        Anonymous: anonymous,
+        // by its label: an imported checkpoint's anonymous volume is mounted by name
+        Anonymous: anonymous || store.isAnonymous(v.Name),
       });
     }
   } catch (err) {
