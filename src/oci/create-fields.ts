@@ -64,7 +64,7 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   RestartPolicy: applied("no, always, unless-stopped, on-failure[:N] with dockerd's back-off"),
   AutoRemove: applied(),
   VolumeDriver: applied('"local" only (the default); other drivers refused'),
-  VolumesFrom: refused('volumes are not supported by ckptd'),
+  VolumesFrom: refused('not implemented by ckptd: mount the volumes by name instead (-v name:/path)'),
   ConsoleSize: applied(),
   Annotations: applied('passed to the runtime as OCI annotations'),
   CapAdd: applied('moby TweakCapabilities over the default set; names as moby normalizes them'),
