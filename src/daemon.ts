@@ -28,6 +28,8 @@ import { registerContainersRoutes } from './http/routes/containers.routes.js';
 import { registerContainerIoRoutes } from './http/routes/container-io.routes.js';
 import { listen } from './http/listen.js';
 import { registerImageRoutes } from './http/routes/images.routes.js';
+import { registerVolumeRoutes } from './http/routes/volumes.routes.js';
+import { VolumeService } from './engine/volumes/store.js';
 import { ManagedContainerd } from './supervisor/managed-containerd.js';
 import { CKPTD_VERSION, GIT_COMMIT } from './util/version.js';
 
@@ -180,6 +182,14 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     cgroupVersion: facts.cgroupVersion === '2' ? 2 : 1,
     logger: logger.child({ component: 'containers' }),
   });
+  // ---- volumes (issue 12): the local driver under <data-root>/volumes ----
+  const volumes = new VolumeService({
+    dataRoot: config.dataRoot,
+    logger: logger.child({ component: 'volumes' }),
+  });
+  await volumes.init();
+  containers.useVolumes(volumes);
+  routes.push((app) => registerVolumeRoutes(app, volumes));
   routes.push((app) => {
     // create/start of a checkpoint image restore it (checkpoint images, below)
     registerContainersRoutes(app, withCheckpointImages(containers, checkpointImages));
@@ -230,6 +240,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     images,
     events,
     dataRoot: config.dataRoot,
+    volumes,
     checkpointDirs: config.checkpointDirs,
     logger: logger.child({ component: 'checkpoint' }),
   });

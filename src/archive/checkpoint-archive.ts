@@ -583,6 +583,7 @@ export interface ApplyLimits {
  * applyRootfsDiff extracts an untrusted rootfs-diff.tar onto a mounted rootfs, then removes the
  * deleted paths (Podman's order). Entries must stay inside the root: no `..`, no absolute
  * names, no writes through symlinks, hardlinks only to entries inside, and no device nodes.
+ * With `rootEntry` a `./` directory entry gives the root its owner and mode (volume tars).
  */
 export async function applyRootfsDiff(
   root: string,
@@ -590,6 +591,7 @@ export async function applyRootfsDiff(
   deleted: readonly string[],
   signal: AbortSignal,
   limits: ApplyLimits = { maxEntries: DEFAULT_CHECKPOINT_LIMITS.maxEntries },
+  opts: { rootEntry?: boolean } = {},
 ): Promise<void> {
   if (diff !== undefined) {
     const extract = tar.extract();
@@ -606,6 +608,13 @@ export async function applyRootfsDiff(
           throw invalid(`${ROOTFS_DIFF_TAR}: more than ${limits.maxEntries} entries`);
         const h = entry.header;
         const rel = cleanArchivePath(h.name);
+        if (rel === undefined && opts.rootEntry && h.type === 'directory' && /^(\.\/?)?$/.test(h.name)) {
+          // the root itself (`./`, podman's IncludeSourceDir volume tars): its owner and mode
+          entry.resume();
+          await chown(root, h.uid ?? 0, h.gid ?? 0);
+          await chmod(root, (h.mode ?? 0o755) & 0o7777);
+          continue;
+        }
         if (rel === undefined)
           throw invalid(`${ROOTFS_DIFF_TAR}: entry ${JSON.stringify(h.name)} escapes the rootfs`);
         await applyEntry(root, rel, entry as unknown as Readable & { header: tar.Header }, dirTimes);

@@ -76,6 +76,17 @@ import {
   type CriuDumpStats,
   type CriuRestoreStats,
 } from './criu-stats.js';
+import {
+  checkpointVolumes,
+  CHECKPOINT_VOLUMES_DIR,
+  exportVolumes,
+  importVolumes,
+  parseCheckpointVolumes,
+  removeVolumes,
+  type CheckpointVolume,
+  type ImportedVolumes,
+} from './volumes/checkpoint-volumes.js';
+import type { VolumeService } from './volumes/store.js';
 
 const execFileP = promisify(execFile);
 
@@ -101,6 +112,8 @@ export interface CheckpointCreateOptions {
   fileLocks?: boolean;
   /** ignoreRootfs skips the rootfs diff. */
   ignoreRootfs?: boolean;
+  /** ignoreVolumes leaves the container's volumes out of an export (podman --ignore-volumes). */
+  ignoreVolumes?: boolean;
 }
 
 /** CheckpointResult describes a checkpoint just taken. */
@@ -151,6 +164,8 @@ export interface RestoreOptions {
   ignoreRootfs?: boolean;
   /** keep keeps an imported checkpoint as a checkpoint of the new container. */
   keep?: boolean;
+  /** ignoreVolumes: an import makes the archive's volumes empty, without their content. */
+  ignoreVolumes?: boolean;
   /**
    * hostConfig is the caller's HostConfig for a new container (import or `name`): the only way
    * host settings (limits, capabilities, binds, network) reach an imported container, checked by
@@ -239,6 +254,8 @@ export interface CheckpointServiceOptions {
   images: Pick<ImageResolver, 'resolveImage'>;
   events?: CheckpointEvents;
   dataRoot: string;
+  /** volumes is the volume store: exports carry the container's volumes, imports restore them. */
+  volumes?: VolumeService;
   /** checkpointDirs are the host directories besides the data root a caller's `dir` may name. */
   checkpointDirs?: readonly string[];
   logger?: {
@@ -270,6 +287,8 @@ export interface CkptdDump {
   Config: Record<string, unknown>;
   HostConfig: Record<string, unknown>;
   Image: string;
+  /** Volumes are the container's volumes (their content in `volumes/<Name>.tar` of an export). */
+  Volumes?: CheckpointVolume[];
 }
 
 function runningState(i: ContainerInspect): boolean {
@@ -374,11 +393,15 @@ export class CheckpointService implements CheckpointBackend {
       throw err;
     }
     let scratch: string | undefined;
+    // a stored checkpoint keeps no copy of the volumes: they were packed for this export only
+    const volumesDir = name !== undefined ? join(result.dir, CHECKPOINT_VOLUMES_DIR) : undefined;
     const cleanup = () => {
-      for (const d of [temporary, scratch]) if (d) void rm(d, { recursive: true, force: true });
+      for (const d of [temporary, scratch, volumesDir]) if (d) void rm(d, { recursive: true, force: true });
     };
     let source: ArchiveSource;
     try {
+      if (this.#o.volumes && !opts.ignoreVolumes)
+        await exportVolumes(this.#o.volumes, checkpointVolumes(this.#o.volumes, c.Mounts), result.dir);
       await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
       scratch = await mkdtemp(join(this.stagingDir, 'pack-'));
       source = await packCheckpointDir(result.dir, {
@@ -455,6 +478,7 @@ export class CheckpointService implements CheckpointBackend {
         Config: c.Config,
         HostConfig: c.HostConfig,
         Image: c.Image,
+        ...(this.#o.volumes ? { Volumes: checkpointVolumes(this.#o.volumes, c.Mounts) } : {}),
       };
       await writeFile(join(ckDir, 'spec.dump'), JSON.stringify(spec));
       await writeFile(join(ckDir, CKPTD_DUMP), JSON.stringify(ckptdDump));
@@ -744,7 +768,7 @@ export class CheckpointService implements CheckpointBackend {
     signal?: AbortSignal,
   ): Promise<RestoreResult> {
     const t0 = performance.now();
-    const { id, image, from, deleted } = await this.#createNew(ckDir, opts, source, signal);
+    const { id, image, from, deleted, volumes } = await this.#createNew(ckDir, opts, source, signal);
     const c0 = performance.now();
     try {
       if (!opts.ignoreRootfs) await this.#applyRootfs(id, ckDir, deleted, signal);
@@ -768,7 +792,7 @@ export class CheckpointService implements CheckpointBackend {
         },
       };
     } catch (err) {
-      await this.#removeFailed(id);
+      await this.#removeFailed(id, volumes);
       throw isEngineError(err) ? err : wrapError('restore', err);
     }
   }
@@ -787,7 +811,7 @@ export class CheckpointService implements CheckpointBackend {
     signal?: AbortSignal,
   ): Promise<string> {
     const name = validateCheckpointId(checkpoint);
-    const { id, deleted } = await this.#createNew(ckDir, opts, undefined, signal);
+    const { id, deleted, volumes } = await this.#createNew(ckDir, opts, undefined, signal);
     try {
       if (!opts.ignoreRootfs) await this.#applyRootfs(id, ckDir, deleted, signal);
       const dest = this.#checkpointsDir(id, undefined);
@@ -795,17 +819,18 @@ export class CheckpointService implements CheckpointBackend {
       await rename(ckDir, join(dest, name));
       return id;
     } catch (err) {
-      await this.#removeFailed(id);
+      await this.#removeFailed(id, volumes);
       throw isEngineError(err) ? err : wrapError('create from checkpoint', err);
     }
   }
 
-  async #removeFailed(id: string): Promise<void> {
+  async #removeFailed(id: string, volumes: ImportedVolumes['created']): Promise<void> {
     await this.#o.containers
       .containerRemove(id, { force: true })
       .catch((e: unknown) =>
         this.#o.logger?.warn({ err: e, id }, 'removing the container of a failed restore failed'),
       );
+    if (this.#o.volumes) await removeVolumes(this.#o.volumes, volumes);
   }
 
   /**
@@ -817,7 +842,13 @@ export class CheckpointService implements CheckpointBackend {
     opts: RestoreOptions,
     source: ContainerInspect | undefined,
     signal?: AbortSignal,
-  ): Promise<{ id: string; image: string; from: string; deleted: string[] }> {
+  ): Promise<{
+    id: string;
+    image: string;
+    from: string;
+    deleted: string[];
+    volumes: ImportedVolumes['created'];
+  }> {
     const configText = await readBounded(join(ckDir, 'config.dump'));
     if (configText === undefined)
       throw new InvalidArgumentError('invalid checkpoint: config.dump is missing');
@@ -868,9 +899,35 @@ export class CheckpointService implements CheckpointBackend {
     if (image === undefined)
       throw new NotFoundError(`No such image: ${imageName || imageId || '(none named by the checkpoint)'}`);
 
-    const req = this.#createRequest(docker, ckDir, image, source, opts.hostConfig);
-    const created = await this.#o.containers.containerCreate(opts.name || undefined, await req, signal);
-    return { id: created.Id, image, from: str(config.name), deleted };
+    const req = await this.#createRequest(docker, ckDir, image, source, opts.hostConfig);
+    // an import's volumes: new volumes with the archive's content (checked before any work)
+    let imported: ImportedVolumes = { mounts: [], created: [] };
+    const archiveVolumes = source === undefined ? parseCheckpointVolumes(docker?.Volumes) : [];
+    if (archiveVolumes.length > 0) {
+      if (this.#o.volumes === undefined)
+        throw new InvalidArgumentError('the checkpoint has volumes and ckptd has no volume store');
+      imported = await importVolumes(
+        this.#o.volumes,
+        ckDir,
+        archiveVolumes,
+        opts.hostConfig ?? {},
+        opts.ignoreVolumes === true,
+        signal ?? new AbortController().signal,
+      );
+      const hc = (req.HostConfig ?? {}) as Record<string, unknown>;
+      req.HostConfig = {
+        ...hc,
+        Mounts: [...(Array.isArray(hc.Mounts) ? hc.Mounts : []), ...imported.mounts],
+      };
+    }
+    let created: CreateContainerResponse;
+    try {
+      created = await this.#o.containers.containerCreate(opts.name || undefined, req, signal);
+    } catch (err) {
+      if (this.#o.volumes) await removeVolumes(this.#o.volumes, imported.created);
+      throw err;
+    }
+    return { id: created.Id, image, from: str(config.name), deleted, volumes: imported.created };
   }
 
   async #sameImage(name: string, id: string, signal?: AbortSignal): Promise<boolean> {

@@ -125,6 +125,15 @@ import {
 } from './restart-manager.js';
 import { runtimeMessage, startFailure } from './start-errors.js';
 import { checkWorkingDir, needsWorkdirCheck } from './workdir.js';
+import {
+  copyUp,
+  createVolumes,
+  removeAnonymous,
+  volumeRequests,
+  volumeSpecMounts,
+  type VolumeMountPoint,
+} from './volumes/mounts.js';
+import type { VolumeService } from './volumes/store.js';
 
 const execFileP = promisify(execFile);
 
@@ -206,11 +215,13 @@ export interface ContainerSummary {
   SizeRootFs?: number;
 }
 
-/** MountPoint is a mount as inspect and list show it (Binds, then Mounts). */
+/** MountPoint is a mount as inspect and list show it (Binds, then Mounts, then volumes). */
 export interface MountPoint {
-  Type: 'bind' | 'tmpfs';
+  Type: 'bind' | 'tmpfs' | 'volume';
+  Name?: string;
   Source: string;
   Destination: string;
+  Driver?: string;
   Mode: string;
   RW: boolean;
   Propagation: string;
@@ -371,6 +382,8 @@ export interface ContainerRecord {
   ResolvConfPath: string;
   HostnamePath: string;
   HostsPath: string;
+  /** MountPoints are the container's volumes (engine/volumes), as moby's config.v2.json keeps them. */
+  MountPoints?: VolumeMountPoint[];
 }
 
 /** CommitSource is what commit, changes and export need to know about a container. */
@@ -475,6 +488,7 @@ export class ContainerService implements ContainersBackend {
   readonly #o: ContainerServiceOptions;
   readonly #client: ContainerdClient;
   readonly #locals = new Map<string, Local>();
+  #volumes: VolumeService | undefined;
   readonly #reservedNames = new Set<string>();
   readonly #watchers = new Map<string, Promise<void>>();
   /** per watched task: resolves once its exit is in the record (before task delete and IO release) */
@@ -505,6 +519,27 @@ export class ContainerService implements ContainersBackend {
    */
   useIO(io: ContainerIO): void {
     this.#io = io;
+  }
+
+  /** useVolumes wires the volume store (named, anonymous and image volumes); call it before init(). */
+  useVolumes(volumes: VolumeService): void {
+    this.#volumes = volumes;
+    volumes.useUsers(() => this.volumeUsers());
+  }
+
+  /** volumeUsers maps each volume name to the IDs of the containers whose record mounts it. */
+  volumeUsers(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [id, l] of this.#locals) {
+      for (const p of l.record.MountPoints ?? []) out.set(p.Name, [...(out.get(p.Name) ?? []), id]);
+    }
+    return out;
+  }
+
+  /** volumeMountPoints are the volumes a container mounts (for checkpoint export). */
+  async volumeMountPoints(ref: string): Promise<VolumeMountPoint[]> {
+    const v = await this.#find(ref);
+    return [...(v.local?.record.MountPoints ?? [])];
   }
 
   /**
@@ -642,6 +677,14 @@ export class ContainerService implements ContainersBackend {
       networkMode,
       this.#o.cgroupVersion ?? 2,
     );
+    const volumeReqs = volumeRequests(
+      hostConfig.Binds ?? [],
+      opts.mounts,
+      hostConfig.Tmpfs as Record<string, unknown> | null | undefined,
+      { ...(req.Volumes ?? {}) },
+    );
+    if (volumeReqs.length > 0 && this.#volumes === undefined)
+      throw new InvalidArgumentError('HostConfig.Binds: volumes are not available (no volume store)');
     const mkdirs = await checkBindSources(opts.mounts, (p) =>
       stat(p).then(
         () => true,
@@ -672,6 +715,7 @@ export class ContainerService implements ContainersBackend {
     const chosen = await this.#reserveName(name, id, signal);
     const dir = this.#dir(id);
     let snapshotPrepared = false;
+    let volumePoints: VolumeMountPoint[] = [];
     try {
       if (networkMode === 'host' && !merged.Hostname) merged.Hostname = osHostname();
       if (!merged.Hostname) merged.Hostname = id.slice(0, 12);
@@ -701,6 +745,16 @@ export class ContainerService implements ContainersBackend {
       );
       await this.#ensureBindSources(hc.Binds ?? []);
       for (const p of mkdirs) await mkdir(p, { recursive: true });
+      // the image's VOLUMEs too (merged Config.Volumes), where the user mounted nothing else
+      if (this.#volumes !== undefined) {
+        const reqs = volumeRequests(
+          hostConfig.Binds ?? [],
+          opts.mounts,
+          hostConfig.Tmpfs as Record<string, unknown> | null | undefined,
+          merged.Volumes,
+        );
+        volumePoints = await createVolumes(this.#volumes, reqs);
+      }
 
       await this.#client.withLease(
         async (ctx) => {
@@ -711,6 +765,11 @@ export class ContainerService implements ContainersBackend {
           const mounts = await prepareInitLayer(sn, id, parent, ctx);
           const resolveUser = await this.#userResolver(merged.User, mounts, merged.WorkingDir);
           const groupAdd = await this.#groupAdd(opts, mounts);
+          const volumes = this.#volumes;
+          if (volumes !== undefined && volumePoints.some((p) => p.CopyData)) {
+            for (const p of volumePoints) await volumes.ensureMounted(p.Name);
+            await this.#inRootfs(mounts, (root) => copyUp(volumes, root, volumePoints));
+          }
           const spec = buildRuntimeSpec({
             id,
             config: merged,
@@ -725,6 +784,7 @@ export class ContainerService implements ContainersBackend {
             groupAdd,
             resources: resources.spec,
             confinementHost: await confinementHost(hc.Privileged === true),
+            volumeMounts: volumeSpecMounts(volumePoints),
           });
           Object.assign(hc, recordedPaths(hc as ConfinementRequest, spec)); // the paths in force, as dockerd
           // the default only: a --ulimit nofile the host cannot grant fails the start, as with dockerd
@@ -756,6 +816,7 @@ export class ContainerService implements ContainersBackend {
             ResolvConfPath: etc.resolvConf,
             HostnamePath: etc.hostname,
             HostsPath: etc.hosts,
+            ...(volumePoints.length > 0 ? { MountPoints: volumePoints } : {}),
           };
           const state: RunState = {
             StartedAt: ZERO_TIME,
@@ -795,6 +856,7 @@ export class ContainerService implements ContainersBackend {
       }
       await rm(dir, { recursive: true, force: true });
       this.#locals.delete(id);
+      if (this.#volumes !== undefined) await removeAnonymous(this.#volumes, volumePoints);
       throw isEngineError(err) ? err : wrapError('create container', err);
     } finally {
       this.#reservedNames.delete(chosen);
@@ -851,7 +913,8 @@ export class ContainerService implements ContainersBackend {
 
   async #ensureBindSources(binds: readonly string[]): Promise<void> {
     for (const b of binds) {
-      const { source } = parseBind(b);
+      const { source, volume } = parseBind(b);
+      if (volume !== undefined) continue;
       // dockerd creates a missing bind source as a directory; an existing file is bound as is
       const found = await stat(source).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
@@ -1155,16 +1218,29 @@ export class ContainerService implements ContainersBackend {
   #mounts(r: ContainerRecord): MountPoint[] {
     let extra: MountPoint[] = [];
     try {
-      extra = parseMounts(r.HostConfig.Mounts).map(mountPointView);
+      extra = parseMounts(r.HostConfig.Mounts)
+        .filter((m) => m.type !== 'volume')
+        .map(mountPointView);
     } catch {
       // a record of another version: Binds only
     }
-    return [...this.#bindPoints(r), ...extra];
+    const volumes: MountPoint[] = (r.MountPoints ?? []).map((p) => ({
+      Type: 'volume',
+      Name: p.Name,
+      Source: p.Source,
+      Destination: p.Destination,
+      Driver: p.Driver,
+      Mode: p.Mode,
+      RW: p.RW,
+      Propagation: p.Propagation,
+    }));
+    return [...this.#bindPoints(r), ...extra, ...volumes];
   }
 
   #bindPoints(r: ContainerRecord): MountPoint[] {
-    return (r.HostConfig.Binds ?? []).map((raw) => {
+    return (r.HostConfig.Binds ?? []).flatMap((raw) => {
       const b = parseBind(raw);
+      if (b.volume !== undefined) return []; // shown from MountPoints
       const mode = raw.split(':')[2] ?? '';
       return {
         Type: 'bind',
@@ -1480,10 +1556,13 @@ export class ContainerService implements ContainersBackend {
       local.state = { ...local.state, RestartCount: 0, ManuallyStopped: false };
     }
     if (local) await this.#ensureBindSources(r.HostConfig.Binds ?? []);
+    // volumes whose driver options make them mounts (tmpfs, bind, devices) are mounted for the start
+    if (local && this.#volumes !== undefined)
+      for (const p of r.MountPoints ?? []) await this.#volumes.ensureMounted(p.Name);
     if (local) {
       await this.#prepareNamespaces(v, r).catch(async (err: unknown) => {
         // as dockerd: an AutoRemove container that cannot start is removed (`removed` waits answered)
-        if (r.HostConfig.AutoRemove) await this.#remove(id).catch(() => undefined);
+        if (r.HostConfig.AutoRemove) await this.#remove(id, false, true).catch(() => undefined);
         throw err;
       });
       v = await this.#fresh(id); // the spec may have been re-pointed
@@ -1542,7 +1621,7 @@ export class ContainerService implements ContainersBackend {
         await this.#saveState(id);
         // as dockerd: an AutoRemove container that cannot start is removed (and `removed` waits answered)
         if (local.record.HostConfig.AutoRemove) {
-          await this.#remove(id).catch((e: unknown) =>
+          await this.#remove(id, false, true).catch((e: unknown) =>
             this.#o.logger?.warn(
               { err: e, id },
               'removing the AutoRemove container after its failed start failed',
@@ -1699,7 +1778,7 @@ export class ContainerService implements ContainersBackend {
       return () => this.#restartLater(id, wait);
     }
     if (local?.record.HostConfig.AutoRemove && !local.removing) {
-      await this.#remove(id, true).catch((err: unknown) =>
+      await this.#remove(id, true, true).catch((err: unknown) =>
         this.#o.logger?.warn({ err, id }, 'AutoRemove failed'),
       );
     }
@@ -2094,12 +2173,12 @@ export class ContainerService implements ContainersBackend {
           throw new InternalError(`container ${v.id} did not exit after SIGKILL`);
         }
       }
-      await this.#remove(v.id);
+      await this.#remove(v.id, false, opts.removeVolumes === true);
     });
   }
 
   /** #remove deletes a stopped container's task, IO, record, snapshot and files; then resolves `removed` waits. */
-  async #remove(id: string, fromWatcher = false): Promise<void> {
+  async #remove(id: string, fromWatcher = false, removeVolumes = false): Promise<void> {
     const local = this.#locals.get(id);
     if (local) local.removing = true;
     this.#restarts.get(id)?.cancel();
@@ -2143,6 +2222,9 @@ export class ContainerService implements ContainersBackend {
       await rm(this.#dir(id), { recursive: true, force: true });
       this.#locals.delete(id);
       this.#restarts.delete(id);
+      // `rm -v` and AutoRemove take the container's anonymous volumes along (dockerd)
+      if (removeVolumes && local && this.#volumes !== undefined)
+        await removeAnonymous(this.#volumes, local.record.MountPoints ?? []);
       for (const fn of this.#removedCallbacks) {
         try {
           fn(id);

@@ -56,6 +56,12 @@ export const ROUTE_BODIES: Readonly<Record<string, BodyPolicy>> = {
   'GET /containers/:id/top': 'none',
   'GET /containers/:id/stats': 'none',
   'DELETE /containers/:id': 'none',
+  // volumes
+  'GET /volumes': 'none',
+  'POST /volumes/create': 'json',
+  'POST /volumes/prune': 'none',
+  'GET /volumes/:name': 'none',
+  'DELETE /volumes/:name': 'none',
   // container IO (attach and exec start hijack the connection after the request)
   'GET /containers/:id/logs': 'none',
   'POST /containers/:id/attach': 'none',

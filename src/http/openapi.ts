@@ -15,6 +15,8 @@ import type { CheckpointBackend } from '../engine/checkpoint.js';
 import { registerCheckpointRoutes } from './routes/checkpoint.routes.js';
 import { registerContainersRoutes } from './routes/containers.routes.js';
 import { registerImageRoutes } from './routes/images.routes.js';
+import { registerVolumeRoutes } from './routes/volumes.routes.js';
+import type { VolumesBackend } from '../engine/volumes/store.js';
 import { buildServer, type RouteRegistrar } from './server.js';
 
 /** OPENAPI_FILE is the committed document's path, relative to the repository root. */
@@ -84,6 +86,15 @@ const STUB_ARCHIVE: ArchiveBackend = {
   imageSave: notServing,
 };
 
+/** STUB_VOLUMES stands in for the VolumeService. */
+const STUB_VOLUMES: VolumesBackend = {
+  volumeCreate: notServing,
+  volumeInspect: notServing,
+  volumeList: notServing,
+  volumeRemove: notServing,
+  volumePrune: notServing,
+};
+
 /** STUB_ROUTES are the route groups documented besides the system group. */
 const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerImageRoutes(app, STUB_IMAGES),
@@ -91,6 +102,7 @@ const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerCommitRoutes(app, STUB_COMMIT),
   (app) => registerCheckpointRoutes(app, STUB_CHECKPOINT),
   (app) => registerArchiveRoutes(app, STUB_ARCHIVE),
+  (app) => registerVolumeRoutes(app, STUB_VOLUMES),
 ];
 
 /** renderOpenApi builds the app with stub backends and returns its OpenAPI document as JSON text (sorted keys, 2-space indent, trailing newline). */

@@ -38,7 +38,9 @@ export const CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.fre
   Healthcheck: refused('health checks are not implemented by ckptd'),
   ArgsEscaped: ignored('Windows only; dockerd ignores it on Linux'),
   Image: applied(),
-  Volumes: refused('anonymous volumes are not supported by ckptd (no volume store); bind a host path'),
+  Volumes: applied(
+    'anonymous volumes of the local driver (with the image VOLUMEs), copied up from the image',
+  ),
   WorkingDir: applied(),
   Entrypoint: applied(),
   NetworkDisabled: applied('the container gets no network (as NetworkMode none)'),
@@ -54,15 +56,15 @@ export const CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.fre
 
 /** HOST_CONFIG_FIELDS are the decisions for `HostConfig` fields (Resources included, flattened). */
 export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.freeze({
-  Binds: applied(),
+  Binds: applied('host paths, named volumes (created on demand) and anonymous volumes'),
   ContainerIDFile: ignored('written by the client; dockerd ignores it'),
   LogConfig: applied('json-file without options only'),
   NetworkMode: applied('none (default) or host'),
   PortBindings: refused('ckptd has no bridge network: ports cannot be published (use NetworkMode host)'),
   RestartPolicy: applied("no, always, unless-stopped, on-failure[:N] with dockerd's back-off"),
   AutoRemove: applied(),
-  VolumeDriver: refused('volume drivers are not supported by ckptd'),
-  VolumesFrom: refused('volumes are not supported by ckptd'),
+  VolumeDriver: applied('"local" only (the default); other drivers refused'),
+  VolumesFrom: refused('not implemented by ckptd: mount the volumes by name instead (-v name:/path)'),
   ConsoleSize: applied(),
   Annotations: applied('passed to the runtime as OCI annotations'),
   CapAdd: applied('moby TweakCapabilities over the default set; names as moby normalizes them'),
@@ -90,7 +92,7 @@ export const HOST_CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Objec
   Sysctls: applied('namespaced sysctls only, checked at create as runc checks them'),
   Runtime: applied('"" or runc (io.containerd.runc.v2)'),
   Isolation: applied('"" or default on Linux'),
-  Mounts: applied('bind and tmpfs; volume refused (no volume store)'),
+  Mounts: applied('bind, tmpfs and volume (local driver; volume-subpath refused)'),
   MaskedPaths: applied('replaces the default masked paths'),
   ReadonlyPaths: applied('replaces the default read-only paths'),
   Init: applied('docker-init (Debian tini-static) at /sbin/docker-init'),
@@ -211,7 +213,14 @@ function checkValues(hc: Record<string, unknown>): void {
     refuse('HostConfig.', 'Isolation', `invalid isolation '${isolation}' on linux`);
   }
   const vd = hc.VolumeDriver;
-  if (vd === 'local') delete hc.VolumeDriver; // the default driver: nothing to apply
+  if (vd === 'local')
+    delete hc.VolumeDriver; // the default driver: nothing to apply
+  else if (vd !== undefined && vd !== null && vd !== '')
+    refuse(
+      'HostConfig.',
+      'VolumeDriver',
+      `volume driver ${JSON.stringify(vd)} is not supported by ckptd (only "local")`,
+    );
 }
 
 /**

@@ -3,8 +3,9 @@
  * (`volume/mounts/linux_parser.go` validateMountConfig and ConvertTmpfsOptions,
  * `daemon/oci_linux.go` WithMounts, `pkg/mount` MergeTmpfsOptions): type bind (source must
  * exist unless CreateMountpoint; readonly, propagation, non-recursive) and type tmpfs (size,
- * mode, exec/noexec). Volumes need a volume store ckptd does not have; everything else is
- * refused with a 400 naming it.
+ * mode, exec/noexec) and type volume (named or anonymous, nocopy, labels and options of the
+ * `local` driver; the engine creates and mounts it: engine/volumes). Everything else is refused
+ * with a 400 naming it.
  */
 import { InvalidArgumentError } from '../errors/index.js';
 import type { Mount } from './runtime-spec.js';
@@ -33,7 +34,17 @@ export type UserMount =
       nonRecursive: boolean;
       createMountpoint: boolean;
     }
-  | { type: 'tmpfs'; target: string; readOnly: boolean; data: string[] };
+  | { type: 'tmpfs'; target: string; readOnly: boolean; data: string[] }
+  | {
+      type: 'volume';
+      /** name is the volume's name, '' for an anonymous volume. */
+      name: string;
+      target: string;
+      readOnly: boolean;
+      noCopy: boolean;
+      labels: Record<string, string>;
+      driverOpts: Record<string, string>;
+    };
 
 /** MountPointView is a mount as inspect's `Mounts` shows it. */
 export interface MountPointView {
@@ -64,6 +75,17 @@ const BIND_FIELDS = new Set([
   'ReadOnlyForceRecursive',
 ]);
 const TMPFS_FIELDS = new Set(['SizeBytes', 'Mode', 'Options']);
+const VOLUME_FIELDS = new Set(['NoCopy', 'Labels', 'DriverConfig', 'Subpath']);
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isObject(v) || !Object.values(v).every((x) => typeof x === 'string'))
+    throw new InvalidArgumentError(`HostConfig.Mounts: ${field} must map strings to strings`);
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v))
+    Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+  return out;
+}
 
 function cleanPath(p: string): string {
   const abs = p.startsWith('/');
@@ -171,10 +193,50 @@ function parseMount(m: unknown): UserMount {
         data: tmpfsData(m.TmpfsOptions, readOnly, cfgErr),
       };
     }
-    case 'volume':
-      throw new InvalidArgumentError(
-        'HostConfig.Mounts: type "volume" is not supported: ckptd has no volume store (bind a host path with type "bind")',
-      );
+    case 'volume': {
+      if (set(m.BindOptions)) cfgErr('field BindOptions must not be specified');
+      if (set(m.TmpfsOptions)) cfgErr('field TmpfsOptions must not be specified');
+      const vo = m.VolumeOptions;
+      if (vo !== undefined && vo !== null && !isObject(vo))
+        throw new InvalidArgumentError('HostConfig.Mounts: VolumeOptions must be an object');
+      const v = (vo ?? {}) as Record<string, unknown>;
+      for (const [k, x] of Object.entries(v)) {
+        if (!VOLUME_FIELDS.has(k) && set(x))
+          throw new InvalidArgumentError(`HostConfig.Mounts: unknown field VolumeOptions.${k}`);
+      }
+      const subpath = typeof v.Subpath === 'string' ? v.Subpath : '';
+      if (subpath !== '') {
+        if (source === '') cfgErr('must not set Subpath when using anonymous volumes');
+        throw new InvalidArgumentError(
+          'HostConfig.Mounts: VolumeOptions.Subpath (volume-subpath) is not supported by ckptd: mount the whole volume',
+        );
+      }
+      if (source === '' && readOnly) cfgErr('must not set ReadOnly mode when using anonymous volumes');
+      const dc = v.DriverConfig;
+      if (dc !== undefined && dc !== null && !isObject(dc))
+        throw new InvalidArgumentError('HostConfig.Mounts: VolumeOptions.DriverConfig must be an object');
+      const driver = (dc ?? {}) as Record<string, unknown>;
+      for (const [k, x] of Object.entries(driver)) {
+        if (k !== 'Name' && k !== 'Options' && set(x))
+          throw new InvalidArgumentError(`HostConfig.Mounts: unknown field VolumeOptions.DriverConfig.${k}`);
+      }
+      const driverName = driver.Name ?? '';
+      if (driverName !== '' && driverName !== 'local')
+        throw new InvalidArgumentError(
+          `HostConfig.Mounts: VolumeOptions.DriverConfig.Name: volume driver ${JSON.stringify(driverName)} is not supported by ckptd (only "local")`,
+        );
+      if (v.NoCopy !== undefined && v.NoCopy !== null && typeof v.NoCopy !== 'boolean')
+        throw new InvalidArgumentError('HostConfig.Mounts: VolumeOptions.NoCopy must be a boolean');
+      return {
+        type: 'volume',
+        name: source,
+        target: cleanPath(target),
+        readOnly,
+        noCopy: v.NoCopy === true,
+        labels: stringMap(v.Labels, 'VolumeOptions.Labels'),
+        driverOpts: stringMap(driver.Options, 'VolumeOptions.DriverConfig.Options'),
+      };
+    }
     default:
       return cfgErr('mount type unknown');
   }
@@ -259,8 +321,9 @@ export function mergeTmpfsOptions(options: readonly string[]): string[] {
   return out;
 }
 
-/** specMount is the OCI mount of a validated HostConfig.Mounts entry (moby WithMounts). */
+/** specMount is the OCI mount of a validated bind or tmpfs HostConfig.Mounts entry (moby WithMounts). */
 export function specMount(m: UserMount): Mount {
+  if (m.type === 'volume') throw new Error('a volume mount is resolved by the engine (engine/volumes)');
   if (m.type === 'tmpfs') {
     return {
       destination: m.target,
@@ -279,6 +342,7 @@ export function specMount(m: UserMount): Mount {
 
 /** mountPointView is how inspect and list show a HostConfig.Mounts entry (moby's MountPoint). */
 export function mountPointView(m: UserMount): MountPointView {
+  if (m.type === 'volume') throw new Error('a volume mount is shown from the container record');
   return m.type === 'bind'
     ? {
         Type: 'bind',

@@ -5,7 +5,7 @@
  * merged container Config. Pure: file contents (passwd/group) and host paths come from the caller.
  * Everything emitted is understood by runc 1.1.
  */
-import { InvalidArgumentError, NotImplementedError } from '../errors/index.js';
+import { InvalidArgumentError } from '../errors/index.js';
 import {
   mergeContainerConfig,
   processArgs,
@@ -200,6 +200,8 @@ export interface RuntimeSpecInput {
   resources?: ResourceSpec;
   /** confinementHost: host capabilities, arch, kernel, devices (default: this process's, caps all known). */
   confinementHost?: ConfinementHost;
+  /** volumeMounts are the container's volumes as bind mounts of their host directories. */
+  volumeMounts?: Mount[];
 }
 
 const MIN_ID = 0;
@@ -336,6 +338,11 @@ export interface BindMount {
   destination: string;
   readOnly: boolean;
   propagation: string;
+  /**
+   * volume is set for a named (`name:/dst`) or anonymous (`/dst`) volume: `source` is then
+   * empty and the engine mounts the volume (engine/volumes).
+   */
+  volume?: { name: string; noCopy: boolean; mode: string };
 }
 
 function validMountMode(mode: string): boolean {
@@ -364,10 +371,11 @@ function cleanPath(p: string): string {
 
 /**
  * parseBind parses one `HostConfig.Binds` entry, `src:dst[:mode]`, with Docker's Linux parser
- * rules: mode is a comma list of at most one each of rw/ro, z/Z, a propagation, nocopy and a
- * consistency. Errors are InvalidArgumentError `invalid volume specification: 'x'` (or
- * `invalid mode: m`, or the mount-path reason appended); named and anonymous volumes are
- * NotImplementedError because ckptd has no volume store.
+ * rules (moby `linuxParser.parseMountRaw`): mode is a comma list of at most one each of rw/ro,
+ * z/Z, a propagation, nocopy and a consistency. Errors are InvalidArgumentError `invalid volume
+ * specification: 'x'` (or `invalid mode: m`, or the mount-config reason appended). A source that
+ * is not an absolute path names a volume; a lone destination is an anonymous volume: both come
+ * back with `volume` set.
  */
 export function parseBind(raw: string): BindMount {
   const arr = raw.split(':');
@@ -379,7 +387,7 @@ export function parseBind(raw: string): BindMount {
   let destination: string;
   let mode = '';
   if (arr.length === 1) {
-    throw new NotImplementedError(`anonymous volumes are not supported by ckptd: '${raw}'`);
+    destination = arr[0] ?? '';
   } else if (arr.length === 2) {
     if (validMountMode(arr[1] ?? '')) invalid();
     source = arr[0] ?? '';
@@ -390,24 +398,31 @@ export function parseBind(raw: string): BindMount {
     mode = arr[2] ?? '';
   }
   if (!validMountMode(mode)) throw new InvalidArgumentError(`invalid mode: ${mode}`);
-  if (!source.startsWith('/')) {
-    throw new NotImplementedError(`named volumes are not supported by ckptd: '${raw}'`);
-  }
-  if (destination === '') invalid('invalid mount config for type "bind": field Target must not be empty');
-  if (!destination.startsWith('/')) {
-    invalid(
-      `invalid mount config for type "bind": invalid mount path: '${destination}' mount path must be absolute`,
-    );
-  }
-  if (cleanPath(destination) === '/') {
-    invalid(`invalid mount config for type "bind": invalid specification: destination can't be '/'`);
-  }
+  const isVolume = !source.startsWith('/');
+  const type = isVolume ? 'volume' : 'bind';
   const opts = mode === '' ? [] : mode.split(',');
+  const cfg = (why: string) => invalid(`invalid mount config for type "${type}": ${why}`);
+  if (destination === '') cfg('field Target must not be empty');
+  if (!destination.startsWith('/')) cfg(`invalid mount path: '${destination}' mount path must be absolute`);
+  if (cleanPath(destination) === '/') cfg(`invalid specification: destination can't be '/'`);
+  const propagation = opts.find((o) => VALID_PROPAGATION.has(o));
+  if (isVolume) {
+    if (propagation !== undefined) cfg('field BindOptions must not be specified');
+    if (source === '' && opts.includes('ro')) cfg('must not set ReadOnly mode when using anonymous volumes');
+    return {
+      source: '',
+      destination: cleanPath(destination),
+      readOnly: opts.includes('ro'),
+      propagation: '',
+      volume: { name: source, noCopy: opts.includes('nocopy'), mode },
+    };
+  }
+  if (opts.includes('nocopy')) cfg('field VolumeOptions must not be specified');
   return {
     source: cleanPath(source),
     destination: cleanPath(destination),
     readOnly: opts.includes('ro'),
-    propagation: opts.find((o) => VALID_PROPAGATION.has(o)) ?? 'rprivate',
+    propagation: propagation ?? 'rprivate',
   };
 }
 
@@ -534,7 +549,7 @@ function resolveUser(user: string, resolver: UserResolver | undefined): Resolved
  * parents-first, RLIMIT_NOFILE, device rules and the cgroups path; then the confinement of
  * HostConfig (capabilities, seccomp, no_new_privs, masked/read-only paths, privileged devices:
  * see applyConfinement). Errors are InvalidArgumentError (bad
- * command, user, bind) or NotImplementedError (volumes).
+ * command, user, bind).
  */
 export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   if (!/^[a-f0-9]{64}$/.test(input.id)) {
@@ -575,9 +590,12 @@ export function buildRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   const userMounts: Mount[] = [];
   for (const raw of hostConfig.Binds ?? []) {
     const b = parseBind(raw);
-    userMounts.push(bindMount(b.source, b.destination, b.readOnly, b.propagation));
+    if (b.volume === undefined)
+      userMounts.push(bindMount(b.source, b.destination, b.readOnly, b.propagation));
   }
-  for (const m of parseMounts(hostConfig.Mounts)) userMounts.push(specMount(m));
+  for (const m of parseMounts(hostConfig.Mounts)) if (m.type !== 'volume') userMounts.push(specMount(m));
+  // volumes (named, anonymous, image VOLUME), resolved to their host directories by the engine
+  userMounts.push(...(input.volumeMounts ?? []));
   for (const [dest, opts] of Object.entries(hostConfig.Tmpfs ?? {})) {
     userMounts.push(tmpfsMount(dest, typeof opts === 'string' ? opts : ''));
   }

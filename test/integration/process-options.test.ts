@@ -166,9 +166,10 @@ describe('namespace and process options through ckptd', () => {
       await dockerFails('create', '--mount', 'type=bind,src=/nonexistent-ckptd,dst=/d', IMG),
       /invalid mount config for type "bind": bind source path does not exist: \/nonexistent-ckptd/,
     );
+    // volumes are supported (issue 12, test/integration/volumes.test.ts); a subpath is not
     assert.match(
-      await dockerFails('create', '--mount', 'type=volume,src=v1,dst=/d', IMG),
-      /HostConfig\.Mounts: type "volume" is not supported: ckptd has no volume store/,
+      await dockerFails('create', '--mount', 'type=volume,src=v1,dst=/d,volume-subpath=s', IMG),
+      /HostConfig\.Mounts: VolumeOptions\.Subpath \(volume-subpath\) is not supported by ckptd/,
     );
     await create400(
       { HostConfig: { Binds: [`${work}:/d`], Mounts: [{ Type: 'bind', Source: work, Target: '/d' }] } },

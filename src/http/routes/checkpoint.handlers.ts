@@ -94,6 +94,7 @@ export function checkpointHandlers(
         tcpEstablished: parseBool(query.tcpEstablished),
         fileLocks: parseBool(query.fileLocks),
         ignoreRootfs: parseBool(query.ignoreRootfs),
+        ignoreVolumes: parseBool(query.ignoreVolumes),
       };
       const printStats = parseBool(query.printStats);
       const image = firstValue(query.image);
@@ -118,6 +119,9 @@ export function checkpointHandlers(
       }
       if (!parseBool(query.export)) {
         if (opts.name === undefined) throw new InvalidArgumentError('name is required (or export=true)');
+        // volumes go into exported archives only (podman): refuse rather than ignore
+        if (opts.ignoreVolumes)
+          throw new InvalidArgumentError('ignoreVolumes: only an export (export=true) carries volumes');
         const res = await backend.checkpointCreate(id(request), opts, request.abortSignal);
         void reply.code(201);
         return { Id: res.id, Name: res.name, ...(printStats ? { Stats: res.stats } : {}) };
@@ -160,6 +164,7 @@ export function checkpointHandlers(
         tcpEstablished: parseBool(query.tcpEstablished),
         ignoreRootfs: parseBool(query.ignoreRootfs),
         keep: parseBool(query.keep),
+        ignoreVolumes: parseBool(query.ignoreVolumes),
       };
       const hostConfig = parseHostConfig(firstValue(query.hostConfig));
       if (opts.tcpEstablished) {
@@ -177,6 +182,9 @@ export function checkpointHandlers(
         throw new InvalidArgumentError(
           'hostConfig: only a restore into a new container (name, import or image) takes a HostConfig',
         );
+      }
+      if (opts.ignoreVolumes && !parseBool(query.import)) {
+        throw new InvalidArgumentError('ignoreVolumes: only an import (import=true) restores volumes');
       }
       const restoreOpts = { ...opts, ...(hostConfig !== undefined ? { hostConfig } : {}) };
       const printStats = parseBool(query.printStats);

@@ -224,7 +224,12 @@ describe('create field decisions', () => {
       /^HostConfig\.PortBindings: .*bridge/,
     );
     assert.match(refusal({ HostConfig: { CpuRealtimeRuntime: 1000 } }), /^HostConfig\.CpuRealtimeRuntime: /);
-    assert.match(refusal({ Volumes: { '/data': {} } }), /^Volumes: /);
+    assert.match(refusal({ HostConfig: { VolumesFrom: ['other'] } }), /^HostConfig\.VolumesFrom: /);
+    assert.match(
+      refusal({ HostConfig: { VolumeDriver: 'nfs-plugin' } }),
+      /^HostConfig\.VolumeDriver: volume driver "nfs-plugin" is not supported/,
+    );
+    assert.equal(refusal({ Volumes: { '/data': {} } }), '');
     assert.match(
       refusal({ HostConfig: { LogConfig: { Type: 'syslog', Config: {} } } }),
       /^HostConfig\.LogConfig\.Type: /,

@@ -83,8 +83,20 @@ describe('parseMounts: bind', () => {
       [{ Type: 'bind', Source: '/s', Target: '/d', BindOptions: { Bogus: 1 } }, /BindOptions\.Bogus/],
       [{ Type: 'bind', Source: '/s', Target: '/d', Extra: 1 }, /unknown field Extra/],
       [
-        { Type: 'volume', Source: 'v', Target: '/d' },
-        /type "volume" is not supported: ckptd has no volume store/,
+        { Type: 'volume', Source: 'v', Target: '/d', VolumeOptions: { Subpath: 'sub' } },
+        /VolumeOptions\.Subpath \(volume-subpath\) is not supported by ckptd/,
+      ],
+      [
+        { Type: 'volume', Source: '', Target: '/d', ReadOnly: true },
+        /invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes/,
+      ],
+      [
+        { Type: 'volume', Source: 'v', Target: '/d', BindOptions: { Propagation: 'shared' } },
+        /invalid mount config for type "volume": field BindOptions must not be specified/,
+      ],
+      [
+        { Type: 'volume', Source: 'v', Target: '/d', VolumeOptions: { DriverConfig: { Name: 'nfs' } } },
+        /DriverConfig\.Name: volume driver "nfs" is not supported by ckptd/,
       ],
       [
         { Type: 'npipe', Source: 'x', Target: '/d' },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidArgumentError, NotImplementedError } from '../../../src/errors/index.js';
+import { InvalidArgumentError } from '../../../src/errors/index.js';
 import {
   DEFAULT_CAPABILITIES,
   DEFAULT_MASKED_PATHS,
@@ -362,8 +362,28 @@ describe('parseBind', () => {
     assert.throws(() => parseBind('/a:/'), /destination can't be '\/'/);
   });
 
-  it('reports named and anonymous volumes as not implemented', () => {
-    assert.throws(() => parseBind('vol:/data'), NotImplementedError);
-    assert.throws(() => parseBind('/data'), NotImplementedError);
+  it('parses named and anonymous volumes with dockerd wording for what they cannot take', () => {
+    assert.deepEqual(parseBind('vol:/data:ro,nocopy'), {
+      source: '',
+      destination: '/data',
+      readOnly: true,
+      propagation: '',
+      volume: { name: 'vol', noCopy: true, mode: 'ro,nocopy' },
+    });
+    assert.deepEqual(parseBind('/data').volume, { name: '', noCopy: false, mode: '' });
+    assert.equal(parseBind('vol:/data:z').readOnly, false);
+    assert.equal(parseBind('vol:/data:Z,rw').volume?.mode, 'Z,rw');
+    assert.throws(() => parseBind('vol:/data:rshared'), {
+      message:
+        'invalid volume specification: \'vol:/data:rshared\': invalid mount config for type "volume": field BindOptions must not be specified',
+    });
+    assert.throws(() => parseBind('/src:/data:nocopy'), {
+      message:
+        'invalid volume specification: \'/src:/data:nocopy\': invalid mount config for type "bind": field VolumeOptions must not be specified',
+    });
+    assert.throws(
+      () => parseBind('vol:rel'),
+      /type "volume": invalid mount path: 'rel' mount path must be absolute/,
+    );
   });
 });

@@ -121,6 +121,11 @@ export const containerCheckpointSchema = {
       tcpEstablished: { type: 'string', description: 'Checkpoint established TCP connections' },
       fileLocks: { type: 'string', description: 'Checkpoint file locks' },
       ignoreRootfs: { type: 'string', description: 'Do not capture the rootfs changes' },
+      ignoreVolumes: {
+        type: 'string',
+        description:
+          "With export=true: leave the container's volumes out of the archive (podman --ignore-volumes); by default each volume is `volumes/<name>.tar`",
+      },
       export: { type: 'string', description: 'Stream the checkpoint archive as the response body' },
       image: {
         type: 'string',
@@ -210,6 +215,11 @@ export const containerRestoreSchema = {
         description: 'Refused (400): containerd 1.6 cannot restore established TCP connections',
       },
       ignoreRootfs: { type: 'string', description: 'Do not apply the rootfs changes' },
+      ignoreVolumes: {
+        type: 'string',
+        description:
+          "With import=true: create the archive's volumes empty, without their content. Either way a named volume that already exists is refused (409, as podman): mount it in hostConfig instead",
+      },
       keep: {
         type: 'string',
         description: 'Keep an imported checkpoint as checkpoint `imported` of the new container',
