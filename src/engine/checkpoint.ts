@@ -75,6 +75,7 @@ import {
   type CriuDumpStats,
   type CriuRestoreStats,
 } from './criu-stats.js';
+import { parseHealthState, type HealthState } from './health/health-state.js';
 
 const execFileP = promisify(execFile);
 
@@ -229,12 +230,23 @@ export interface CheckpointEvents {
   publish(type: string, action: string, id: string, attributes?: Record<string, string>): void;
 }
 
+/**
+ * CheckpointHealth is the health-check engine as a checkpoint sees it: its monitor is stopped
+ * before CRIU dumps the container (a probe's process must not be in the images) and its state
+ * recorded in ckptd.dump, so the restored container continues from it.
+ */
+export interface CheckpointHealth {
+  suspend(id: string): Promise<HealthState | undefined>;
+  resume(id: string): void;
+}
+
 /** CheckpointServiceOptions configure a CheckpointService. */
 export interface CheckpointServiceOptions {
   client: ContainerdClient;
   containers: CheckpointContainers;
   images: Pick<ImageResolver, 'resolveImage'>;
   events?: CheckpointEvents;
+  health?: CheckpointHealth;
   dataRoot: string;
   /** checkpointDirs are the host directories besides the data root a caller's `dir` may name. */
   checkpointDirs?: readonly string[];
@@ -267,6 +279,8 @@ export interface CkptdDump {
   Config: Record<string, unknown>;
   HostConfig: Record<string, unknown>;
   Image: string;
+  /** Health is State.Health when the checkpoint was taken (a restore continues from it). */
+  Health?: HealthState;
 }
 
 function runningState(i: ContainerInspect): boolean {
@@ -417,7 +431,6 @@ export class CheckpointService implements CheckpointBackend {
     parent: string,
     opts: CheckpointCreateOptions,
   ): Promise<CheckpointResult> {
-    const t0 = performance.now();
     const id = c.Id;
     const client = this.#o.client;
     const task = await client.tasks.get(id).catch(() => undefined);
@@ -427,6 +440,27 @@ export class CheckpointService implements CheckpointBackend {
     }
     const ckDir = join(parent, name);
     await mkdir(parent, { recursive: true, mode: 0o700 });
+    const health = await this.#o.health?.suspend(id);
+    let resumeHealth = true; // unless the checkpoint stopped the container
+    try {
+      return await this.#createIn(c, name, ckDir, opts, status, health, () => (resumeHealth = false));
+    } finally {
+      if (resumeHealth) this.#o.health?.resume(id);
+    }
+  }
+
+  async #createIn(
+    c: ContainerInspect,
+    name: string,
+    ckDir: string,
+    opts: CheckpointCreateOptions,
+    status: string,
+    health: HealthState | undefined,
+    stopping: () => void,
+  ): Promise<CheckpointResult> {
+    const t0 = performance.now();
+    const id = c.Id;
+    const client = this.#o.client;
     try {
       await mkdir(ckDir, { mode: 0o700 });
     } catch (err) {
@@ -459,6 +493,7 @@ export class CheckpointService implements CheckpointBackend {
         Config: c.Config,
         HostConfig: c.HostConfig,
         Image: c.Image,
+        ...(health ? { Health: health } : {}),
       };
       await writeFile(join(ckDir, 'spec.dump'), JSON.stringify(spec));
       await writeFile(join(ckDir, CKPTD_DUMP), JSON.stringify(ckptdDump));
@@ -525,7 +560,8 @@ export class CheckpointService implements CheckpointBackend {
         }
       } else {
         await this.#o.containers.endRestartPolicy(id); // restoring needs it stopped
-        await dump(); // CRIU stops the task: the rootfs is quiet now
+        await dump();
+        stopping(); // the exit ends the suspended monitor // CRIU stops the task: the rootfs is quiet now
         await captureRootfs();
       }
       // Verify what CRIU left (containerd 1.6 can report success for an incomplete checkpoint).
@@ -652,6 +688,8 @@ export class CheckpointService implements CheckpointBackend {
     const ctd = await this.#o.client.containers.get(id);
     if (!ctd.spec) throw new InternalError(`container ${id} has no runtime spec`);
     await verifyCheckpointImages(join(ckDir, CHECKPOINT_IMAGES_DIR), unpackSpec<TrustSpec>(ctd.spec));
+    // the health the checkpoint recorded (a status, never a grant: a bad one is none)
+    const health = parseHealthState((await this.#dockerConfig(ckDir).catch(() => undefined))?.Health);
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     const work = await mkdtemp(join(this.stagingDir, 'restore-'));
     try {
@@ -659,6 +697,7 @@ export class CheckpointService implements CheckpointBackend {
         await this.#o.containers.restoreTask(id, {
           imagePath: join(ckDir, CHECKPOINT_IMAGES_DIR),
           workPath: work,
+          ...(health ? { health } : {}),
         });
       } catch (err) {
         const log = await readFile(join(work, 'restore.log'), 'utf8').catch(() => '');

@@ -115,6 +115,8 @@ import {
 } from './restart-manager.js';
 import { runtimeMessage, startFailure } from './start-errors.js';
 import { checkWorkingDir, needsWorkdirCheck } from './workdir.js';
+import type { HealthStart } from './health/health-service.js';
+import { validateHealthConfig, type HealthState } from './health/health-state.js';
 
 const execFileP = promisify(execFile);
 
@@ -219,6 +221,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Health is the health-check state, present once a health check ran for the container. */
+  Health?: HealthState;
 }
 
 /** ContainerInspect is GET /containers/{id}/json's body (the fields ckptd fills). */
@@ -343,6 +347,19 @@ export type CheckpointStarter = (ref: string, opts: StartOptions, signal?: Abort
 export interface RestoreTaskOptions {
   imagePath: string;
   workPath: string;
+  /** health is State.Health as the checkpoint recorded it: the restored task continues from it. */
+  health?: HealthState;
+}
+
+/** HealthHooks is the health-check engine (engine/health) as the lifecycle drives it. */
+export interface HealthHooks {
+  load(id: string): Promise<void>;
+  started(id: string, s: HealthStart): Promise<void>;
+  stopped(id: string): Promise<void>;
+  paused(id: string): Promise<void>;
+  unpaused(id: string): void;
+  state(id: string): HealthState | undefined;
+  close(): Promise<void>;
 }
 
 /** ContainerRecord is Docker's view of a container, persisted as `config.json`. */
@@ -478,6 +495,7 @@ export class ContainerService implements ContainersBackend {
   readonly #abort = new AbortController();
   #io: ContainerIO;
   #checkpointStarter: CheckpointStarter | undefined;
+  #health: HealthHooks | undefined;
   #resourceHostCache: ResourceHost | undefined;
 
   constructor(o: ContainerServiceOptions) {
@@ -500,6 +518,11 @@ export class ContainerService implements ContainersBackend {
    */
   onRemoved(fn: (id: string) => void): void {
     this.#removedCallbacks.push(fn);
+  }
+
+  /** useHealth wires the health-check engine (it runs probes through exec, which needs this service). */
+  useHealth(health: HealthHooks): void {
+    this.#health = health;
   }
 
   /** useCheckpointStarter wires the checkpoint engine that serves `start?checkpoint=`. */
@@ -536,6 +559,7 @@ export class ContainerService implements ContainersBackend {
         // a restart that was waiting when ckptd stopped: the policy is applied afresh below
         if (state.Restarting) delete state.Restarting;
         this.#locals.set(id, { record, state, removing: false });
+        await this.#health?.load(id);
       } catch (err) {
         this.#o.logger?.warn({ err, id }, 'ignoring an unreadable container record');
       }
@@ -578,6 +602,7 @@ export class ContainerService implements ContainersBackend {
           .reattach(id, opts)
           .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'reattaching IO failed'));
         this.#watch(id);
+        await this.#healthStarted(id, local, 'recorded', task.status !== 'RUNNING');
       } else if (task.status === 'STOPPED') {
         await this.#io.reattach(id, opts).catch(() => undefined);
         // Tasks.Wait answers at once with the recorded exit; then the restart policy applies
@@ -596,6 +621,7 @@ export class ContainerService implements ContainersBackend {
   /** close stops the exit watchers (tasks keep running; init() picks them up again). */
   async close(): Promise<void> {
     this.#abort.abort();
+    await this.#health?.close();
     for (const rm of this.#restarts.values()) rm.cancel();
     await Promise.allSettled([...this.#watchers.values(), ...this.#pendingRestarts.values()]);
   }
@@ -623,6 +649,7 @@ export class ContainerService implements ContainersBackend {
     }
     for (const b of hostConfig.Binds ?? []) parseBind(b); // 400 before any work
     if (typeof req.StopSignal === 'string' && req.StopSignal !== '') parseSignal(req.StopSignal);
+    validateHealthConfig(req.Healthcheck);
     const opts = createOptions(
       req as Parameters<typeof createOptions>[0],
       networkMode,
@@ -654,6 +681,7 @@ export class ContainerService implements ContainersBackend {
 
     const { HostConfig: _h, NetworkingConfig: _n, Image: _i, StopTimeout, ...configReq } = req;
     const merged = mergeContainerConfig(configReq, image.config.config);
+    validateHealthConfig(merged.Healthcheck, "Healthcheck (with the image's HEALTHCHECK)");
     const id = generateContainerId();
     const chosen = await this.#reserveName(name, id, signal);
     const dir = this.#dir(id);
@@ -1153,10 +1181,12 @@ export class ContainerService implements ContainersBackend {
     const entries = views.map((v) => {
       const r = this.#record(v);
       const st = this.#state(v);
+      const health = this.#health?.state(v.id);
       const entry: ListEntry & { v: View; r: ContainerRecord; st: ContainerState } = {
         id: v.id,
         name: v.name,
         status: st.Status,
+        health: health?.Status ?? 'none',
         exitCode: st.ExitCode,
         labels: v.container.labels,
         image: r.Config.Image,
@@ -1185,7 +1215,13 @@ export class ContainerService implements ContainersBackend {
         Labels: publicLabels(v.container.labels),
         State: st.Status,
         Status: statusString(
-          { status: st.Status, exitCode: st.ExitCode, startedAt: st.StartedAt, finishedAt: st.FinishedAt },
+          {
+            status: st.Status,
+            exitCode: st.ExitCode,
+            startedAt: st.StartedAt,
+            finishedAt: st.FinishedAt,
+            ...(this.#health?.state(v.id) ? { health: this.#health.state(v.id)?.Status } : {}),
+          },
           now,
         ),
         HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
@@ -1204,6 +1240,8 @@ export class ContainerService implements ContainersBackend {
     const v = await this.#find(ref, signal);
     const r = this.#record(v);
     const st = this.#state(v);
+    const health = this.#health?.state(v.id);
+    if (health) st.Health = health;
     const { Image: imageRef, ...configRest } = r.Config;
     return {
       Id: v.id,
@@ -1540,7 +1578,26 @@ export class ContainerService implements ContainersBackend {
     }
     this.#o.logger?.debug({ id, pid, restored: restore !== undefined }, 'container started');
     this.#watch(id);
+    if (local) await this.#healthStarted(id, local, restore?.health);
     return pid;
+  }
+
+  /** #healthStarted tells the health engine a task of the container runs (moby initHealthMonitor). */
+  async #healthStarted(
+    id: string,
+    local: Local,
+    continueWith?: HealthStart['continueWith'],
+    paused = false,
+  ): Promise<void> {
+    await this.#health
+      ?.started(id, {
+        config: local.record.Config.Healthcheck,
+        shell: local.record.Config.Shell as string[] | undefined,
+        startedAt: local.state.StartedAt,
+        ...(continueWith ? { continueWith } : {}),
+        paused,
+      })
+      .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'starting the health monitor failed'));
   }
 
   async #deleteTask(id: string): Promise<void> {
@@ -1604,6 +1661,8 @@ export class ContainerService implements ContainersBackend {
     atInit = false,
   ): Promise<(() => void) | undefined> {
     const local = this.#locals.get(id);
+    // moby stopHealthchecks: the monitor stops (a probe of the dead task is cancelled)
+    const healthStopped = this.#health?.stopped(id).catch(() => undefined);
     // Record the exit first: once the task is deleted, readers fall back to the record.
     let final = exit;
     if (final === undefined) {
@@ -1639,6 +1698,7 @@ export class ContainerService implements ContainersBackend {
         );
       }
     }
+    await healthStopped;
     onRecorded?.();
     // A foreign container's stopped task is left to its owner (ctr shows it STOPPED, as we do).
     if (local) {
@@ -1920,7 +1980,14 @@ export class ContainerService implements ContainersBackend {
       throw new ConflictError(`Container ${v.id} is restarting, wait until the container is running`);
     if (!this.#isRunning(v)) throw new ConflictError(`Container ${v.id} is not running`);
     if (v.task?.status !== 'RUNNING') throw new ConflictError(`Container ${v.id} is already paused`);
-    await this.#client.tasks.pause(v.id);
+    // moby updateHealthMonitor: no probes while paused (stopped first: a frozen probe cannot be killed)
+    await this.#health?.paused(v.id);
+    try {
+      await this.#client.tasks.pause(v.id);
+    } catch (err) {
+      this.#health?.unpaused(v.id);
+      throw err;
+    }
   }
 
   async containerUnpause(ref: string): Promise<void> {
@@ -1929,6 +1996,7 @@ export class ContainerService implements ContainersBackend {
       throw new ConflictError(`Container ${v.id} is not paused`);
     }
     await this.#client.tasks.resume(v.id);
+    this.#health?.unpaused(v.id);
   }
 
   async containerRename(ref: string, newName: string): Promise<void> {
