@@ -36,13 +36,21 @@ export function execProbe(execs: ProbeExecs, clock: Clock = systemClock): ProbeR
           const pending = await execs.execStart(id, { detach: false }, kill.signal);
           if (pending === undefined) throw new Error(`health check exec ${id} did not attach`);
           let cancelStartTimer: (() => void) | undefined;
+          const starting = pending.start();
           const session = await Promise.race([
-            pending.start().catch((err: unknown) => {
+            starting.catch((err: unknown) => {
               throw new Error(execStartFailureMessage(err), { cause: err });
             }),
             new Promise<never>((_, reject) => {
               cancelStartTimer = clock.setTimeout(() => {
                 kill.abort();
+                // a start that completes after all: its (killed) output is drained, so its FIFOs go
+                void starting.then(
+                  async (late) => {
+                    for await (const _ of late.output) void _;
+                  },
+                  () => undefined,
+                );
                 reject(new Error(`timed out starting health check for container ${containerId}`));
               }, EXEC_START_TIMEOUT_MS);
             }),

@@ -122,6 +122,7 @@ describe('HealthService and its monitor (fake clock, scripted probe)', () => {
     assert.equal(s.probe.runs.length, 3);
     assert.equal(s.svc.state('c1')?.Status, 'healthy');
     assert.deepEqual(s.events, ['health_status: healthy']);
+    await s.svc.close(); // waits for the writes of health.json
     const saved = JSON.parse(await readFile(join(s.dir, 'c1', 'health.json'), 'utf8')) as { Status: string };
     assert.equal(saved.Status, 'healthy');
     await s.svc.close();
