@@ -905,6 +905,8 @@ export class CheckpointService implements CheckpointBackend {
     const isStr = (x: unknown): x is string => typeof x === 'string';
     const isStrs = (x: unknown): x is string[] => Array.isArray(x) && x.every(isStr);
     const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+    const isObj = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
     let config: Record<string, unknown>;
     if (docker !== undefined) {
       const c = docker.Config;
@@ -921,6 +923,10 @@ export class CheckpointService implements CheckpointBackend {
         OpenStdin: pick(c.OpenStdin, isBool),
         StdinOnce: pick(c.StdinOnce, isBool),
         StopSignal: pick(c.StopSignal, isStr),
+        // the container's own health check (checked at create like any request's): it runs
+        // inside the container with the container's rights, nothing of the host's
+        Healthcheck: pick(c.Healthcheck, isObj),
+        Shell: pick(c.Shell, isStrs),
         Labels: Object.fromEntries(Object.entries(labels).filter(([, v]) => typeof v === 'string')),
       };
     } else {

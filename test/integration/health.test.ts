@@ -451,7 +451,32 @@ describe('health checks through ckptd', () => {
     });
     assert.equal(await status('hck'), 'healthy');
     await docker('checkpoint', 'rm', 'hck', 'cp1');
-    await docker('rm', '-f', 'hck');
+
+    // an exported checkpoint imported as a new container carries the healthcheck and its health
+    const tar = join(work, 'hck.tar');
+    const curl = (...args: string[]) =>
+      execFileP('curl', ['-sS', '--fail-with-body', '--unix-socket', d.socket, ...args], {
+        timeout: 120_000,
+      });
+    await curl('-X', 'POST', '-o', tar, 'http://x/v1.47/containers/hck/checkpoint?export=1');
+    await curl(
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/x-tar',
+      '--data-binary',
+      `@${tar}`,
+      'http://x/v1.47/containers/x/restore?import=1&name=hck2',
+    );
+    const copy = await inspect('hck2');
+    assert.deepEqual(copy.Config.Healthcheck?.Test, ['CMD-SHELL', 'test -f /tmp/ok']);
+    assert.equal(copy.State.Health?.Status, 'healthy');
+    const copiedEnd = copy.State.Health?.Log.at(-1)?.End ?? '';
+    await until('a probe in the imported container', async () => {
+      const h = await health('hck2');
+      return Date.parse(h?.Log.at(-1)?.End ?? '') > Date.parse(copiedEnd) && h?.Status === 'healthy';
+    });
+    await docker('rm', '-f', 'hck', 'hck2');
   });
 
   test('health survives a ckptd restart: the status is kept and the monitor resumes', async () => {
