@@ -1203,7 +1203,7 @@ export class ContainerService implements ContainersBackend {
       ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
       ...(opts.filters !== undefined ? { filters: opts.filters } : {}),
     });
-    return selected.map(({ v, r, st }) => {
+    return selected.map(({ v, r, st, health }) => {
       const s: ContainerSummary = {
         Id: v.id,
         Names: [`/${v.name}`],
@@ -1220,7 +1220,7 @@ export class ContainerService implements ContainersBackend {
             exitCode: st.ExitCode,
             startedAt: st.StartedAt,
             finishedAt: st.FinishedAt,
-            ...(this.#health?.state(v.id) ? { health: this.#health.state(v.id)?.Status } : {}),
+            ...(health !== undefined && health !== 'none' ? { health } : {}),
           },
           now,
         ),
@@ -1661,8 +1661,9 @@ export class ContainerService implements ContainersBackend {
     atInit = false,
   ): Promise<(() => void) | undefined> {
     const local = this.#locals.get(id);
-    // moby stopHealthchecks: the monitor stops (a probe of the dead task is cancelled)
-    const healthStopped = this.#health?.stopped(id).catch(() => undefined);
+    // moby stopHealthchecks: the monitor stops at once (a probe of the dead task is cancelled
+    // in the background: the exit is not held up by it)
+    void this.#health?.stopped(id).catch(() => undefined);
     // Record the exit first: once the task is deleted, readers fall back to the record.
     let final = exit;
     if (final === undefined) {
@@ -1698,7 +1699,6 @@ export class ContainerService implements ContainersBackend {
         );
       }
     }
-    await healthStopped;
     onRecorded?.();
     // A foreign container's stopped task is left to its owner (ctr shows it STOPPED, as we do).
     if (local) {
