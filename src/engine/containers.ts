@@ -601,8 +601,8 @@ export class ContainerService implements ContainersBackend {
         await this.#io
           .reattach(id, opts)
           .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'reattaching IO failed'));
-        this.#watch(id);
         await this.#healthStarted(id, local, 'recorded', task.status !== 'RUNNING');
+        this.#watch(id);
       } else if (task.status === 'STOPPED') {
         await this.#io.reattach(id, opts).catch(() => undefined);
         // Tasks.Wait answers at once with the recorded exit; then the restart policy applies
@@ -1577,8 +1577,9 @@ export class ContainerService implements ContainersBackend {
       await this.#saveState(id);
     }
     this.#o.logger?.debug({ id, pid, restored: restore !== undefined }, 'container started');
-    this.#watch(id);
+    // the monitor first: an exit seen by the watcher then always stops it
     if (local) await this.#healthStarted(id, local, restore?.health);
+    this.#watch(id);
     return pid;
   }
 
