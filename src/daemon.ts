@@ -14,6 +14,8 @@ import { ContainerService } from './engine/containers.js';
 import { EventsService } from './engine/events.js';
 import { ContainerIOService } from './engine/io/container-io.js';
 import { containerdExecTasks, ExecService } from './engine/io/exec.js';
+import { HealthService } from './engine/health/health-service.js';
+import { execProbe } from './engine/health/exec-probe.js';
 import { nullContainerIO } from './engine/null-container-io.js';
 import { gatherHostFacts } from './engine/host-facts.js';
 import { ImageService } from './engine/images.js';
@@ -219,6 +221,15 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   });
   // exec instances live until their container is removed, as in dockerd
   containers.onRemoved((id) => execs.forgetContainer(id));
+  // ---- health checks (issue 12): probes are execs; monitors follow start/stop/pause/restore ----
+  const health = new HealthService({
+    probe: execProbe(execs),
+    containersDir: containers.containersDir,
+    events,
+    logger: logger.child({ component: 'health' }),
+  });
+  containers.useHealth(health);
+  containers.onRemoved((id) => health.forget(id));
   routes.push((app) => registerContainerIoRoutes(app, containerIO, execs));
 
   // ---- commit, changes, export (issue 4) ----
@@ -242,6 +253,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     dataRoot: config.dataRoot,
     volumes,
     checkpointDirs: config.checkpointDirs,
+    health,
     logger: logger.child({ component: 'checkpoint' }),
   });
   await checkpoints.clearStaging();

@@ -87,6 +87,7 @@ import {
   type ImportedVolumes,
 } from './volumes/checkpoint-volumes.js';
 import type { VolumeService } from './volumes/store.js';
+import { parseHealthState, type HealthState } from './health/health-state.js';
 
 const execFileP = promisify(execFile);
 
@@ -245,6 +246,16 @@ export interface CheckpointEvents {
   publish(type: string, action: string, id: string, attributes?: Record<string, string>): void;
 }
 
+/**
+ * CheckpointHealth is the health-check engine as a checkpoint sees it: its monitor is stopped
+ * before CRIU dumps the container (a probe's process must not be in the images) and its state
+ * recorded in ckptd.dump, so the restored container continues from it.
+ */
+export interface CheckpointHealth {
+  suspend(id: string): Promise<HealthState | undefined>;
+  resume(id: string): void;
+}
+
 /** CheckpointServiceOptions configure a CheckpointService. */
 export interface CheckpointServiceOptions {
   /** locks is the per-container mutex shared with the container and archive services. */
@@ -253,6 +264,7 @@ export interface CheckpointServiceOptions {
   containers: CheckpointContainers;
   images: Pick<ImageResolver, 'resolveImage'>;
   events?: CheckpointEvents;
+  health?: CheckpointHealth;
   dataRoot: string;
   /** volumes is the volume store: exports carry the container's volumes, imports restore them. */
   volumes?: VolumeService;
@@ -289,6 +301,8 @@ export interface CkptdDump {
   Image: string;
   /** Volumes are the container's volumes (their content in `volumes/<Name>.tar` of an export). */
   Volumes?: CheckpointVolume[];
+  /** Health is State.Health when the checkpoint was taken (a restore continues from it). */
+  Health?: HealthState;
 }
 
 function runningState(i: ContainerInspect): boolean {
@@ -436,7 +450,6 @@ export class CheckpointService implements CheckpointBackend {
     parent: string,
     opts: CheckpointCreateOptions,
   ): Promise<CheckpointResult> {
-    const t0 = performance.now();
     const id = c.Id;
     const client = this.#o.client;
     const task = await client.tasks.get(id).catch(() => undefined);
@@ -446,6 +459,27 @@ export class CheckpointService implements CheckpointBackend {
     }
     const ckDir = join(parent, name);
     await mkdir(parent, { recursive: true, mode: 0o700 });
+    const health = await this.#o.health?.suspend(id);
+    let resumeHealth = true; // unless the checkpoint stopped the container
+    try {
+      return await this.#createIn(c, name, ckDir, opts, status, health, () => (resumeHealth = false));
+    } finally {
+      if (resumeHealth) this.#o.health?.resume(id);
+    }
+  }
+
+  async #createIn(
+    c: ContainerInspect,
+    name: string,
+    ckDir: string,
+    opts: CheckpointCreateOptions,
+    status: string,
+    health: HealthState | undefined,
+    stopping: () => void,
+  ): Promise<CheckpointResult> {
+    const t0 = performance.now();
+    const id = c.Id;
+    const client = this.#o.client;
     try {
       await mkdir(ckDir, { mode: 0o700 });
     } catch (err) {
@@ -479,6 +513,7 @@ export class CheckpointService implements CheckpointBackend {
         HostConfig: c.HostConfig,
         Image: c.Image,
         ...(this.#o.volumes ? { Volumes: checkpointVolumes(this.#o.volumes, c.Mounts) } : {}),
+        ...(health ? { Health: health } : {}),
       };
       await writeFile(join(ckDir, 'spec.dump'), JSON.stringify(spec));
       await writeFile(join(ckDir, CKPTD_DUMP), JSON.stringify(ckptdDump));
@@ -553,7 +588,8 @@ export class CheckpointService implements CheckpointBackend {
         }
       } else {
         await this.#o.containers.endRestartPolicy(id); // restoring needs it stopped
-        await dump(); // CRIU stops the task: the rootfs is quiet now
+        await dump();
+        stopping(); // the exit ends the suspended monitor // CRIU stops the task: the rootfs is quiet now
         await captureRootfs();
       }
       // Verify what CRIU left (containerd 1.6 can report success for an incomplete checkpoint).
@@ -680,6 +716,8 @@ export class CheckpointService implements CheckpointBackend {
     const ctd = await this.#o.client.containers.get(id);
     if (!ctd.spec) throw new InternalError(`container ${id} has no runtime spec`);
     await verifyCheckpointImages(join(ckDir, CHECKPOINT_IMAGES_DIR), unpackSpec<TrustSpec>(ctd.spec));
+    // the health the checkpoint recorded (a status, never a grant: a bad one is none)
+    const health = parseHealthState((await this.#dockerConfig(ckDir).catch(() => undefined))?.Health);
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     const work = await mkdtemp(join(this.stagingDir, 'restore-'));
     try {
@@ -687,6 +725,7 @@ export class CheckpointService implements CheckpointBackend {
         await this.#o.containers.restoreTask(id, {
           imagePath: join(ckDir, CHECKPOINT_IMAGES_DIR),
           workPath: work,
+          ...(health ? { health } : {}),
         });
       } catch (err) {
         const log = await readFile(join(work, 'restore.log'), 'utf8').catch(() => '');
@@ -971,6 +1010,8 @@ export class CheckpointService implements CheckpointBackend {
     const isStr = (x: unknown): x is string => typeof x === 'string';
     const isStrs = (x: unknown): x is string[] => Array.isArray(x) && x.every(isStr);
     const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+    const isObj = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
     let config: Record<string, unknown>;
     if (docker !== undefined) {
       const c = docker.Config;
@@ -987,6 +1028,10 @@ export class CheckpointService implements CheckpointBackend {
         OpenStdin: pick(c.OpenStdin, isBool),
         StdinOnce: pick(c.StdinOnce, isBool),
         StopSignal: pick(c.StopSignal, isStr),
+        // the container's own health check (checked at create like any request's): it runs
+        // inside the container with the container's rights, nothing of the host's
+        Healthcheck: pick(c.Healthcheck, isObj),
+        Shell: pick(c.Shell, isStrs),
         Labels: Object.fromEntries(Object.entries(labels).filter(([, v]) => typeof v === 'string')),
       };
     } else {

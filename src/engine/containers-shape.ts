@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import { InternalError, InvalidArgumentError, NotFoundError } from '../errors/index.js';
 import type { Filters } from '../oci/filters.js';
 import { invalidFilterError } from '../oci/filters.js';
+import { HEALTH_FILTER_VALUES, healthStatusSuffix, type HealthStatus } from './health/health-state.js';
 
 /** ContainerStatus is Docker's `State.Status`. */
 export type ContainerStatus =
@@ -56,6 +57,8 @@ export interface StatusFacts {
   /** startedAt/finishedAt: RFC 3339 strings, ZERO_TIME when unset. */
   startedAt: string;
   finishedAt: string;
+  /** health is State.Health.Status when the container has a health check. */
+  health?: HealthStatus | undefined;
 }
 
 function since(iso: string, now: number): number {
@@ -66,6 +69,8 @@ function since(iso: string, now: number): number {
 export function statusString(s: StatusFacts, now: number = Date.now()): string {
   switch (s.status) {
     case 'running':
+      if (s.health !== undefined)
+        return `Up ${humanDuration(since(s.startedAt, now))} (${healthStatusSuffix(s.health)})`;
       return `Up ${humanDuration(since(s.startedAt, now))}`;
     case 'paused':
       return `Up ${humanDuration(since(s.startedAt, now))} (Paused)`;
@@ -141,6 +146,8 @@ export const LIST_FILTER_KEYS: readonly string[] = [
 /** ListEntry is the part of a container the list filters read. */
 export interface ListEntry extends LookupEntry {
   status: ContainerStatus;
+  /** health is State.Health.Status, `none` without a health check (the `health` filter). */
+  health?: HealthStatus | 'none';
   exitCode: number;
   labels: Record<string, string>;
   /** image is the reference the container was created from; imageId its config digest ('' if unknown). */
@@ -192,6 +199,12 @@ export function selectContainers<T extends ListEntry>(
     if (!/^-?\d+$/.test(v)) throw invalidFilterError('exited', [v]);
     return Number(v);
   });
+  const healths = f?.get('health') ?? [];
+  for (const h of healths) {
+    // dockerd 20.10's words (a 400)
+    if (!HEALTH_FILTER_VALUES.includes(h))
+      throw new InvalidArgumentError(`Unrecognised filter value for health: ${h}`);
+  }
   const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : 0;
   // before/since: created before / after the named container (moby: the last value counts)
   const bound = (key: string): number | undefined => {
@@ -215,6 +228,7 @@ export function selectContainers<T extends ListEntry>(
       if (!f.matchKVList('label', e.labels)) continue;
       if (statuses.length > 0 && !statuses.includes(e.status)) continue;
       if (exited.length > 0 && (e.status !== 'exited' || !exited.includes(e.exitCode))) continue;
+      if (healths.length > 0 && !healths.includes(e.health ?? 'none')) continue;
       if (before !== undefined && e.created >= before) continue;
       if (since !== undefined && e.created <= since) continue;
       const ancestors = f.get('ancestor');

@@ -134,6 +134,8 @@ import {
   type VolumeMountPoint,
 } from './volumes/mounts.js';
 import type { VolumeService } from './volumes/store.js';
+import type { HealthStart } from './health/health-service.js';
+import { validateHealthConfig, type HealthState } from './health/health-state.js';
 
 const execFileP = promisify(execFile);
 
@@ -240,6 +242,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Health is the health-check state, present once a health check ran for the container. */
+  Health?: HealthState;
 }
 
 /** ContainerInspect is GET /containers/{id}/json's body (the fields ckptd fills). */
@@ -364,6 +368,19 @@ export type CheckpointStarter = (ref: string, opts: StartOptions, signal?: Abort
 export interface RestoreTaskOptions {
   imagePath: string;
   workPath: string;
+  /** health is State.Health as the checkpoint recorded it: the restored task continues from it. */
+  health?: HealthState;
+}
+
+/** HealthHooks is the health-check engine (engine/health) as the lifecycle drives it. */
+export interface HealthHooks {
+  load(id: string): Promise<void>;
+  started(id: string, s: HealthStart): Promise<void>;
+  stopped(id: string): Promise<void>;
+  paused(id: string): Promise<void>;
+  unpaused(id: string): void;
+  state(id: string): HealthState | undefined;
+  close(): Promise<void>;
 }
 
 /** ContainerRecord is Docker's view of a container, persisted as `config.json`. */
@@ -504,6 +521,7 @@ export class ContainerService implements ContainersBackend {
   readonly #abort = new AbortController();
   #io: ContainerIO;
   #checkpointStarter: CheckpointStarter | undefined;
+  #health: HealthHooks | undefined;
   #resourceHostCache: ResourceHost | undefined;
 
   constructor(o: ContainerServiceOptions) {
@@ -550,6 +568,11 @@ export class ContainerService implements ContainersBackend {
     this.#removedCallbacks.push(fn);
   }
 
+  /** useHealth wires the health-check engine (it runs probes through exec, which needs this service). */
+  useHealth(health: HealthHooks): void {
+    this.#health = health;
+  }
+
   /** useCheckpointStarter wires the checkpoint engine that serves `start?checkpoint=`. */
   useCheckpointStarter(starter: CheckpointStarter): void {
     this.#checkpointStarter = starter;
@@ -585,6 +608,7 @@ export class ContainerService implements ContainersBackend {
         // a restart that was waiting when ckptd stopped: the policy is applied afresh below
         if (state.Restarting) delete state.Restarting;
         this.#locals.set(id, { record, state, removing: false });
+        await this.#health?.load(id);
       } catch (err) {
         this.#o.logger?.warn({ err, id }, 'ignoring an unreadable container record');
       }
@@ -626,6 +650,7 @@ export class ContainerService implements ContainersBackend {
         await this.#io
           .reattach(id, opts)
           .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'reattaching IO failed'));
+        await this.#healthStarted(id, local, 'recorded', task.status !== 'RUNNING');
         this.#watch(id);
       } else if (task.status === 'STOPPED') {
         await this.#io.reattach(id, opts).catch(() => undefined);
@@ -645,6 +670,7 @@ export class ContainerService implements ContainersBackend {
   /** close stops the exit watchers (tasks keep running; init() picks them up again). */
   async close(): Promise<void> {
     this.#abort.abort();
+    await this.#health?.close();
     for (const rm of this.#restarts.values()) rm.cancel();
     await Promise.allSettled([...this.#watchers.values(), ...this.#pendingRestarts.values()]);
   }
@@ -672,6 +698,7 @@ export class ContainerService implements ContainersBackend {
     }
     for (const b of hostConfig.Binds ?? []) parseBind(b); // 400 before any work
     if (typeof req.StopSignal === 'string' && req.StopSignal !== '') parseSignal(req.StopSignal);
+    validateHealthConfig(req.Healthcheck);
     const opts = createOptions(
       req as Parameters<typeof createOptions>[0],
       networkMode,
@@ -711,6 +738,7 @@ export class ContainerService implements ContainersBackend {
 
     const { HostConfig: _h, NetworkingConfig: _n, Image: _i, StopTimeout, ...configReq } = req;
     const merged = mergeContainerConfig(configReq, image.config.config);
+    validateHealthConfig(merged.Healthcheck, "Healthcheck (with the image's HEALTHCHECK)");
     const id = generateContainerId();
     const chosen = await this.#reserveName(name, id, signal);
     const dir = this.#dir(id);
@@ -1261,10 +1289,12 @@ export class ContainerService implements ContainersBackend {
     const entries = views.map((v) => {
       const r = this.#record(v);
       const st = this.#state(v);
+      const health = this.#health?.state(v.id);
       const entry: ListEntry & { v: View; r: ContainerRecord; st: ContainerState } = {
         id: v.id,
         name: v.name,
         status: st.Status,
+        health: health?.Status ?? 'none',
         exitCode: st.ExitCode,
         labels: v.container.labels,
         image: r.Config.Image,
@@ -1281,7 +1311,7 @@ export class ContainerService implements ContainersBackend {
       ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
       ...(opts.filters !== undefined ? { filters: opts.filters } : {}),
     });
-    return selected.map(({ v, r, st }) => {
+    return selected.map(({ v, r, st, health }) => {
       const s: ContainerSummary = {
         Id: v.id,
         Names: [`/${v.name}`],
@@ -1293,7 +1323,13 @@ export class ContainerService implements ContainersBackend {
         Labels: publicLabels(v.container.labels),
         State: st.Status,
         Status: statusString(
-          { status: st.Status, exitCode: st.ExitCode, startedAt: st.StartedAt, finishedAt: st.FinishedAt },
+          {
+            status: st.Status,
+            exitCode: st.ExitCode,
+            startedAt: st.StartedAt,
+            finishedAt: st.FinishedAt,
+            ...(health !== undefined && health !== 'none' ? { health } : {}),
+          },
           now,
         ),
         HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
@@ -1312,6 +1348,8 @@ export class ContainerService implements ContainersBackend {
     const v = await this.#find(ref, signal);
     const r = this.#record(v);
     const st = this.#state(v);
+    const health = this.#health?.state(v.id);
+    if (health) st.Health = health;
     const { Image: imageRef, ...configRest } = r.Config;
     return {
       Id: v.id,
@@ -1645,8 +1683,28 @@ export class ContainerService implements ContainersBackend {
       await this.#saveState(id);
     }
     this.#o.logger?.debug({ id, pid, restored: restore !== undefined }, 'container started');
+    // the monitor first: an exit seen by the watcher then always stops it
+    if (local) await this.#healthStarted(id, local, restore?.health);
     this.#watch(id);
     return pid;
+  }
+
+  /** #healthStarted tells the health engine a task of the container runs (moby initHealthMonitor). */
+  async #healthStarted(
+    id: string,
+    local: Local,
+    continueWith?: HealthStart['continueWith'],
+    paused = false,
+  ): Promise<void> {
+    await this.#health
+      ?.started(id, {
+        config: local.record.Config.Healthcheck,
+        shell: local.record.Config.Shell as string[] | undefined,
+        startedAt: local.state.StartedAt,
+        ...(continueWith ? { continueWith } : {}),
+        paused,
+      })
+      .catch((err: unknown) => this.#o.logger?.warn({ err, id }, 'starting the health monitor failed'));
   }
 
   async #deleteTask(id: string): Promise<void> {
@@ -1710,6 +1768,9 @@ export class ContainerService implements ContainersBackend {
     atInit = false,
   ): Promise<(() => void) | undefined> {
     const local = this.#locals.get(id);
+    // moby stopHealthchecks: the monitor stops at once (a probe of the dead task is cancelled
+    // in the background: the exit is not held up by it)
+    void this.#health?.stopped(id).catch(() => undefined);
     // Record the exit first: once the task is deleted, readers fall back to the record.
     let final = exit;
     if (final === undefined) {
@@ -2029,7 +2090,14 @@ export class ContainerService implements ContainersBackend {
       throw new ConflictError(`Container ${v.id} is restarting, wait until the container is running`);
     if (!this.#isRunning(v)) throw new ConflictError(`Container ${v.id} is not running`);
     if (v.task?.status !== 'RUNNING') throw new ConflictError(`Container ${v.id} is already paused`);
-    await this.#client.tasks.pause(v.id);
+    // moby updateHealthMonitor: no probes while paused (stopped first: a frozen probe cannot be killed)
+    await this.#health?.paused(v.id);
+    try {
+      await this.#client.tasks.pause(v.id);
+    } catch (err) {
+      this.#health?.unpaused(v.id);
+      throw err;
+    }
   }
 
   async containerUnpause(ref: string): Promise<void> {
@@ -2038,6 +2106,7 @@ export class ContainerService implements ContainersBackend {
       throw new ConflictError(`Container ${v.id} is not paused`);
     }
     await this.#client.tasks.resume(v.id);
+    this.#health?.unpaused(v.id);
   }
 
   async containerRename(ref: string, newName: string): Promise<void> {

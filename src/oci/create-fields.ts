@@ -35,7 +35,7 @@ export const CONFIG_FIELDS: Readonly<Record<string, FieldDecision>> = Object.fre
   StdinOnce: applied(),
   Env: applied(),
   Cmd: applied(),
-  Healthcheck: refused('health checks are not implemented by ckptd'),
+  Healthcheck: applied("probes run as execs with dockerd's timing; State.Health, health_status events"),
   ArgsEscaped: ignored('Windows only; dockerd ignores it on Linux'),
   Image: applied(),
   Volumes: applied(

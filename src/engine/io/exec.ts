@@ -223,6 +223,11 @@ export class ExecService implements ExecBackend {
     await this.#opts.tasks.resizePty(r.containerId, id, width, height);
   }
 
+  /** execForget drops one exec's record (a health probe's, once its result is read). */
+  execForget(id: string): void {
+    this.#execs.delete(id);
+  }
+
   /** forgetContainer drops the exec records of a removed container. */
   forgetContainer(containerId: string): void {
     for (const [id, r] of this.#execs) if (r.containerId === containerId) this.#execs.delete(id);
