@@ -24,6 +24,10 @@ import { registerContainersRoutes } from './http/routes/containers.routes.js';
 import { registerContainerIoRoutes } from './http/routes/container-io.routes.js';
 import { listen } from './http/listen.js';
 import { registerImageRoutes } from './http/routes/images.routes.js';
+import { registerNetworkRoutes } from './http/routes/networks.routes.js';
+import { registerUnsupportedRoutes } from './http/routes/unsupported.routes.js';
+import { NetworkService, networkContainersOf } from './engine/networks.js';
+import { NO_VOLUMES, SystemDfService } from './engine/system-df.js';
 import { ManagedContainerd } from './supervisor/managed-containerd.js';
 import { CKPTD_VERSION, GIT_COMMIT } from './util/version.js';
 
@@ -233,6 +237,18 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     contentDir: localContentStore(client),
   });
   routes.push((app) => registerArchiveRoutes(app, archives));
+  // ---- networks (none, host), disk usage, refused Docker routes (issue 12) ----
+  // A volume engine replaces NO_VOLUMES with its lister (SystemDfService's `volumes` port).
+  const networks = new NetworkService({
+    dataRoot: config.dataRoot,
+    containers: networkContainersOf(containers),
+  });
+  await networks.init();
+  const diskUsage = new SystemDfService({ images, containers, volumes: NO_VOLUMES });
+  routes.push((app) => {
+    registerNetworkRoutes(app, networks, diskUsage);
+    registerUnsupportedRoutes(app);
+  });
 
   const shutdownCtl = new AbortController();
   const forceCtl = new AbortController();

@@ -725,6 +725,13 @@ export class ImageService implements ImagesBackend {
     return selectImages(facts, plan, f);
   }
 
+  /** imageFacts returns what ckptd knows of every image (one per ID): for `GET /system/df`. */
+  async imageFacts(signal: AbortSignal): Promise<ImageFacts[]> {
+    const ctx: CallContext = { signal };
+    const entries = [...(await this.#entries(ctx)).values()];
+    return Promise.all(entries.map((e) => this.#facts(e, ctx)));
+  }
+
   /** imageInspect describes one image in Docker's ImageInspect shape. */
   async imageInspect(name: string, signal: AbortSignal): Promise<ImageInspect> {
     const ctx: CallContext = { signal };
