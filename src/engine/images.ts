@@ -32,6 +32,7 @@ import {
   type ImageConfig,
   type ImageManifest,
 } from '../oci/image-config.js';
+import { imageLayerSizes } from './layer-sizes.js';
 import { DANGLING_IMAGE_PREFIX, LABEL_IMAGE_REF, LABEL_SNAPSHOT_REF } from '../oci/labels.js';
 import { buildManifest, chainIds, configGcLabels, layerLabels, manifestGcLabels } from '../oci/manifest.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
@@ -655,6 +656,15 @@ export class ImageService implements ImagesBackend {
   async #facts(e: Entry, ctx: CallContext): Promise<ImageFacts> {
     const chain = chainIds(e.config.rootfs.diff_ids);
     const sn = this.#client.snapshots(this.#snapshotter);
+    // dockerd's sizes (apparent, layer.DiffSize) where the layers are overlayfs directories
+    const top = chain.at(-1);
+    if (top !== undefined && chain.some((id) => !this.#usage.has(id))) {
+      const measured = await imageLayerSizes(sn, top, chain.length, ctx);
+      if (measured) {
+        if (this.#usage.size > 4 * CACHE_MAX) this.#usage.clear();
+        chain.forEach((id, i) => this.#usage.set(id, measured[i]!));
+      }
+    }
     const layerSizes = await Promise.all(
       chain.map(async (id, i) => {
         const cached = this.#usage.get(id);
