@@ -93,7 +93,7 @@ export function checkpointHandlers(backend: CheckpointBackend): CheckpointHandle
       };
       const printStats = parseBool(query.printStats);
       if (!parseBool(query.export)) {
-        if (opts.name === undefined) throw new InvalidArgumentError('name is required (or export=true)');
+        // no name: the engine answers 404 for an unknown container first, as dockerd orders it
         const res = await backend.checkpointCreate(id(request), opts, request.abortSignal);
         void reply.code(201);
         return { Id: res.id, Name: res.name, ...(printStats ? { Stats: res.stats } : {}) };
