@@ -439,7 +439,8 @@ export class ArchiveService implements ArchiveBackend {
     if (src.removing) throw new ConflictError(`container ${src.id} is being removed`);
     return this.#locked(src.id, async () => {
       if (src.taskStatus !== undefined && LIVE_STATES.has(src.taskStatus)) {
-        const release = await this.#o.pauser.hold(src.id, 'archive', true);
+        // quiet: dockerd does not pause for docker cp, so no pause/unpause events
+        const release = await this.#o.pauser.hold(src.id, 'archive', true, true);
         try {
           const task = await this.#o.client.tasks.get(src.id);
           if (task.pid > 0 && LIVE_STATES.has(String(task.status))) {
