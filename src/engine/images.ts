@@ -656,20 +656,23 @@ export class ImageService implements ImagesBackend {
   async #facts(e: Entry, ctx: CallContext): Promise<ImageFacts> {
     const chain = chainIds(e.config.rootfs.diff_ids);
     const sn = this.#client.snapshots(this.#snapshotter);
-    // dockerd's sizes (apparent, layer.DiffSize) where the layers are overlayfs directories
-    const top = chain.at(-1);
-    if (top !== undefined && chain.some((id) => !this.#usage.has(id))) {
-      const measured = await imageLayerSizes(sn, top, chain.length, ctx);
-      if (measured) {
-        if (this.#usage.size > 4 * CACHE_MAX) this.#usage.clear();
-        chain.forEach((id, i) => this.#usage.set(id, measured[i]!));
-      }
+    // dockerd's sizes (apparent, layer.DiffSize) where the layers are overlayfs directories:
+    // measured through a view of the highest unpacked layer (a committed image's new layer is
+    // not unpacked until a container uses it)
+    for (let k = chain.length - 1; k >= 0; k--) {
+      if (chain.slice(0, k + 1).every((id) => this.#usage.has(id))) break;
+      const measured = await imageLayerSizes(sn, chain[k]!, k + 1, ctx);
+      if (!measured) continue;
+      if (this.#usage.size > 4 * CACHE_MAX) this.#usage.clear();
+      measured.forEach((size, i) => this.#usage.set(chain[i]!, size));
+      break;
     }
     const layerSizes = await Promise.all(
       chain.map(async (id, i) => {
         const cached = this.#usage.get(id);
         if (cached !== undefined) return cached;
         try {
+          // another snapshotter than overlayfs: its usage (blocks) is the figure there is
           const u = Number((await sn.usage(id, ctx)).size);
           if (this.#usage.size > 4 * CACHE_MAX) this.#usage.clear();
           this.#usage.set(id, u);

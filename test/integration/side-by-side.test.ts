@@ -218,6 +218,28 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'a start failure: exit code 127 and the runtime message (no ckptd-internal prefix)',
+    async run(s) {
+      const r = await s.docker('run', '--rm', '--network', 'none', IMG, '/nonexistent');
+      await s.rm('sbs-sf');
+      await s.ok('create', '--network', 'none', '--name', 'sbs-sf', IMG, '/nonexistent');
+      try {
+        const st = await s.docker('start', 'sbs-sf');
+        const state = await s.ok('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'sbs-sf');
+        // dockerd >= 23 (API 1.47, which ckptd speaks) adds "failed to create task for container: "
+        // before the runtime's words; 20.10 does not: the rest must match
+        const msg = (text: string) =>
+          s
+            .norm(text)
+            .replace(/container_linux\.go:\d+/, 'container_linux.go:N')
+            .replace('failed to create task for container: ', '');
+        return [r.code, msg(r.stderr), st.code, msg(st.stderr), state];
+      } finally {
+        await s.rm('sbs-sf');
+      }
+    },
+  },
+  {
     name: 'docker diff after changes',
     async run(s) {
       await s.rm('sbs-diff');
@@ -299,7 +321,7 @@ const CASES: Case[] = [
         IMG,
         'sh',
         '-c',
-        'echo out1; echo err1 >&2; echo out2',
+        'echo out1; echo err1 >&2; sleep 0.5; echo out2',
       );
       try {
         const l = await s.docker('logs', 'sbs-logs');
