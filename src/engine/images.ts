@@ -32,7 +32,7 @@ import {
   type ImageConfig,
   type ImageManifest,
 } from '../oci/image-config.js';
-import { imageLayerSizes } from './layer-sizes.js';
+import { imageLayerSizes, tarApparentSize } from './layer-sizes.js';
 import { DANGLING_IMAGE_PREFIX, LABEL_IMAGE_REF, LABEL_SNAPSHOT_REF } from '../oci/labels.js';
 import { buildManifest, chainIds, configGcLabels, layerLabels, manifestGcLabels } from '../oci/manifest.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
@@ -121,6 +121,15 @@ interface Entry {
   config: ImageConfig;
   manifestDigests: string[];
 }
+
+/** UNCOMPRESSED_LAYERS are the layer media types whose blob is the tar itself. */
+const UNCOMPRESSED_LAYERS = new Set([
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.docker.image.rootfs.diff.tar',
+]);
+
+/** TAR_MEASURE_MAX bounds the blobs read to measure a layer that is not unpacked (64 MiB). */
+const TAR_MEASURE_MAX = 64 << 20;
 
 const CACHE_MAX = 512;
 const CLEANUP_DEADLINE_MS = 10_000;
@@ -678,8 +687,22 @@ export class ImageService implements ImagesBackend {
           this.#usage.set(id, u);
           return u;
         } catch {
-          // Not unpacked (yet): the blob size is the best figure there is.
-          return e.manifest.layers[i]?.size ?? 0;
+          // Not unpacked (yet): measured from an uncompressed blob; else its size is the best figure
+          const layer = e.manifest.layers[i];
+          if (!layer) return 0;
+          if (UNCOMPRESSED_LAYERS.has(layer.mediaType) && layer.size <= TAR_MEASURE_MAX) {
+            try {
+              const u = await tarApparentSize(
+                this.#client.content.readStream(layer.digest, {}, ctx),
+                ctx.signal,
+              );
+              this.#usage.set(id, u);
+              return u;
+            } catch {
+              // unreadable blob: fall through to its size
+            }
+          }
+          return layer.size;
         }
       }),
     );

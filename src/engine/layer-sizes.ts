@@ -11,6 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
 import type { CallContext, Mount } from '../containerd/index.js';
 
 /** SnapshotMounts is the part of the snapshots client the sizes need. */
@@ -147,4 +150,24 @@ export async function containerSizes(
   let below = 0;
   for (const d of dirs.lowers) below += await layerDirSize(d, signal);
   return { sizeRw, sizeRootFs: below + sizeRw };
+}
+
+/**
+ * tarApparentSize is apparentSize of the directory an uncompressed layer tar unpacks to:
+ * regular files' sizes and symlink target lengths; hard links, directories and whiteouts (an
+ * overlay whiteout is an empty device node) count nothing. For layers not unpacked yet (a
+ * committed image's new layer, an image loaded but never run).
+ */
+export async function tarApparentSize(input: Readable, signal?: AbortSignal): Promise<number> {
+  const extract = tar.extract();
+  let size = 0;
+  extract.on('entry', (h, stream, next) => {
+    const base = h.name.replace(/\/+$/, '').split('/').pop() ?? '';
+    if ((h.type === 'file' || h.type === 'contiguous-file') && !base.startsWith('.wh.')) size += h.size ?? 0;
+    else if (h.type === 'symlink') size += Buffer.byteLength(h.linkname ?? '');
+    stream.on('end', next);
+    stream.resume();
+  });
+  await pipeline(input, extract, signal ? { signal } : {});
+  return size;
 }

@@ -262,7 +262,7 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'docker commit -c CMD, run the new image',
+    name: 'docker commit -c CMD: history sizes, run the new image',
     async run(s) {
       await s.rm('sbs-commit');
       await s.ok(
@@ -278,6 +278,8 @@ const CASES: Case[] = [
       );
       try {
         await s.ok('commit', '-c', 'CMD ["cat", "/c.txt"]', '-c', 'ENV A=b', 'sbs-commit', 'sbs-committed:1');
+        // sizes before any container unpacks the new layer (ckptd measures its blob)
+        const history = await s.ok('history', '--format', '{{.Size}}', 'sbs-committed:1');
         const r = await s.docker('run', '--rm', '--network', 'none', 'sbs-committed:1');
         const env = await s.ok(
           'image',
@@ -286,7 +288,7 @@ const CASES: Case[] = [
           '{{json .Config.Cmd}} {{index .Config.Env 1}}',
           'sbs-committed:1',
         );
-        return [r.code, r.stdout, env];
+        return [r.code, r.stdout, env, history];
       } finally {
         await s.rm('sbs-commit');
         await s.docker('rmi', 'sbs-committed:1');

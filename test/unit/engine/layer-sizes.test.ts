@@ -3,7 +3,14 @@ import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apparentSize, containerSizes, overlayDirs } from '../../../src/engine/layer-sizes.js';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import {
+  apparentSize,
+  containerSizes,
+  overlayDirs,
+  tarApparentSize,
+} from '../../../src/engine/layer-sizes.js';
 
 describe('layer sizes as dockerd computes them (moby directory.Size)', () => {
   let dir: string;
@@ -57,5 +64,19 @@ describe('layer sizes as dockerd computes them (moby directory.Size)', () => {
       { type: 'overlay', source: 'overlay', target: '', options: [`upperdir=${upper}`, `lowerdir=${lower}`] },
     ]);
     assert.deepEqual(sizes, { sizeRw: 6, sizeRootFs: 106 });
+  });
+
+  it('tarApparentSize measures a layer tar as its unpacked directory would be', async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'dir/', type: 'directory' });
+    pack.entry({ name: 'dir/six', size: 6 }, 'hello\n');
+    pack.entry({ name: 'dir/again', type: 'link', linkname: 'dir/six' });
+    pack.entry({ name: 'sh', type: 'symlink', linkname: 'busybox' });
+    pack.entry({ name: 'dir/.wh.gone', size: 0 }, '');
+    pack.entry({ name: 'empty', size: 0 }, '');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+    assert.equal(await tarApparentSize(Readable.from([Buffer.concat(chunks)])), 6 + 7);
   });
 });
