@@ -303,7 +303,10 @@ const CASES: Case[] = [
       await s.ok('run', '--network', 'none', '--name', 'sbs-commit0', IMG, 'true');
       try {
         await s.ok('commit', 'sbs-commit0', 'sbs-commit0:1');
-        return (await s.ok('history', '--format', '{{.Size}}', 'sbs-commit0:1')).split('\n');
+        return [
+          (await s.ok('history', '--format', '{{.Size}}', 'sbs-commit0:1')).split('\n'),
+          await s.ok('image', 'inspect', '-f', '{{len .RootFS.Layers}}', 'sbs-commit0:1'),
+        ];
       } finally {
         await s.rm('sbs-commit0');
         await s.docker('rmi', 'sbs-commit0:1');
