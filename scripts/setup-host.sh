@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup-host.sh — idempotent host preparation for ckptd on Debian 12 (run as root).
 #
-# Installs containerd, runc, iptables, the containerd .proto files (for the wire-parity test),
+# Installs containerd, runc, iptables, Debian's docker.io (dockerd 20.10, never started: the side-by-side test's reference), the containerd .proto files (for the wire-parity test),
 # the pinned Node.js LTS (setup-node.sh) and a CRIU >= 4 that passes `criu check`. Debian 12's CRIU 3.17 fails on recent kernels
 # (vDSO), so CRIU 4.x is taken from Debian 13 ("trixie"): the trixie suite is added at pin
 # priority 100 (never chosen by a plain install/upgrade), criu and the trixie libraries it
@@ -45,7 +45,10 @@ fi
 
 criu_ok() { [ -x "$WRAPPER" ] && "$WRAPPER" --version 2>/dev/null | grep -Eq 'Version: ([4-9]|[1-9][0-9])\.' ; }
 
-if [ ${#need_pkgs[@]} -gt 0 ] || [ $added_trixie = 1 ] || ! criu_ok || [ ! -f "$GOCRIU_IMAGES/creds.proto" ]; then
+need_docker_io=0
+dpkg-query -W -f='${Status}' docker.io 2>/dev/null | grep -q 'install ok installed' || need_docker_io=1
+
+if [ ${#need_pkgs[@]} -gt 0 ] || [ $need_docker_io = 1 ] || [ $added_trixie = 1 ] || ! criu_ok || [ ! -f "$GOCRIU_IMAGES/creds.proto" ]; then
   log "apt-get update"
   apt-get update -qq
 fi
@@ -53,6 +56,29 @@ fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing: ${need_pkgs[*]}"
   apt-get install -y -qq --no-install-recommends -t bookworm "${need_pkgs[@]}" >/dev/null
+fi
+
+# Debian's dockerd 20.10 (docker.io), only as the reference of test/integration/side-by-side.test.ts,
+# which starts it on its own data root, exec root, socket and containerd. No service may start:
+# a policy-rc.d refuses every start during the install (an existing one is kept), and on a
+# systemd host the units the package enables are disabled again. The package's /usr/bin/docker
+# (CLI 20.10) stays behind /usr/local/bin/docker (CLI 28) on PATH. Not fatal: without it the
+# side-by-side test is skipped.
+if [ $need_docker_io = 1 ]; then
+  log "installing docker.io (dockerd 20.10, the side-by-side reference; no service started)"
+  added_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added_policy=1
+  fi
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends -t bookworm docker.io >/dev/null \
+    || log "docker.io could not be installed: the side-by-side test will be skipped"
+  [ $added_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker.socket docker.service >/dev/null 2>&1 || true
+  fi
+fi
+if [ -x /usr/local/bin/docker ] && [ "$(command -v docker)" != /usr/local/bin/docker ]; then
+  log "warning: $(command -v docker) precedes /usr/local/bin/docker on PATH"
 fi
 
 # Node.js: the pinned LTS in its own prefix (Debian 12 has no Node 24).

@@ -32,6 +32,10 @@ import { listen } from './http/listen.js';
 import { registerImageRoutes } from './http/routes/images.routes.js';
 import { registerVolumeRoutes } from './http/routes/volumes.routes.js';
 import { VolumeService } from './engine/volumes/store.js';
+import { registerNetworkRoutes } from './http/routes/networks.routes.js';
+import { registerUnsupportedRoutes } from './http/routes/unsupported.routes.js';
+import { NetworkService, networkContainersOf } from './engine/networks.js';
+import { SystemDfService } from './engine/system-df.js';
 import { ManagedContainerd } from './supervisor/managed-containerd.js';
 import { CKPTD_VERSION, GIT_COMMIT } from './util/version.js';
 
@@ -285,6 +289,17 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     contentDir: localContentStore(client),
   });
   routes.push((app) => registerArchiveRoutes(app, archives));
+  // ---- networks (none, host), disk usage, refused Docker routes (issue 12) ----
+  const networks = new NetworkService({
+    dataRoot: config.dataRoot,
+    containers: networkContainersOf(containers),
+  });
+  await networks.init();
+  const diskUsage = new SystemDfService({ images, containers, volumes });
+  routes.push((app) => {
+    registerNetworkRoutes(app, networks, diskUsage);
+    registerUnsupportedRoutes(app);
+  });
 
   const shutdownCtl = new AbortController();
   const forceCtl = new AbortController();

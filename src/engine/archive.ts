@@ -430,11 +430,14 @@ export class ArchiveService implements ArchiveBackend {
       }
       if (src.removing) throw new ConflictError(`container ${src.id} is being removed`);
       if (src.taskStatus !== undefined && LIVE_STATES.has(src.taskStatus)) {
-        const release = await this.#o.pauser.hold(src.id, 'archive', true).catch(async (err: unknown) => {
-          const now = await this.#o.client.tasks.get(src.id).catch(() => undefined);
-          if (now !== undefined && LIVE_STATES.has(String(now.status))) throw err;
-          throw new ConflictError(`container ${src.id} stopped during the copy; retry`);
-        });
+        // quiet: dockerd does not pause for docker cp, so no pause/unpause events
+        const release = await this.#o.pauser
+          .hold(src.id, 'archive', true, true)
+          .catch(async (err: unknown) => {
+            const now = await this.#o.client.tasks.get(src.id).catch(() => undefined);
+            if (now !== undefined && LIVE_STATES.has(String(now.status))) throw err;
+            throw new ConflictError(`container ${src.id} stopped during the copy; retry`);
+          });
         try {
           const task = await this.#o.client.tasks.get(src.id).catch(() => undefined);
           if (task !== undefined && task.pid > 0 && LIVE_STATES.has(String(task.status))) {

@@ -375,10 +375,11 @@ export class CheckpointService implements CheckpointBackend {
     opts: CheckpointCreateOptions,
     signal?: AbortSignal,
   ): Promise<CheckpointResult> {
-    if (opts.name === undefined) throw new InvalidArgumentError('checkpoint name is required');
+    // dockerd looks the container up first: an unknown one is a 404 whatever the name
+    const c = await this.#o.containers.containerInspect(ref, signal);
+    if (opts.name === undefined) throw new InvalidArgumentError('name is required (or export=true)');
     const name = validateCheckpointId(opts.name);
     const dir = await this.#checkDir(opts.dir);
-    const c = await this.#o.containers.containerInspect(ref, signal);
     return this.#locked(c.Id, () => this.#create(c, name, this.#checkpointsDir(c.Id, dir), opts));
   }
 
@@ -387,9 +388,9 @@ export class CheckpointService implements CheckpointBackend {
     opts: CheckpointCreateOptions & { compress: CompressionKind },
     signal?: AbortSignal,
   ): Promise<CheckpointExport> {
+    const c = await this.#o.containers.containerInspect(ref, signal);
     const name = opts.name === undefined || opts.name === '' ? undefined : validateCheckpointId(opts.name);
     const dir = await this.#checkDir(opts.dir);
-    const c = await this.#o.containers.containerInspect(ref, signal);
     let parent = this.#checkpointsDir(c.Id, dir);
     let temporary: string | undefined;
     if (name === undefined) {

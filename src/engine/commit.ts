@@ -121,6 +121,8 @@ export interface CommitImages {
 /** CommitEvents publishes engine events. */
 export interface CommitEvents {
   publish(type: string, action: string, id: string, attributes?: Record<string, string>): void;
+  /** muteTaskEcho silences the next pause/unpause event of a container (quiet pause holds). */
+  muteTaskEcho?(id: string, action: 'pause' | 'unpause'): void;
 }
 
 /** CommitServiceOptions wire a CommitService. */
@@ -245,6 +247,7 @@ export class CommitService implements CommitBackend {
         resume: (id, ctx) => o.client.tasks.resume(id, ctx),
       },
       o.logger,
+      (id, action) => o.events?.muteTaskEcho?.(id, action),
     );
   }
 

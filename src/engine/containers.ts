@@ -46,6 +46,7 @@ import {
   type MergedContainerConfig,
 } from '../oci/container-config.js';
 import { prunable, type Filters } from '../oci/filters.js';
+import { containerSizes } from './layer-sizes.js';
 import { mountArgs, readOnlyOptions, unmount } from './rootfs.js';
 import {
   commitInitLayer,
@@ -1311,7 +1312,7 @@ export class ContainerService implements ContainersBackend {
       ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
       ...(opts.filters !== undefined ? { filters: opts.filters } : {}),
     });
-    return selected.map(({ v, r, st, health }) => {
+    const summaries = selected.map(({ v, r, st, health }) => {
       const s: ContainerSummary = {
         Id: v.id,
         Names: [`/${v.name}`],
@@ -1336,12 +1337,25 @@ export class ContainerService implements ContainersBackend {
         NetworkSettings: { Networks: {} },
         Mounts: this.#mounts(r),
       };
-      if (opts.size) {
-        s.SizeRw = 0;
-        s.SizeRootFs = 0;
-      }
       return s;
     });
+    // dockerd's SizeRw/SizeRootFs (layer-sizes.ts); SizeRw is omitted when 0, as dockerd's omitempty
+    if (opts.size) await Promise.all(summaries.map((s, i) => this.#sizeInto(s, selected[i]!.v, signal)));
+    return summaries;
+  }
+
+  async #sizeInto(s: ContainerSummary, v: View, signal?: AbortSignal): Promise<void> {
+    const c = v.container;
+    const sizes =
+      c.snapshot_key !== ''
+        ? await this.#client
+            .snapshots(c.snapshotter)
+            .mounts(c.snapshot_key, signal ? { signal } : {})
+            .then((m) => containerSizes(m, signal))
+            .catch(() => undefined)
+        : undefined;
+    if (sizes && sizes.sizeRw > 0) s.SizeRw = sizes.sizeRw;
+    s.SizeRootFs = sizes?.sizeRootFs ?? 0;
   }
 
   async containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect> {

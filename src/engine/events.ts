@@ -154,6 +154,7 @@ export class EventsService {
   readonly #listeners = new Set<Listener>();
   readonly #attrs = new Map<string, Record<string, string>>();
   readonly #mutedImages = new Map<string, number>();
+  readonly #mutedTasks = new Map<string, number>();
   #seq = 0;
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
@@ -205,6 +206,17 @@ export class EventsService {
     this.#mutedImages.set(name, now + ttlMs);
   }
 
+  /**
+   * muteTaskEcho drops the translation of containerd's next /tasks/paused (`pause`) or
+   * /tasks/resumed (`unpause`) event of container `id` (for 30 s): ckptd freezes a container
+   * around docker cp, where dockerd does not pause at all and so emits no such events.
+   */
+  muteTaskEcho(id: string, action: 'pause' | 'unpause', ttlMs = 30_000): void {
+    const now = Date.now();
+    for (const [k, until] of this.#mutedTasks) if (until < now) this.#mutedTasks.delete(k);
+    this.#mutedTasks.set(`${id}/${action}`, now + ttlMs);
+  }
+
   async #follow(): Promise<void> {
     const signal = this.#abort.signal;
     let delay = 250;
@@ -233,6 +245,14 @@ export class EventsService {
       const until = this.#mutedImages.get(t.id);
       if (until !== undefined) {
         this.#mutedImages.delete(t.id);
+        if (until >= Date.now()) return;
+      }
+    }
+    if (t.type === 'container' && (t.action === 'pause' || t.action === 'unpause')) {
+      const key = `${t.id}/${t.action}`;
+      const until = this.#mutedTasks.get(key);
+      if (until !== undefined) {
+        this.#mutedTasks.delete(key);
         if (until >= Date.now()) return;
       }
     }

@@ -32,6 +32,7 @@ import {
   type ImageConfig,
   type ImageManifest,
 } from '../oci/image-config.js';
+import { imageLayerSizes, tarApparentSize } from './layer-sizes.js';
 import { DANGLING_IMAGE_PREFIX, LABEL_IMAGE_REF, LABEL_SNAPSHOT_REF } from '../oci/labels.js';
 import { checkpointImageInfo } from '../oci/checkpoint-image.js';
 import { buildManifest, chainIds, configGcLabels, layerLabels, manifestGcLabels } from '../oci/manifest.js';
@@ -121,6 +122,15 @@ interface Entry {
   config: ImageConfig;
   manifestDigests: string[];
 }
+
+/** UNCOMPRESSED_LAYERS are the layer media types whose blob is the tar itself. */
+const UNCOMPRESSED_LAYERS = new Set([
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.docker.image.rootfs.diff.tar',
+]);
+
+/** TAR_MEASURE_MAX bounds the blobs read to measure a layer that is not unpacked (64 MiB). */
+const TAR_MEASURE_MAX = 64 << 20;
 
 const CACHE_MAX = 512;
 const CLEANUP_DEADLINE_MS = 10_000;
@@ -658,18 +668,44 @@ export class ImageService implements ImagesBackend {
   async #facts(e: Entry, ctx: CallContext): Promise<ImageFacts> {
     const chain = chainIds(e.config.rootfs.diff_ids);
     const sn = this.#client.snapshots(this.#snapshotter);
+    // dockerd's sizes (apparent, layer.DiffSize) where the layers are overlayfs directories:
+    // measured through a view of the highest unpacked layer (a committed image's new layer is
+    // not unpacked until a container uses it)
+    for (let k = chain.length - 1; k >= 0; k--) {
+      if (chain.slice(0, k + 1).every((id) => this.#usage.has(id))) break;
+      const measured = await imageLayerSizes(sn, chain[k]!, k + 1, ctx);
+      if (!measured) continue;
+      if (this.#usage.size > 4 * CACHE_MAX) this.#usage.clear();
+      measured.forEach((size, i) => this.#usage.set(chain[i]!, size));
+      break;
+    }
     const layerSizes = await Promise.all(
       chain.map(async (id, i) => {
         const cached = this.#usage.get(id);
         if (cached !== undefined) return cached;
         try {
+          // another snapshotter than overlayfs: its usage (blocks) is the figure there is
           const u = Number((await sn.usage(id, ctx)).size);
           if (this.#usage.size > 4 * CACHE_MAX) this.#usage.clear();
           this.#usage.set(id, u);
           return u;
         } catch {
-          // Not unpacked (yet): the blob size is the best figure there is.
-          return e.manifest.layers[i]?.size ?? 0;
+          // Not unpacked (yet): measured from an uncompressed blob; else its size is the best figure
+          const layer = e.manifest.layers[i];
+          if (!layer) return 0;
+          if (UNCOMPRESSED_LAYERS.has(layer.mediaType) && layer.size <= TAR_MEASURE_MAX) {
+            try {
+              const u = await tarApparentSize(
+                this.#client.content.readStream(layer.digest, {}, ctx),
+                ctx.signal,
+              );
+              this.#usage.set(id, u);
+              return u;
+            } catch {
+              // unreadable blob: fall through to its size
+            }
+          }
+          return layer.size;
         }
       }),
     );
@@ -726,6 +762,13 @@ export class ImageService implements ImagesBackend {
     const entries = [...(await this.#entries(ctx)).values()];
     const facts = await Promise.all(entries.map((e) => this.#facts(e, ctx)));
     return selectImages(facts, plan, f);
+  }
+
+  /** imageFacts returns what ckptd knows of every image (one per ID): for `GET /system/df`. */
+  async imageFacts(signal: AbortSignal): Promise<ImageFacts[]> {
+    const ctx: CallContext = { signal };
+    const entries = [...(await this.#entries(ctx)).values()];
+    return Promise.all(entries.map((e) => this.#facts(e, ctx)));
   }
 
   /** imageInspect describes one image in Docker's ImageInspect shape. */

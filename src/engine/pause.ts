@@ -18,8 +18,13 @@ export interface PauseLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** MuteTaskEcho silences the Docker event of the pause or resume about to happen (EventsService). */
+export type MuteTaskEcho = (id: string, action: 'pause' | 'unpause') => void;
+
 interface PauseHold {
   count: number;
+  /** quiet: the hold's pause and resume emit no pause/unpause events (dockerd does not pause there). */
+  quiet: boolean;
   /** paused resolves to true when this hold paused the task (and must resume it). */
   paused: Promise<boolean>;
 }
@@ -38,24 +43,28 @@ export class TaskPauser {
   readonly #tasks: PauseTasks;
   readonly #logger: PauseLogger;
   readonly #holds = new Map<string, PauseHold>();
+  readonly #mute: MuteTaskEcho | undefined;
 
-  constructor(tasks: PauseTasks, logger: PauseLogger) {
+  constructor(tasks: PauseTasks, logger: PauseLogger, mute?: MuteTaskEcho) {
     this.#tasks = tasks;
     this.#logger = logger;
+    this.#mute = mute;
   }
 
   /**
    * hold pauses the task of container `id` if it runs and returns the release. With
    * `required`, a failed pause rejects (the caller must not proceed unpaused); otherwise it is
-   * logged and the operation continues on a running container.
+   * logged and the operation continues on a running container. With `quiet`, a pause this hold
+   * makes (and its resume) emits no pause/unpause event.
    */
-  async hold(id: string, what: string, required = false): Promise<PauseRelease> {
+  async hold(id: string, what: string, required = false, quiet = false): Promise<PauseRelease> {
     let hold = this.#holds.get(id);
     if (!hold) {
       const paused = (async () => {
         const task = await this.#tasks.get(id).catch(() => undefined);
         if (!task || String(task.status) !== 'RUNNING') return false;
         try {
+          if (quiet) this.#mute?.(id, 'pause');
           await this.#tasks.pause(id);
           return true;
         } catch (err) {
@@ -64,7 +73,7 @@ export class TaskPauser {
           return false;
         }
       })();
-      hold = { count: 0, paused };
+      hold = { count: 0, quiet, paused };
       this.#holds.set(id, hold);
     }
     hold.count++;
@@ -89,6 +98,7 @@ export class TaskPauser {
     if (this.#holds.get(id) === h) this.#holds.delete(id);
     if (!(await h.paused.catch(() => false))) return;
     try {
+      if (h.quiet) this.#mute?.(id, 'unpause');
       await this.#tasks.resume(id, { deadlineMs: RESUME_DEADLINE_MS });
     } catch (err) {
       this.#logger.error({ err, id }, `${what}: resuming the container failed; it stays paused`);

@@ -19,6 +19,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { InvalidArgumentError } from '../errors/index.js';
 import { parseBool } from './params.js';
+import { UNSUPPORTED_ROUTE_KEYS } from './routes/unsupported.routes.js';
 
 /** BodyKind is what a route does with a request body. */
 export type BodyKind = 'none' | 'json' | 'stream';
@@ -100,6 +101,17 @@ export const ROUTE_BODIES: Readonly<Record<string, BodyPolicy>> = {
   'DELETE /containers/:id/checkpoints/:checkpoint': 'none',
   'POST /containers/:id/checkpoint': 'none',
   'POST /containers/:id/restore': (query) => (parseBool(query.import) ? 'stream' : 'none'),
+  // networks and disk usage
+  'GET /networks': 'none',
+  'POST /networks/create': 'json',
+  'POST /networks/prune': 'none',
+  'GET /networks/:id': 'none',
+  'POST /networks/:id/connect': 'json',
+  'POST /networks/:id/disconnect': 'json',
+  'DELETE /networks/:id': 'none',
+  'GET /system/df': 'none',
+  // refused Docker routes (unsupported.routes.ts): bodies are never read
+  ...Object.fromEntries(UNSUPPORTED_ROUTE_KEYS.map((k) => [k, 'stream' as const])),
 };
 
 /** NO_BODY_MAX is the largest body a `none` route reads to check it repeats the query. */

@@ -18,6 +18,10 @@ import { registerImageRoutes } from './routes/images.routes.js';
 import { registerVolumeRoutes } from './routes/volumes.routes.js';
 import type { VolumesBackend } from '../engine/volumes/store.js';
 import { buildServer, type RouteRegistrar } from './server.js';
+import type { NetworksBackend } from '../engine/networks.js';
+import type { SystemDfBackend } from '../engine/system-df.js';
+import { registerNetworkRoutes } from './routes/networks.routes.js';
+import { registerUnsupportedRoutes } from './routes/unsupported.routes.js';
 
 /** OPENAPI_FILE is the committed document's path, relative to the repository root. */
 export const OPENAPI_FILE = 'openapi/ckptd.json';
@@ -95,6 +99,20 @@ const STUB_VOLUMES: VolumesBackend = {
   volumePrune: notServing,
 };
 
+/** STUB_NETWORKS stands in for the NetworkService. */
+const STUB_NETWORKS: NetworksBackend = {
+  networks: notServing,
+  networkInspect: notServing,
+  networkCreate: notServing,
+  networkConnect: notServing,
+  networkDisconnect: notServing,
+  networkRemove: notServing,
+  networksPrune: notServing,
+};
+
+/** STUB_DF stands in for the SystemDfService. */
+const STUB_DF: SystemDfBackend = { diskUsage: notServing };
+
 /** STUB_ROUTES are the route groups documented besides the system group. */
 const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerImageRoutes(app, STUB_IMAGES),
@@ -103,6 +121,8 @@ const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerCheckpointRoutes(app, STUB_CHECKPOINT),
   (app) => registerArchiveRoutes(app, STUB_ARCHIVE),
   (app) => registerVolumeRoutes(app, STUB_VOLUMES),
+  (app) => registerNetworkRoutes(app, STUB_NETWORKS, STUB_DF),
+  (app) => registerUnsupportedRoutes(app),
 ];
 
 /** renderOpenApi builds the app with stub backends and returns its OpenAPI document as JSON text (sorted keys, 2-space indent, trailing newline). */

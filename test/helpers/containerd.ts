@@ -142,7 +142,7 @@ async function killShims(address: string): Promise<void> {
 }
 
 /** unmountUnder lazily unmounts every mount below dir, deepest first. */
-async function unmountUnder(dir: string): Promise<void> {
+export async function unmountUnder(dir: string): Promise<void> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
   const points = info
     .split('\n')

@@ -230,6 +230,19 @@ export class VolumeService implements VolumesBackend {
     });
   }
 
+  /** volumesDiskUsage lists every volume with its size and how many containers use it (`docker system df`). */
+  async volumesDiskUsage(): Promise<(Volume & { UsageData: { Size: number; RefCount: number } })[]> {
+    const users = this.#users();
+    const out: (Volume & { UsageData: { Size: number; RefCount: number } })[] = [];
+    for (const m of this.#volumes.values()) {
+      out.push({
+        ...this.#view(m),
+        UsageData: { Size: await duSize(this.dataPath(m.Name)), RefCount: users.get(m.Name)?.length ?? 0 },
+      });
+    }
+    return out;
+  }
+
   async volumeInspect(name: string): Promise<Volume> {
     return this.#view(this.#get(name));
   }

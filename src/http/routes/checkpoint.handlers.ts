@@ -118,7 +118,7 @@ export function checkpointHandlers(
         };
       }
       if (!parseBool(query.export)) {
-        if (opts.name === undefined) throw new InvalidArgumentError('name is required (or export=true)');
+        // no name: the engine answers 404 for an unknown container first, as dockerd orders it
         // volumes go into exported archives only (podman): refuse rather than ignore
         if (opts.ignoreVolumes)
           throw new InvalidArgumentError('ignoreVolumes: only an export (export=true) carries volumes');

@@ -160,6 +160,9 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
       const sinceNano = parseTimestamp(q.since, 'since');
       const untilNano = parseTimestamp(q.until, 'until');
       const timestamps = parseBool(q.timestamps);
+      // moby writeLogStream: details puts the line's attributes (`k=v,...`) and a space first;
+      // ckptd's logs carry no attributes (no labels/env log options), so the prefix is a space
+      const details = parseBool(q.details);
       const signal = request.abortSignal;
       const { tty, entries } = await io.logs(
         id,
@@ -186,6 +189,7 @@ export function containerIoHandlers(io: ContainerIOBackend, exec: ExecBackend): 
           if (next === 'aborted' || next.done) break;
           const e = next.value;
           let data = Buffer.from(e.log);
+          if (details) data = Buffer.concat([Buffer.from(' '), data]);
           if (timestamps) data = Buffer.concat([Buffer.from(`${formatRFC3339NanoFixed(e.timeNano)} `), data]);
           const bufs = tty ? [data] : encodeFrames(e.stream, data);
           let ok = true;

@@ -201,3 +201,31 @@ test('an /events stream ends when its client aborts', async () => {
   assert.deepEqual(await next, { done: true, value: undefined });
   await svc.stop();
 });
+
+test('muteTaskEcho drops the next pause and unpause of a container (a quiet pause hold), not later ones', async () => {
+  const src = new FakeSource();
+  const svc = new EventsService({ source: src, namespace: 'n', logger, lookup });
+  svc.start();
+  await src.subscribed;
+  const ac = new AbortController();
+  const got = take(svc.stream({ filters: {} }, ac.signal), 3);
+  await new Promise((r) => setImmediate(r));
+  svc.muteTaskEcho('c1', 'pause');
+  svc.muteTaskEcho('c1', 'unpause');
+  src.push(env('/tasks/paused', { container_id: 'c1' }, 'n'));
+  src.push(env('/tasks/paused', { container_id: 'c2' }, 'n'));
+  src.push(env('/tasks/resumed', { container_id: 'c1' }, 'n'));
+  src.push(env('/tasks/paused', { container_id: 'c1' }, 'n'));
+  src.push(env('/tasks/resumed', { container_id: 'c1' }, 'n'));
+  const evs = await got;
+  assert.deepEqual(
+    evs.map((e) => [e.Action, e.Actor.ID]),
+    [
+      ['pause', 'c2'],
+      ['pause', 'c1'],
+      ['unpause', 'c1'],
+    ],
+  );
+  ac.abort();
+  await svc.stop();
+});

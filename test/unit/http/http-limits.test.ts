@@ -11,6 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, it } from 'node:test';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import pino from 'pino';
+import { registerNetworkRoutes } from '../../../src/http/routes/networks.routes.js';
+import { registerUnsupportedRoutes } from '../../../src/http/routes/unsupported.routes.js';
 import { ignorableBodyProblem, ROUTE_BODIES, routeKey } from '../../../src/http/body-policy.js';
 import { listen, type Listener } from '../../../src/http/listen.js';
 import type { HttpLimits } from '../../../src/http/limits.js';
@@ -69,6 +71,8 @@ describe('every route of the daemon has a body policy', () => {
         (a) => registerCommitRoutes(a, stub),
         (a) => registerCheckpointRoutes(a, stub),
         (a) => registerArchiveRoutes(a, stub),
+        (a) => registerNetworkRoutes(a, stub, stub),
+        (a) => registerUnsupportedRoutes(a),
       ],
     });
     await app.ready();
