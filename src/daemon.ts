@@ -24,6 +24,8 @@ import { registerContainersRoutes } from './http/routes/containers.routes.js';
 import { registerContainerIoRoutes } from './http/routes/container-io.routes.js';
 import { listen } from './http/listen.js';
 import { registerImageRoutes } from './http/routes/images.routes.js';
+import { registerRegistryRoutes } from './http/routes/registry.routes.js';
+import { DistributionService } from './engine/distribution.js';
 import { ManagedContainerd } from './supervisor/managed-containerd.js';
 import { CKPTD_VERSION, GIT_COMMIT } from './util/version.js';
 
@@ -152,6 +154,17 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     events,
   });
   routes.push((app) => registerImageRoutes(app, images));
+  // ---- registries: pull, push, login (issue 13) ----
+  const distribution = new DistributionService({
+    client,
+    images,
+    events,
+    insecureRegistries: config.insecureRegistries,
+  });
+  routes.push((app) => {
+    registerRegistryRoutes(app, distribution);
+    app.addHook('onClose', async () => distribution.close());
+  });
   // ---- containers (issue 3) ----
   // The IO engine (next slot) may call containers.useIO(io); init() runs once every slot has
   // run (onReady), so reconciliation reattaches IO with the real engine.

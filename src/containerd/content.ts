@@ -50,6 +50,12 @@ export interface WriterOptions {
   labels?: Record<string, string>;
   /** chunkSize of Write messages; defaults to WRITE_CHUNK_BYTES, capped well below 16 MiB. */
   chunkSize?: number;
+  /**
+   * resume continues an ingest `ref` that is partly there (containerd's STAT offset) instead of
+   * starting it over: writes go on from `startOffset`, and commit needs `expected` (containerd
+   * re-hashes the whole ingest; this writer only saw the new bytes).
+   */
+  resume?: boolean;
 }
 
 /** ContentStore adapts containerd.services.content.v1.Content (containerd's `contentStore`). */
@@ -210,6 +216,10 @@ export class ContentWriter extends Writable {
   #offset = 0;
   #exists = false;
   #committed: string | undefined;
+  #startOffset = 0;
+  #ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (err: Error) => void;
 
   constructor(
     conn: Connection,
@@ -227,6 +237,21 @@ export class ContentWriter extends Writable {
     this.#opts = opts;
     this.#chunkSize = chunkSize;
     this.#abortRef = abortRef;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.#ready.catch(() => undefined);
+  }
+
+  /** ready settles once the ingest is open (or the blob found to exist), or failed to open. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** startOffset is where a resumed ingest continued from (0 for a new one). */
+  get startOffset(): number {
+    return this.#startOffset;
   }
 
   /** written is the number of bytes acknowledged by containerd so far. */
@@ -259,14 +284,28 @@ export class ContentWriter extends Writable {
       expected: this.#opts.expected ?? '',
     };
     this.#send(stat).then(
-      () => callback(),
+      (res) => {
+        if (this.#opts.resume && this.#opts.expected) {
+          const at = Number(res.offset);
+          if (at > 0 && (!this.#opts.total || at <= this.#opts.total)) {
+            this.#startOffset = at;
+            this.#offset = at;
+          }
+        }
+        this.#readyResolve();
+        callback();
+      },
       (err: EngineError) => {
         if (err instanceof AlreadyExistsError && this.#opts.expected) {
           // The blob is already there (content is addressed by digest): nothing to write.
           this.#exists = true;
           this.#failure = undefined;
+          this.#readyResolve();
           callback();
-        } else callback(err);
+        } else {
+          this.#readyReject(err);
+          callback(err);
+        }
       },
     );
   }
@@ -304,6 +343,9 @@ export class ContentWriter extends Writable {
     if (this.#committed !== undefined) return this.#committed;
     await this.#endWrites();
     const want = expected || this.#opts.expected || this.digest();
+    if (this.#startOffset > 0 && !(expected || this.#opts.expected)) {
+      throw new InternalError(`content ingest ${this.ref}: a resumed ingest needs its expected digest`);
+    }
     if (this.#exists) {
       this.#committed = want;
       this.destroy();
