@@ -22,6 +22,9 @@
 # installed from Debian if missing); medians of BENCH_RUNS; ckptd's VmHWM while streaming the
 # biggest export. BENCH_CASES selects case groups (default "api commit export checkpoint"):
 #   BENCH_CASES=checkpoint BENCH_CKPT_SIZES="16 256" BENCH_OUT=/tmp/ckbench npm run bench
+# Registries (issue 13, case group `registry`, not in the default set): pull and push of an image
+# with a 512 MiB layer (BENCH_REG_MIB) against docker-registry on loopback, ckptd vs dockerd:
+#   BENCH_CASES=registry npm run bench
 # BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -250,4 +253,5 @@ if case_on save || case_on cp; then
   printf '\nckptd peak RSS so far (VmHWM): %s kB\n' "$(awk '/VmHWM/{print $2}' /proc/$CKPTD_PID/status)"
 fi
 
+if case_on registry; then . bench/registry.sh; fi
 if case_on checkpoint; then . bench/checkpoint.sh; fi

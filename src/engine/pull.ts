@@ -14,7 +14,6 @@ import {
   EngineError,
   InvalidArgumentError,
   NotFoundError,
-  UnauthenticatedError,
   wrapError,
 } from '../errors/index.js';
 import { sha256Digest, shortId } from '../oci/digest.js';
@@ -149,7 +148,7 @@ export async function pullImage(deps: DistributionDeps, opts: PullOptions): Prom
         manifest = top.manifest;
         manifestBytes = fetched.bytes;
       }
-      opts.progress(status(tagOrDigest, `Pulling from ${ref.path}`));
+      opts.progress({ status: `Pulling from ${ref.path}`, id: tagOrDigest });
 
       const configBytes = await fetchSmallBlob(session, ref.path, manifest.config, opts.signal);
       const config = parseImageConfig(configBytes);
@@ -283,7 +282,8 @@ function pullError(err: unknown, name: string, shown: string): unknown {
     err.kind === 'PermissionDenied' ||
     (err.kind === 'Unauthenticated' && !/^Get "/.test(err.message))
   ) {
-    return new UnauthenticatedError(
+    // dockerd answers 404 here (its notFoundError): a 401 would make the CLI prompt for a login.
+    return new NotFoundError(
       `pull access denied for ${familiarName(name)}, repository does not exist or may require 'docker login': ${err.message}`,
       { cause: err },
     );
@@ -447,6 +447,10 @@ async function streamInto(
       if (throttle.due(id, current === desc.size)) sink(progress(id, 'Downloading', current, desc.size));
     }
     complete = current === desc.size;
+  } catch (err) {
+    if (err instanceof EngineError || signal.aborted) throw err;
+    // A body cut by the peer ('aborted', ECONNRESET): Go's reader says unexpected EOF.
+    throw Object.assign(new Error('unexpected EOF'), { code: 'ECONNRESET', cause: err });
   } finally {
     signal.removeEventListener('abort', onAbort);
   }

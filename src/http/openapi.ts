@@ -15,6 +15,8 @@ import type { CheckpointBackend } from '../engine/checkpoint.js';
 import { registerCheckpointRoutes } from './routes/checkpoint.routes.js';
 import { registerContainersRoutes } from './routes/containers.routes.js';
 import { registerImageRoutes } from './routes/images.routes.js';
+import type { DistributionBackend } from '../engine/distribution.js';
+import { registerRegistryRoutes } from './routes/registry.routes.js';
 import { buildServer, type RouteRegistrar } from './server.js';
 
 /** OPENAPI_FILE is the committed document's path, relative to the repository root. */
@@ -84,6 +86,13 @@ const STUB_ARCHIVE: ArchiveBackend = {
   imageSave: notServing,
 };
 
+/** STUB_DISTRIBUTION stands in for the DistributionService. */
+const STUB_DISTRIBUTION: DistributionBackend = {
+  pullImage: notServing,
+  pushImage: notServing,
+  login: notServing,
+};
+
 /** STUB_ROUTES are the route groups documented besides the system group. */
 const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerImageRoutes(app, STUB_IMAGES),
@@ -91,6 +100,7 @@ const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerCommitRoutes(app, STUB_COMMIT),
   (app) => registerCheckpointRoutes(app, STUB_CHECKPOINT),
   (app) => registerArchiveRoutes(app, STUB_ARCHIVE),
+  (app) => registerRegistryRoutes(app, STUB_DISTRIBUTION),
 ];
 
 /** renderOpenApi builds the app with stub backends and returns its OpenAPI document as JSON text (sorted keys, 2-space indent, trailing newline). */

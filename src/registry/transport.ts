@@ -13,6 +13,7 @@ import { BlockList, isIP } from 'node:net';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { validateInsecureRegistries } from '../config/config.js';
 import { CancelledError, InvalidArgumentError, UnavailableError } from '../errors/index.js';
@@ -231,8 +232,10 @@ export class Transport {
       if (body === undefined) r.end();
       else if (Buffer.isBuffer(body)) r.end(body);
       else {
-        body.on('error', (err) => r.destroy(err));
-        body.pipe(r);
+        // pipeline: a request that fails destroys the body (a content read stream) too.
+        pipeline(body, r).catch((err: unknown) =>
+          r.destroy(err instanceof Error ? err : new Error(String(err))),
+        );
       }
     });
   }
