@@ -183,6 +183,8 @@ export async function pullImage(deps: DistributionDeps, opts: PullOptions): Prom
         jobs.push({ desc, id, exists, done: Promise.resolve() });
       }
       let started = 0;
+      // The failure that stopped the pull, not the cancellations it caused.
+      let firstFailure: unknown;
       for (const job of jobs) {
         if (job.exists) continue;
         const dup = seen.get(job.desc.digest);
@@ -195,9 +197,17 @@ export async function pullImage(deps: DistributionDeps, opts: PullOptions): Prom
           downloadLayer(deps, session, ref.path, ref.domain, job, ctx, signal, opts.progress, throttle),
         );
         seen.set(job.desc.digest, job.done);
-        job.done.catch(() => abort.abort(new CancelledError('another layer failed')));
+        job.done.catch((err: unknown) => {
+          firstFailure ??= err;
+          abort.abort(new CancelledError('another layer failed'));
+        });
       }
-      const allDownloads = Promise.all(jobs.map((j) => j.done));
+      // Settled, not Promise.all: on failure every download must have stopped (its ingest
+      // aborted) before the lease goes.
+      const allDownloads = Promise.allSettled(jobs.map((j) => j.done)).then((rs) => {
+        const failed = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      });
       allDownloads.catch(() => undefined);
 
       let chainTop: string;
@@ -225,7 +235,7 @@ export async function pullImage(deps: DistributionDeps, opts: PullOptions): Prom
       } catch (err) {
         abort.abort(new CancelledError('pull failed'));
         await allDownloads.catch(() => undefined);
-        throw err;
+        throw firstFailure ?? err;
       }
 
       // Content last, with containerd's GC labels and the distribution source, then the name.
@@ -350,6 +360,9 @@ async function downloadLayer(
   let writer: ContentWriter | undefined;
   for (let opened = 0; ; opened++) {
     writer = deps.client.content.writer(ref, { total: desc.size, expected: desc.digest, resume: true }, wctx);
+    // Failures surface through write callbacks and commit(); an 'error' event nobody heard
+    // would take the daemon down.
+    writer.on('error', () => undefined);
     try {
       await writer.ready();
       break;

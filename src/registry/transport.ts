@@ -204,6 +204,9 @@ export class Transport {
           timeout: this.#timeoutMs,
         },
         (res) => {
+          // A body cut after its head is seen by whoever reads it (for-await, readBody); one
+          // only drained with resume() must not turn the cut into an uncaught 'error'.
+          res.on('error', () => undefined);
           res.setTimeout(this.#timeoutMs, () =>
             res.destroy(
               new UnavailableError(`${verb} "${req.url}": net/http: timeout awaiting response body`),
