@@ -436,6 +436,7 @@ async function streamInto(
   await new Promise<void>((resolve, reject) =>
     w.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())),
   );
+  await w.settled();
   const from = w.written;
   const { body, ranged } = await session.blob(repo, desc.digest, from);
   if (from > 0 && !ranged) {
