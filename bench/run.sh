@@ -27,6 +27,9 @@
 # image (checkpoint?image= | docker save | docker load | docker run), total time and downtime, vs
 # podman 4.3's checkpoint --create-image / save / load / restore between two podman roots:
 #   BENCH_CASES=migration BENCH_RUNS=3 npm run bench
+# Registries (issue 13, case group `registry`, not in the default set): pull and push of an image
+# with a 512 MiB layer (BENCH_REG_MIB) against docker-registry on loopback, ckptd vs dockerd:
+#   BENCH_CASES=registry npm run bench
 # BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -255,5 +258,6 @@ if case_on save || case_on cp; then
   printf '\nckptd peak RSS so far (VmHWM): %s kB\n' "$(awk '/VmHWM/{print $2}' /proc/$CKPTD_PID/status)"
 fi
 
+if case_on registry; then . bench/registry.sh; fi
 if case_on checkpoint; then . bench/checkpoint.sh; fi
 if case_on migration; then . bench/migration.sh; fi

@@ -27,7 +27,7 @@ fi
 # podman: only as the peer of the checkpoint-image interop tests and the migration bench (no service is started)
 
 need_pkgs=()
-for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker tini openssl podman; do
+for p in containerd runc iptables golang-github-containerd-containerd-dev zstd xz-utils procps ca-certificates busybox-static python3-docker tini openssl podman docker-registry apache2-utils; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 
@@ -79,6 +79,14 @@ if [ $need_docker_io = 1 ]; then
 fi
 if [ -x /usr/local/bin/docker ] && [ "$(command -v docker)" != /usr/local/bin/docker ]; then
   log "warning: $(command -v docker) precedes /usr/local/bin/docker on PATH"
+fi
+# docker-registry (distribution 2.8) is for the registry tests and bench, which start their own
+# on loopback: the packaged service must not hold :5000.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+if pid=$(pgrep -x docker-registry 2>/dev/null) && grep -q /etc/docker/registry/config.yml "/proc/$pid/cmdline" 2>/dev/null; then
+  kill "$pid" || true
 fi
 
 # Node.js: the pinned LTS in its own prefix (Debian 12 has no Node 24).

@@ -36,6 +36,8 @@ import { registerNetworkRoutes } from './http/routes/networks.routes.js';
 import { registerUnsupportedRoutes } from './http/routes/unsupported.routes.js';
 import { NetworkService, networkContainersOf } from './engine/networks.js';
 import { SystemDfService } from './engine/system-df.js';
+import { registerRegistryRoutes } from './http/routes/registry.routes.js';
+import { DistributionService } from './engine/distribution.js';
 import { ManagedContainerd } from './supervisor/managed-containerd.js';
 import { CKPTD_VERSION, GIT_COMMIT } from './util/version.js';
 
@@ -172,6 +174,17 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     events,
   });
   routes.push((app) => registerImageRoutes(app, images));
+  // ---- registries: pull, push, login (issue 13) ----
+  const distribution = new DistributionService({
+    client,
+    images,
+    events,
+    insecureRegistries: config.insecureRegistries,
+  });
+  routes.push((app) => {
+    registerRegistryRoutes(app, distribution);
+    app.addHook('onClose', async () => distribution.close());
+  });
   // ---- containers (issue 3) ----
   // The IO engine (next slot) may call containers.useIO(io); init() runs once every slot has
   // run (onReady), so reconciliation reattaches IO with the real engine.
@@ -262,8 +275,14 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   });
   await checkpoints.clearStaging();
   containers.useCheckpointStarter((ref, opts, signal) => checkpoints.startFromCheckpoint(ref, opts, signal));
-  // checkpoints as OCI images (Podman/CRI-O layout); pullImage is wired once a registry client exists
+  // checkpoints as OCI images (Podman/CRI-O layout); a missing base image is pulled (no credentials)
   const checkpointImages = new CheckpointImageService({
+    pullImage: (ref, signal) =>
+      distribution.pullImage({
+        fromImage: ref,
+        signal: signal ?? new AbortController().signal,
+        progress: () => undefined,
+      }),
     client,
     checkpoints,
     containers,

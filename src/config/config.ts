@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from '../errors/index.js';
+import { isIP } from 'node:net';
 
 /** Config is ckptd's typed configuration; flags and the --config JSON file use the same keys. */
 export interface Config {
@@ -22,6 +23,8 @@ export interface Config {
   readTimeout: number;
   /** most open API connections over all hosts; beyond, new ones are closed. */
   maxConnections: number;
+  /** insecureRegistries may be reached over plain HTTP (host[:port] or CIDR; loopback always may). */
+  insecureRegistries: string[];
 }
 
 /** DEFAULT_CONFIG holds dockerd-like defaults. */
@@ -37,6 +40,7 @@ export const DEFAULT_CONFIG: Config = {
   checkpointDirs: [],
   readTimeout: 30,
   maxConnections: 1024,
+  insecureRegistries: [],
 };
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -62,6 +66,8 @@ const fileKeyMap: Record<string, keyof Config> = {
   readTimeout: 'readTimeout',
   'max-connections': 'maxConnections',
   maxConnections: 'maxConnections',
+  'insecure-registries': 'insecureRegistries',
+  insecureRegistries: 'insecureRegistries',
 };
 
 /** loadConfigFile reads a JSON config file and returns the keys it sets. */
@@ -125,6 +131,10 @@ export function validateConfig(c: Config): Config {
   if (!Number.isInteger(c.maxConnections) || c.maxConnections < 1) {
     throw new InvalidArgumentError('max-connections must be an integer >= 1');
   }
+  if (!Array.isArray(c.insecureRegistries)) {
+    throw new InvalidArgumentError('insecure-registries must be a list of host[:port] or CIDR entries');
+  }
+  validateInsecureRegistries(c.insecureRegistries);
   return c;
 }
 
@@ -149,4 +159,24 @@ export function parseHost(h: string): ListenAddress {
     return { kind: 'tcp', host, port };
   }
   throw new InvalidArgumentError(`invalid host "${h}": only unix:// and tcp:// are supported`);
+}
+
+/** validateInsecureRegistries checks `--insecure-registry` entries (host[:port] or CIDR). */
+export function validateInsecureRegistries(entries: readonly string[]): void {
+  for (const e of entries) {
+    if (typeof e !== 'string' || e === '') {
+      throw new InvalidArgumentError('insecure-registries must be a list of host[:port] or CIDR entries');
+    }
+    if (/^[a-z]+:\/\//i.test(e)) {
+      throw new InvalidArgumentError(`insecure registry ${e} should not contain '://'`);
+    }
+    if (e.includes('/')) {
+      const [addr, bits] = e.split('/');
+      const fam = isIP(addr ?? '');
+      const n = Number(bits);
+      if (fam === 0 || !Number.isInteger(n) || n < 0 || n > (fam === 4 ? 32 : 128)) {
+        throw new InvalidArgumentError(`insecure registry ${e} is not a valid CIDR`);
+      }
+    }
+  }
 }

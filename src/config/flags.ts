@@ -23,6 +23,8 @@ Options:
       --read-timeout int          Seconds a client may take to send request headers, or stay
                                   silent while sending a request body (default 30)
       --max-connections int       Most open API connections over all hosts (default 1024)
+      --insecure-registry list    Registry (host[:port] or CIDR) that may be reached over plain
+                                  HTTP; loopback registries always may (repeatable)
       --config string             JSON config file with the same keys (flags win)
   -v, --version                   Print version and exit
   -h, --help                      Print this help and exit
@@ -54,6 +56,7 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
         'checkpoint-dirs': { type: 'string', multiple: true },
         'read-timeout': { type: 'string' },
         'max-connections': { type: 'string' },
+        'insecure-registry': { type: 'string', multiple: true },
         config: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -75,6 +78,7 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
   if (v['log-level'] !== undefined) fromFlags.logLevel = v['log-level'] as Config['logLevel'];
   if (v.snapshotter !== undefined) fromFlags.snapshotter = v.snapshotter;
   if (v['checkpoint-dirs'] !== undefined) fromFlags.checkpointDirs = v['checkpoint-dirs'];
+  if (v['insecure-registry'] !== undefined) fromFlags.insecureRegistries = v['insecure-registry'];
   if (v['shutdown-timeout'] !== undefined) {
     const n = Number(v['shutdown-timeout']);
     if (!Number.isFinite(n)) throw new InvalidArgumentError('--shutdown-timeout must be a number of seconds');

@@ -26,6 +26,9 @@ export type ContentInfo = Info__Output;
 /** ContentStatus describes an in-progress ingest (ref, offset, total, expected digest). */
 export type ContentStatus = Status__Output;
 
+/** WRITE_WINDOW is how many Content.Write messages may await their acknowledgement at once. */
+export const WRITE_WINDOW = 8;
+
 /** WRITE_CHUNK_BYTES is the data size of one Content.Write message: far below the 16 MiB limit. */
 export const WRITE_CHUNK_BYTES = 1 << 20;
 
@@ -50,6 +53,12 @@ export interface WriterOptions {
   labels?: Record<string, string>;
   /** chunkSize of Write messages; defaults to WRITE_CHUNK_BYTES, capped well below 16 MiB. */
   chunkSize?: number;
+  /**
+   * resume continues an ingest `ref` that is partly there (containerd's STAT offset) instead of
+   * starting it over: writes go on from `startOffset`, and commit needs `expected` (containerd
+   * re-hashes the whole ingest; this writer only saw the new bytes).
+   */
+  resume?: boolean;
 }
 
 /** ContentStore adapts containerd.services.content.v1.Content (containerd's `contentStore`). */
@@ -208,8 +217,15 @@ export class ContentWriter extends Writable {
   #pending: Pending[] = [];
   #failure: EngineError | undefined;
   #offset = 0;
+  /** #sent is the offset after the last WRITE sent (ahead of #offset while acks are pending). */
+  #sent = 0;
+  readonly #inflight: Promise<void>[] = [];
   #exists = false;
   #committed: string | undefined;
+  #startOffset = 0;
+  #ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (err: Error) => void;
 
   constructor(
     conn: Connection,
@@ -227,6 +243,21 @@ export class ContentWriter extends Writable {
     this.#opts = opts;
     this.#chunkSize = chunkSize;
     this.#abortRef = abortRef;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.#ready.catch(() => undefined);
+  }
+
+  /** ready settles once the ingest is open (or the blob found to exist), or failed to open. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** startOffset is where a resumed ingest continued from (0 for a new one). */
+  get startOffset(): number {
+    return this.#startOffset;
   }
 
   /** written is the number of bytes acknowledged by containerd so far. */
@@ -259,14 +290,29 @@ export class ContentWriter extends Writable {
       expected: this.#opts.expected ?? '',
     };
     this.#send(stat).then(
-      () => callback(),
+      (res) => {
+        if (this.#opts.resume && this.#opts.expected) {
+          const at = Number(res.offset);
+          if (at > 0 && (!this.#opts.total || at <= this.#opts.total)) {
+            this.#startOffset = at;
+            this.#offset = at;
+            this.#sent = at;
+          }
+        }
+        this.#readyResolve();
+        callback();
+      },
       (err: EngineError) => {
         if (err instanceof AlreadyExistsError && this.#opts.expected) {
           // The blob is already there (content is addressed by digest): nothing to write.
           this.#exists = true;
           this.#failure = undefined;
+          this.#readyResolve();
           callback();
-        } else callback(err);
+        } else {
+          this.#readyReject(err);
+          callback(err);
+        }
       },
     );
   }
@@ -280,8 +326,8 @@ export class ContentWriter extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    // The ingest stays open: commit() finishes it (or destroy() aborts it).
-    callback();
+    // The ingest stays open: commit() finishes it (or destroy() aborts it); every write is acknowledged first.
+    this.settled().then(() => callback(), callback);
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -304,6 +350,9 @@ export class ContentWriter extends Writable {
     if (this.#committed !== undefined) return this.#committed;
     await this.#endWrites();
     const want = expected || this.#opts.expected || this.digest();
+    if (this.#startOffset > 0 && !(expected || this.#opts.expected)) {
+      throw new InternalError(`content ingest ${this.ref}: a resumed ingest needs its expected digest`);
+    }
     if (this.#exists) {
       this.#committed = want;
       this.destroy();
@@ -364,16 +413,28 @@ export class ContentWriter extends Writable {
     if (this.#exists) return;
     for (let pos = 0; pos < data.length; pos += this.#chunkSize) {
       const piece = data.subarray(pos, pos + this.#chunkSize);
-      const offset = this.#offset;
-      const res = await this.#send({ action: 'WRITE', ref: this.ref, offset, data: piece });
-      if (Number(res.offset) !== offset + piece.length) {
-        throw new InternalError(
-          `content ingest ${this.ref}: containerd acknowledged offset ${res.offset}, expected ${offset + piece.length}`,
-        );
-      }
+      const offset = this.#sent;
+      this.#sent = offset + piece.length;
       this.#hash.update(piece);
-      this.#offset = offset + piece.length;
+      // Pipelined: up to WRITE_WINDOW messages in flight (acknowledged in order on the stream),
+      // so a busy host does not pay a round trip per chunk.
+      const acked = this.#send({ action: 'WRITE', ref: this.ref, offset, data: piece }).then((res) => {
+        if (Number(res.offset) !== offset + piece.length) {
+          throw new InternalError(
+            `content ingest ${this.ref}: containerd acknowledged offset ${res.offset}, expected ${offset + piece.length}`,
+          );
+        }
+        this.#offset = offset + piece.length;
+      });
+      acked.catch(() => undefined);
+      this.#inflight.push(acked);
+      while (this.#inflight.length > WRITE_WINDOW) await this.#inflight.shift();
     }
+  }
+
+  /** settled waits until containerd acknowledged every write sent so far (`written` is then final). */
+  async settled(): Promise<void> {
+    while (this.#inflight.length > 0) await this.#inflight.shift();
   }
 
   #send(req: WriteContentRequest): Promise<WriteContentResponse__Output> {

@@ -77,6 +77,13 @@ export interface ImageEvents {
   muteImageEcho?(name: string): void;
 }
 
+/** UnpackHooks let a caller follow (and pace) the unpacking of each layer. */
+export interface UnpackHooks {
+  before?(index: number): Promise<void>;
+  after?(index: number): void;
+  skipped?(index: number): Promise<void>;
+}
+
 /** ImageServiceOptions wire an ImageService. */
 export interface ImageServiceOptions {
   client: ContainerdClient;
@@ -297,7 +304,12 @@ export class ImageService implements ImagesBackend {
    * digest is compared with the diffID), and committed. AlreadyExists means another unpack won
    * the race: done. A prepared snapshot is removed when anything fails.
    */
-  async #unpack(manifest: ImageManifest, diffIds: string[], ctx: CallContext): Promise<string> {
+  async #unpack(
+    manifest: ImageManifest,
+    diffIds: string[],
+    ctx: CallContext,
+    hooks: UnpackHooks = {},
+  ): Promise<string> {
     const sn = this.#client.snapshots(this.#snapshotter);
     const chain = chainIds(diffIds);
     if (manifest.layers.length !== diffIds.length) {
@@ -309,10 +321,12 @@ export class ImageService implements ImagesBackend {
       const chainId = chain[i]!;
       try {
         await sn.stat(chainId, ctx);
+        await hooks.skipped?.(i);
         continue;
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
       }
+      await hooks.before?.(i);
       const parent = i === 0 ? '' : chain[i - 1]!;
       const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
       const labels = { [LABEL_SNAPSHOT_REF]: chainId };
@@ -342,6 +356,7 @@ export class ImageService implements ImagesBackend {
           if (!(err instanceof AlreadyExistsError)) throw err;
           await this.#removeSnapshot(key, ctx);
         }
+        hooks.after?.(i);
       } catch (err) {
         await this.#removeSnapshot(key, ctx);
         throw wrapError(`unpacking layer ${i}`, err);
@@ -361,6 +376,46 @@ export class ImageService implements ImagesBackend {
         this.#logger.warn({ err, key }, 'removing a prepared snapshot failed; the lease frees it');
       }
     }
+  }
+
+  // ---------------------------------------------------------------- pull support (issue 13)
+
+  /**
+   * unpackLayers unpacks an image's layers in order under ctx's lease (see #unpack), calling
+   * `hooks.before(i)` before layer i is applied (a pull waits there for the layer's download),
+   * `hooks.after(i)` once it is committed and `hooks.skipped(i)` when its snapshot was already
+   * there; then labels each layer blob with its diffID and the config with the snapshot chain,
+   * as the load path does. Returns the top chainID.
+   */
+  async unpackLayers(
+    manifest: ImageManifest,
+    diffIds: string[],
+    ctx: CallContext,
+    hooks: UnpackHooks = {},
+  ): Promise<string> {
+    // a checkpoint image's layer is never a rootfs (as in load): no snapshot, no chain top
+    if (checkpointImageInfo(manifest)) {
+      for (const [i, layer] of manifest.layers.entries()) {
+        await hooks.skipped?.(i);
+        await this.#labelContent(layer.digest, layerLabels(diffIds[i]!), ctx);
+      }
+      return '';
+    }
+    const top = await this.#unpack(manifest, diffIds, ctx, hooks);
+    for (const [i, layer] of manifest.layers.entries()) {
+      await this.#labelContent(layer.digest, layerLabels(diffIds[i]!), ctx);
+    }
+    return top;
+  }
+
+  /** labelContent sets labels on a blob (`labels.<key>` paths), under ctx. */
+  async labelContent(digest: string, labels: Record<string, string>, ctx: CallContext): Promise<void> {
+    await this.#labelContent(digest, labels, ctx);
+  }
+
+  /** snapshotter is the snapshotter image layers are unpacked into. */
+  get snapshotter(): string {
+    return this.#snapshotter;
   }
 
   // ---------------------------------------------------------------- commit support (issue 4)

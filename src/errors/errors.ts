@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'AlreadyExists'
   | 'FailedPrecondition'
   | 'PermissionDenied'
+  | 'Unauthenticated'
   | 'NotImplemented'
   | 'NotModified'
   | 'Unavailable'
@@ -25,6 +26,7 @@ export const ERROR_CODES = {
   CKPTD_ALREADY_EXISTS: 'An object with that name or digest already exists.',
   CKPTD_FAILED_PRECONDITION: 'A precondition of the operation does not hold.',
   CKPTD_PERMISSION_DENIED: 'The operation is not permitted (read-only rootfs, forbidden path).',
+  CKPTD_UNAUTHENTICATED: 'A registry refused the credentials given (or asked for some).',
   CKPTD_NOT_IMPLEMENTED: 'The operation is not implemented by ckptd or by containerd.',
   CKPTD_NOT_MODIFIED: 'Nothing to do: the object is already in the requested state.',
   CKPTD_UNAVAILABLE: 'containerd (or another backend) cannot be reached right now; retry later.',
@@ -43,6 +45,7 @@ const defaultCode: Record<ErrorKind, ErrorCode> = {
   AlreadyExists: 'CKPTD_ALREADY_EXISTS',
   FailedPrecondition: 'CKPTD_FAILED_PRECONDITION',
   PermissionDenied: 'CKPTD_PERMISSION_DENIED',
+  Unauthenticated: 'CKPTD_UNAUTHENTICATED',
   NotImplemented: 'CKPTD_NOT_IMPLEMENTED',
   NotModified: 'CKPTD_NOT_MODIFIED',
   Unavailable: 'CKPTD_UNAVAILABLE',
@@ -96,6 +99,10 @@ export class FailedPreconditionError extends EngineError {
 /** PermissionDeniedError: not permitted (HTTP 403). */
 export class PermissionDeniedError extends EngineError {
   readonly kind = 'PermissionDenied' as const;
+}
+/** UnauthenticatedError: a registry refused the credentials (HTTP 401, dockerd's errdefs.Unauthenticated). */
+export class UnauthenticatedError extends EngineError {
+  readonly kind = 'Unauthenticated' as const;
 }
 /** NotImplementedError: unsupported operation (HTTP 501). */
 export class NotImplementedError extends EngineError {

@@ -7,6 +7,7 @@ const statusByKind: Record<ErrorKind, number> = {
   AlreadyExists: 409,
   FailedPrecondition: 400,
   PermissionDenied: 403,
+  Unauthenticated: 401,
   NotImplemented: 501,
   NotModified: 304,
   Unavailable: 503,

@@ -82,6 +82,11 @@ export const ROUTE_BODIES: Readonly<Record<string, BodyPolicy>> = {
   // images
   'GET /images/json': 'none',
   'POST /images/load': 'stream',
+  'POST /images/create': 'none',
+  'POST /images/:name/push': 'none',
+  'POST /images/:ns/:repo/push': 'none',
+  'POST /images/:ns/:repo/:name2/push': 'none',
+  'POST /auth': 'json',
   'POST /images/prune': 'none',
   'GET /images/:name/json': 'none',
   'GET /images/:name/history': 'none',

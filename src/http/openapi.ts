@@ -17,6 +17,8 @@ import { registerContainersRoutes } from './routes/containers.routes.js';
 import { registerImageRoutes } from './routes/images.routes.js';
 import { registerVolumeRoutes } from './routes/volumes.routes.js';
 import type { VolumesBackend } from '../engine/volumes/store.js';
+import type { DistributionBackend } from '../engine/distribution.js';
+import { registerRegistryRoutes } from './routes/registry.routes.js';
 import { buildServer, type RouteRegistrar } from './server.js';
 import type { NetworksBackend } from '../engine/networks.js';
 import type { SystemDfBackend } from '../engine/system-df.js';
@@ -113,6 +115,13 @@ const STUB_NETWORKS: NetworksBackend = {
 /** STUB_DF stands in for the SystemDfService. */
 const STUB_DF: SystemDfBackend = { diskUsage: notServing };
 
+/** STUB_DISTRIBUTION stands in for the DistributionService. */
+const STUB_DISTRIBUTION: DistributionBackend = {
+  pullImage: notServing,
+  pushImage: notServing,
+  login: notServing,
+};
+
 /** STUB_ROUTES are the route groups documented besides the system group. */
 const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerImageRoutes(app, STUB_IMAGES),
@@ -123,6 +132,7 @@ const STUB_ROUTES: RouteRegistrar[] = [
   (app) => registerVolumeRoutes(app, STUB_VOLUMES),
   (app) => registerNetworkRoutes(app, STUB_NETWORKS, STUB_DF),
   (app) => registerUnsupportedRoutes(app),
+  (app) => registerRegistryRoutes(app, STUB_DISTRIBUTION),
 ];
 
 /** renderOpenApi builds the app with stub backends and returns its OpenAPI document as JSON text (sorted keys, 2-space indent, trailing newline). */
