@@ -44,6 +44,9 @@ class FakeClock implements Clock {
 
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+  // the service persists health.json for real: on a loaded machine that I/O outlasts 20 turns
+  await new Promise<void>((r) => setTimeout(r, 5));
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
 /** ScriptedProbe answers each run with the next outcome (the last repeats); 'hang' waits for abort. */
