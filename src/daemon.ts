@@ -1,4 +1,5 @@
 import { chmod, mkdir } from 'node:fs/promises';
+import { PauseMarks } from './engine/pause-marks.js';
 import { clearTempRoot, LEASE_DATA_ROOT_LABEL, removeOwnLeases } from './engine/recovery.js';
 import { useTempRoot } from './host/temp-dirs.js';
 import { ContainerLocks } from './engine/container-locks.js';
@@ -117,6 +118,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     recoveryLog.warn({ err }, 'recovery: cannot list leases yet'),
   );
   await useTempRoot(join(config.dataRoot, 'tmp'));
+  const pauseMarks = new PauseMarks(config.dataRoot);
+  await pauseMarks
+    .recover({ get: (id) => client.tasks.get(id), resume: (id) => client.tasks.resume(id) }, recoveryLog)
+    .catch((err: unknown) => recoveryLog.warn({ err }, 'recovery: cannot check frozen containers yet'));
   await clearTempRoot(join(config.dataRoot, 'tmp'), recoveryLog);
 
   const events = new EventsService({
@@ -251,6 +256,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
 
   // ---- commit, changes, export (issue 4) ----
   const commits = new CommitService({
+    pauseMarks,
     client,
     containers,
     images,
@@ -262,6 +268,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   // CRIU writes into <data-root>/containers/<id>/checkpoints/<name>/ (Podman layout); the
   // containers engine delegates `start?checkpoint=` here.
   const checkpoints = new CheckpointService({
+    pauseMarks,
     locks,
     client,
     containers,

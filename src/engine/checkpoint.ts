@@ -11,6 +11,7 @@
  * plus ckptd's `ckptd.dump` (the Docker config, to rebuild a container under ckptd's rules).
  * By default it lives in `<data-root>/containers/<id>/checkpoints/<name>/`.
  */
+import type { PauseMarks } from './pause-marks.js';
 import { ContainerLocks } from './container-locks.js';
 import { isZero } from '../oci/create-fields.js';
 import { randomBytes } from 'node:crypto';
@@ -258,6 +259,8 @@ export interface CheckpointHealth {
 
 /** CheckpointServiceOptions configure a CheckpointService. */
 export interface CheckpointServiceOptions {
+  /** pauseMarks records on disk which containers ckptd froze (thawed at the next start after a crash). */
+  pauseMarks?: PauseMarks;
   /** locks is the per-container mutex shared with the container and archive services. */
   locks?: ContainerLocks;
   client: ContainerdClient;
@@ -573,18 +576,21 @@ export class CheckpointService implements CheckpointBackend {
         // Files and memory must agree: freeze, then dump (CRIU leaves the freezer as it found
         // it) while the rootfs is captured (nothing can write it while frozen), thaw.
         const paused = status === 'RUNNING';
-        if (paused) await client.tasks.pause(id);
+        if (paused) {
+          await this.#o.pauseMarks?.mark(id);
+          await client.tasks.pause(id);
+        }
         try {
           const [dumped, captured] = await Promise.allSettled([dump(), captureRootfs()]);
           if (dumped.status === 'rejected') throw dumped.reason;
           if (captured.status === 'rejected') throw captured.reason;
         } finally {
           if (paused) {
-            await client.tasks
-              .resume(id)
-              .catch((err: unknown) =>
+            await client.tasks.resume(id).then(
+              () => this.#o.pauseMarks?.clear(id),
+              (err: unknown) =>
                 this.#o.logger?.warn({ err, id }, 'resuming the container after its checkpoint failed'),
-              );
+            );
           }
         }
       } else {

@@ -17,6 +17,7 @@
  * snapshot by consuming it (the container would lose its rootfs), and views of active
  * snapshots do not exist.
  */
+import type { PauseMarks } from './pause-marks.js';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
@@ -132,6 +133,8 @@ export interface CommitServiceOptions {
   images: CommitImages;
   events?: CommitEvents;
   logger: Logger;
+  /** pauseMarks records on disk which containers ckptd froze (thawed at the next start after a crash). */
+  pauseMarks?: PauseMarks;
 }
 
 /**
@@ -243,8 +246,14 @@ export class CommitService implements CommitBackend {
     this.#pauser = new TaskPauser(
       {
         get: (id) => o.client.tasks.get(id),
-        pause: (id) => o.client.tasks.pause(id),
-        resume: (id, ctx) => o.client.tasks.resume(id, ctx),
+        pause: async (id) => {
+          await o.pauseMarks?.mark(id);
+          await o.client.tasks.pause(id);
+        },
+        resume: async (id, ctx) => {
+          await o.client.tasks.resume(id, ctx);
+          await o.pauseMarks?.clear(id);
+        },
       },
       o.logger,
       (id, action) => o.events?.muteTaskEcho?.(id, action),

@@ -9,6 +9,7 @@
  */
 import { makeTempDir } from '../host/temp-dirs.js';
 import { TEMP_PREFIX, writeFileAtomic } from '../host/atomic-write.js';
+import { initLayerName } from '../oci/init-layer.js';
 import { ContainerLocks } from './container-locks.js';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleepFor } from 'node:timers/promises';
@@ -1346,12 +1347,17 @@ export class ContainerService implements ContainersBackend {
 
   async #sizeInto(s: ContainerSummary, v: View, signal?: AbortSignal): Promise<void> {
     const c = v.container;
+    const snaps = this.#client.snapshots(c.snapshotter);
+    const ctx = signal ? { signal } : {};
     const sizes =
       c.snapshot_key !== ''
-        ? await this.#client
-            .snapshots(c.snapshotter)
-            .mounts(c.snapshot_key, signal ? { signal } : {})
-            .then((m) => containerSizes(m, signal))
+        ? await snaps
+            .stat(c.snapshot_key, ctx)
+            .then(async (info) =>
+              containerSizes(await snaps.mounts(c.snapshot_key, ctx), signal, {
+                initLayer: info.parent === initLayerName(v.id),
+              }),
+            )
             .catch(() => undefined)
         : undefined;
     if (sizes && sizes.sizeRw > 0) s.SizeRw = sizes.sizeRw;

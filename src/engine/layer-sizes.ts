@@ -143,12 +143,16 @@ export interface ContainerSizes {
 export async function containerSizes(
   mounts: readonly Mount[],
   signal?: AbortSignal,
+  opts: { initLayer?: boolean } = {},
 ): Promise<ContainerSizes | undefined> {
   const dirs = overlayDirs(mounts);
   if (dirs?.upper === undefined) return undefined;
   const sizeRw = await apparentSize(dirs.upper, signal);
   let below = 0;
-  for (const d of dirs.lowers) below += await layerDirSize(d, signal);
+  // the init layer (the topmost lower) is not the image's: dockerd's virtual size is the image's
+  // layers plus the writable one (moby GetContainerLayerSize: rwlayer.Parent())
+  const lowers = opts.initLayer ? dirs.lowers.slice(0, -1) : dirs.lowers; // bottom first
+  for (const d of lowers) below += await layerDirSize(d, signal);
   return { sizeRw, sizeRootFs: below + sizeRw };
 }
 
