@@ -612,7 +612,9 @@ export async function extractTar(
           break;
         }
         case 'symlink': {
-          await symlinkP(h.linkname ?? '', at(pfd, baseN));
+          // symlink(2) has no empty target (ENOENT): the archive is at fault
+          if (!h.linkname) fail400(`invalid symlink ${JSON.stringify(h.name)}: empty target`);
+          await symlinkP(h.linkname, at(pfd, baseN));
           await lchownP(at(pfd, baseN), owner.uid, owner.gid);
           const t = h.mtime ?? new Date();
           await lutimesP(at(pfd, baseN), t, t).catch(() => undefined);

@@ -22,7 +22,20 @@ const nobody = new Proxy(
   {},
   {
     get: (_t, prop) =>
-      prop === 'then' ? undefined : () => Promise.reject(new NotFoundError('fuzz: no such object')),
+      prop === 'then'
+        ? undefined
+        : () => {
+            // a handler may start a call it does not await (a hook, a cleanup): not a finding
+            const p = Promise.reject(new NotFoundError('fuzz: no such object'));
+            p.catch(() => undefined);
+            // streaming methods (stats, events) return async iterables: this one fails at once too
+            return Object.assign(p, {
+              [Symbol.asyncIterator]: () => ({
+                next: () => Promise.reject(new NotFoundError('fuzz: no such object')),
+                return: () => Promise.resolve({ done: true, value: undefined }),
+              }),
+            });
+          },
   },
 ) as never;
 

@@ -66,3 +66,13 @@ test('cp in: a file, then an entry below it (etc, etc/x) is a 400, not ENOTDIR (
   assert.match(err.message, /cannot extract the archive: ENOTDIR/);
   assert.doesNotMatch(err.message, /\/proc\/self\/fd/);
 });
+
+test('cp in: a symlink with an empty target is a 400, not ENOENT (500)', async () => {
+  const err = await extract(
+    await packTar([
+      { name: 'l', type: 'symlink', linkname: '', mode: 0o777, body: Buffer.alloc(0), uid: 0, gid: 0 },
+    ]),
+  );
+  assert.ok(err instanceof InvalidArgumentError, String(err));
+  assert.match(err.message, /invalid symlink "l": empty target/);
+});
