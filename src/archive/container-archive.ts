@@ -689,7 +689,15 @@ export async function extractTar(
 }
 
 /** ENTRY_CONFLICTS are the errors an archive's own entries cause (the client's, not the host's). */
-const ENTRY_CONFLICTS = new Set(['ENOTDIR', 'EISDIR', 'EEXIST', 'ELOOP', 'ENAMETOOLONG', 'ENOTEMPTY']);
+const ENTRY_CONFLICTS = new Set([
+  'ENOTDIR',
+  'EISDIR',
+  'EEXIST',
+  'ELOOP',
+  'ENAMETOOLONG',
+  'ENOTEMPTY',
+  'ENOENT',
+]);
 
 /**
  * tarParseError turns the tar parser's complaints about the bytes (truncated, corrupt header:

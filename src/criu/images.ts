@@ -31,11 +31,23 @@ export const MAGIC = {
   SECCOMP: 0x64413049,
   CGROUP: 0x59383330,
   NETDEV: 0x57373951,
+  FILES: 0x56303138,
+  FS: 0x51403912,
 } as const;
 
 /** ImageKind names an image type ckptd decodes. */
 export type ImageKind =
-  'INVENTORY' | 'PSTREE' | 'CORE' | 'IDS' | 'CREDS' | 'MNTS' | 'SECCOMP' | 'CGROUP' | 'NETDEV';
+  | 'INVENTORY'
+  | 'PSTREE'
+  | 'CORE'
+  | 'IDS'
+  | 'CREDS'
+  | 'MNTS'
+  | 'SECCOMP'
+  | 'CGROUP'
+  | 'NETDEV'
+  | 'FILES'
+  | 'FS';
 
 const MESSAGE: Record<ImageKind, string> = {
   INVENTORY: 'inventory_entry',
@@ -47,6 +59,8 @@ const MESSAGE: Record<ImageKind, string> = {
   SECCOMP: 'seccomp_entry',
   CGROUP: 'cgroup_entry',
   NETDEV: 'net_device_entry',
+  FILES: 'file_entry',
+  FS: 'fs_entry',
 };
 
 /** CRIU_PROTO_DIR holds CRIU's image definitions (protos/criu/). */
@@ -62,6 +76,10 @@ export const CRIU_PROTO_FILES = [
   'pstree.proto',
   'rlimit.proto',
   'seccomp.proto',
+  'fown.proto',
+  'regfile.proto',
+  'fdinfo.proto',
+  'fs.proto',
 ];
 
 /** criuRoot is protos/criu/ loaded with protobufjs (field names as in the .proto files). */
@@ -275,7 +293,26 @@ export interface ImageEntry {
   SECCOMP: SeccompEntry;
   CGROUP: CgroupEntry;
   NETDEV: NetDeviceEntry;
+  FILES: FileEntry;
+  FS: FsEntry;
 }
+
+/** FileEntry is one entry of files.img (file_entry); ckptd reads regular files only. */
+export interface FileEntry {
+  type: number;
+  id: number;
+  reg?: { id: number; name: string; mode?: number };
+}
+
+/** FsEntry is fs-<pid>.img (fs_entry): the task's root and cwd as file ids of files.img. */
+export interface FsEntry {
+  cwd_id: number;
+  root_id: number;
+  umask?: number;
+}
+
+/** FD_TYPE_REG is fd_types.REG: a regular file or directory. */
+export const FD_TYPE_REG = 1;
 
 const TO_OBJECT: protobuf.IConversionOptions = {
   longs: String,
@@ -384,4 +421,19 @@ export async function readImage<K extends ImageKind>(
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * recordedRootMode is the mode CRIU recorded for the root directory of the checkpoint's first
+ * task (pstree.img -> fs-<pid>.img root_id -> files.img), which `criu restore` compares with
+ * the restored root's ("File . has bad mode"); undefined when the images do not record one.
+ */
+export async function recordedRootMode(dir: string): Promise<number | undefined> {
+  const pid = (await readImage(dir, 'pstree.img', 'PSTREE'))[0]?.pid;
+  if (pid === undefined) return undefined;
+  const fs = (await readImage(dir, `fs-${pid}.img`, 'FS').catch(() => []))[0];
+  if (fs === undefined) return undefined;
+  const files = await readImage(dir, 'files.img', 'FILES').catch(() => []);
+  const root = files.find((f) => f.type === FD_TYPE_REG && (f.id === fs.root_id || f.reg?.id === fs.root_id));
+  return root?.reg?.mode;
 }

@@ -27,8 +27,10 @@ import {
   rename,
   rm,
   rmdir,
+  stat,
   writeFile,
 } from 'node:fs/promises';
+import { recordedRootMode } from '../criu/images.js';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -1080,7 +1082,13 @@ export class CheckpointService implements CheckpointBackend {
   async #applyRootfs(id: string, ckDir: string, deleted: string[], signal?: AbortSignal): Promise<void> {
     const diffPath = join(ckDir, ROOTFS_DIFF_TAR);
     const hasDiff = await exists(diffPath);
-    if (!hasDiff && deleted.length === 0) return;
+    // CRIU checks the root directory's mode against the one it recorded: another engine's
+    // storage may have made it other than this snapshot's (Podman's is 0555); the permission
+    // bits only, of a directory, are taken over (never setuid/setgid/sticky, never a type)
+    const recorded = await recordedRootMode(join(ckDir, CHECKPOINT_IMAGES_DIR)).catch(() => undefined);
+    const rootMode =
+      recorded !== undefined && (recorded & 0o170000) === 0o040000 ? recorded & 0o777 : undefined;
+    if (!hasDiff && deleted.length === 0 && rootMode === undefined) return;
     const ctd = await this.#o.client.containers.get(id);
     const mounts = await this.#o.client.snapshots(ctd.snapshotter).mounts(ctd.snapshot_key);
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
@@ -1094,6 +1102,13 @@ export class CheckpointService implements CheckpointBackend {
           deleted,
           signal ?? new AbortController().signal,
         );
+        if (rootMode !== undefined && ((await stat(target)).mode & 0o777) !== rootMode) {
+          await chmod(target, rootMode);
+          this.#o.logger?.info(
+            { id, mode: rootMode.toString(8) },
+            'restore: root directory mode as CRIU recorded it',
+          );
+        }
       } finally {
         await unmount(target);
         await mounted.release();

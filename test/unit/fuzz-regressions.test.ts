@@ -76,3 +76,22 @@ test('cp in: a symlink with an empty target is a 400, not ENOENT (500)', async (
   assert.ok(err instanceof InvalidArgumentError, String(err));
   assert.match(err.message, /invalid symlink "l": empty target/);
 });
+
+test('cp in: an entry through a symlink to a missing absolute path is a 400, not ENOENT (500)', async () => {
+  const err = await extract(
+    await packTar([
+      {
+        name: 'a',
+        type: 'symlink',
+        linkname: '/etc/passwd',
+        mode: 0o777,
+        body: Buffer.alloc(0),
+        uid: 0,
+        gid: 0,
+      },
+      { name: 'a/x', type: 'file', linkname: '', mode: 0o644, body: Buffer.from('x'), uid: 0, gid: 0 },
+    ]),
+  );
+  assert.ok(err instanceof InvalidArgumentError, String(err));
+  assert.match(err.message, /cannot extract the archive: ENOENT/);
+});

@@ -12,6 +12,7 @@ import {
   decodeImage,
   encodeImage,
   readImage,
+  recordedRootMode,
 } from '../../../src/criu/images.js';
 
 const pstree = [
@@ -74,4 +75,31 @@ describe('CRIU image framing', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('recordedRootMode follows pstree -> fs-<pid>.img root_id -> files.img to the root directory mode', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'criu-root-'));
+  try {
+    const fown = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
+    await writeFile(
+      join(dir, 'pstree.img'),
+      encodeImage('PSTREE', [{ pid: 7, ppid: 0, pgid: 7, sid: 7, threads: [7] }] as never),
+    );
+    await writeFile(
+      join(dir, 'fs-7.img'),
+      encodeImage('FS', [{ cwd_id: 3, root_id: 4, umask: 0o22 }] as never),
+    );
+    await writeFile(
+      join(dir, 'files.img'),
+      encodeImage('FILES', [
+        { type: 1, id: 3, reg: { id: 3, flags: 0, pos: '0', fown, name: '/', mode: 0o40755 } },
+        { type: 1, id: 4, reg: { id: 4, flags: 0, pos: '0', fown, name: '/', mode: 0o40555 } },
+      ] as never),
+    );
+    assert.equal(await recordedRootMode(dir), 0o40555);
+    await writeFile(join(dir, 'fs-7.img'), encodeImage('FS', [{ cwd_id: 3, root_id: 9 }] as never));
+    assert.equal(await recordedRootMode(dir), undefined, 'no such file id: nothing recorded');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
