@@ -359,7 +359,8 @@ function validMountMode(mode: string): boolean {
   return counts.every((c) => c <= 1);
 }
 
-function cleanPath(p: string): string {
+/** cleanPath is Go's path.Clean of an absolute container path (`..` never climbs above `/`). */
+export function cleanPath(p: string): string {
   const parts: string[] = [];
   for (const seg of p.split('/')) {
     if (seg === '' || seg === '.') continue;

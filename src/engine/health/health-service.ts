@@ -7,7 +7,8 @@
  * `<containers>/<id>/health.json`, so it survives a ckptd restart (monitors of running
  * containers resume where they were) and a checkpoint carries it to the restored container.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../host/atomic-write.js';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HealthConfig } from '../../oci/image-config.js';
 import {
@@ -233,10 +234,8 @@ export class HealthService {
     const file = join(this.#o.containersDir, id, HEALTH_FILE);
     e.saving = e.saving.then(async () => {
       if (this.#entries.get(id) !== e) return; // removed meanwhile
-      const tmp = `${file}.tmp`;
       try {
-        await writeFile(tmp, JSON.stringify(state));
-        await rename(tmp, file);
+        await writeFileAtomic(file, JSON.stringify(state));
       } catch (err) {
         this.#o.logger?.debug({ err, id }, 'cannot persist health state');
       }

@@ -10,6 +10,7 @@
  * the rootfs diff's safe extraction (no `..`, no absolute names, no writes through symlinks, no
  * device nodes).
  */
+import { cleanPath } from '../../oci/runtime-spec.js';
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir } from 'node:fs/promises';
@@ -81,16 +82,6 @@ export async function exportVolumes(
       { maxBuffer: 1 << 20 },
     );
   }
-}
-
-function cleanPath(p: string): string {
-  const parts: string[] = [];
-  for (const seg of p.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') parts.pop();
-    else parts.push(seg);
-  }
-  return `/${parts.join('/')}`;
 }
 
 /** parseCheckpointVolumes validates ckptd.dump's `Volumes` (untrusted). */

@@ -6,6 +6,7 @@
  * not mount anything else at. Each becomes a bind mount of the volume's `_data` directory; at
  * create an empty volume gets the image's content at its destination (copy-up) unless nocopy.
  */
+import { cleanPath } from '../../oci/runtime-spec.js';
 import { execFile } from 'node:child_process';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,16 +46,6 @@ export interface VolumeRequest {
   mode: string;
   labels: Record<string, string> | null;
   options: Record<string, string> | null;
-}
-
-function cleanPath(p: string): string {
-  const parts: string[] = [];
-  for (const seg of p.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') parts.pop();
-    else parts.push(seg);
-  }
-  return `/${parts.join('/')}`;
 }
 
 /**

@@ -5,8 +5,10 @@
  * asked of the container engine (`users`), so a removal of a volume in use is refused (409
  * `remove x: volume is in use - [ids]`) and `dangling` and prune see what nothing uses.
  */
+import { writeFileAtomic } from '../../host/atomic-write.js';
+import { ContainerLocks } from '../container-locks.js';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, lstat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors/index.js';
 import { type Filters, invalidFilterError } from '../../oci/filters.js';
@@ -86,18 +88,6 @@ function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
-
 /** duSize is the disk usage of a tree in bytes (regular files' sizes), without following links. */
 async function duSize(dir: string): Promise<number> {
   let total = 0;
@@ -117,7 +107,7 @@ export class VolumeService implements VolumesBackend {
   readonly #volumes = new Map<string, Meta>();
   #users: UsersOf = () => new Map();
   /** per volume name: the operation in flight (create, remove), so they do not interleave */
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks = new ContainerLocks(); // one keyed mutex: per volume name
 
   constructor(o: VolumeServiceOptions) {
     this.#o = o;
@@ -143,16 +133,8 @@ export class VolumeService implements VolumesBackend {
     }
   }
 
-  async #locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#locks.get(name) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.#locks.set(name, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(name) === tail) this.#locks.delete(name);
-    }
+  #locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(name, fn);
   }
 
   /** dataPath is the volume's directory as containers see it (its Mountpoint). */
@@ -220,7 +202,7 @@ export class VolumeService implements VolumesBackend {
       await mkdir(join(dir, '_data'), { recursive: true, mode: 0o755 });
       const m: Meta = { Name: n, CreatedAt: rfc3339(new Date()), Labels: labels, Options: options };
       try {
-        await writeAtomic(join(dir, META), JSON.stringify(m));
+        await writeFileAtomic(join(dir, META), JSON.stringify(m));
       } catch (err) {
         await rm(dir, { recursive: true, force: true });
         throw err;
