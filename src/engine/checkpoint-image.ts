@@ -399,11 +399,16 @@ export class CheckpointImageService implements CheckpointImageBackend {
       if (await this.#has(c, signal)) return;
     }
     const wanted = info.rootfsImageName || info.rootfsImageId;
+    let pullFailure = '';
     if (this.#o.pullImage !== undefined && info.rootfsImageName !== '') {
-      await this.#o.pullImage(info.rootfsImageName, signal);
-      if (await this.#has(info.rootfsImageName, signal)) return;
+      try {
+        await this.#o.pullImage(info.rootfsImageName, signal);
+        if (await this.#has(info.rootfsImageName, signal)) return;
+      } catch (err) {
+        pullFailure = ` (pulling it failed: ${err instanceof Error ? err.message : String(err)})`;
+      }
     }
-    const msg = `base image ${familiarName(wanted)} not found; pull it first`;
+    const msg = `base image ${familiarName(wanted)} not found${pullFailure}; pull it first`;
     // A create answers 400, not 404: the docker CLI takes a 404 from create for "the image you
     // named is missing" and would pull the checkpoint image itself.
     throw via === 'create' ? new FailedPreconditionError(msg) : new NotFoundError(msg);

@@ -283,20 +283,24 @@ describe('checkpoint and restore through ckptd', () => {
     await docker('rm', '-f', 'cdir');
   });
 
-  test('bad checkpoint names are 400 before any lookup; not running is 409; a taken name is 409', async () => {
+  test('an unknown container is 404 before the name is looked at (as dockerd); bad names are 400; not running is 409; a taken name is 409', async () => {
+    const unknown = await api('POST', '/containers/does-not-exist/checkpoints', {
+      CheckpointID: '../x',
+      Exit: true,
+    });
+    assert.equal(unknown.status, 404, unknown.body);
+    await docker('create', '--network', 'none', '--name', 'named', IMG, 'sleep', '100');
     for (const bad of ['', '.', '..', '../outside', 'foo/bar', 'a\0b', '/abs']) {
-      const r = await api('POST', '/containers/does-not-exist/checkpoints', {
+      const r = await api('POST', '/containers/named/checkpoints', {
         CheckpointID: bad,
         Exit: true,
       });
       assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${r.body}`);
       assert.ok(JSON.parse(r.body).message);
-      const del = await api(
-        'DELETE',
-        `/containers/does-not-exist/checkpoints/${encodeURIComponent(bad || '%20')}`,
-      );
+      const del = await api('DELETE', `/containers/named/checkpoints/${encodeURIComponent(bad || '%20')}`);
       assert.ok(del.status === 400 || del.status === 404, `${bad}: ${del.status}`);
     }
+    await docker('rm', '-f', 'named');
     await docker('create', '--network', 'none', '--name', 'idle', IMG, 'sleep', '100');
     const r = await api('POST', '/containers/idle/checkpoints', { CheckpointID: 'xx', Exit: true });
     assert.equal(r.status, 409, r.body);
