@@ -57,10 +57,10 @@ async function createEntry(p: string, e: InitEntry): Promise<void> {
     await symlink(e.target ?? '', p);
     return;
   }
-  if (e.kind === 'dir') await mkdir(p, { mode: INIT_LAYER_MODE });
-  else
-    await (await open(p, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, INIT_LAYER_MODE)).close();
-  await chmod(p, INIT_LAYER_MODE); // the umask must not change dockerd's 0755
+  const mode = e.mode ?? INIT_LAYER_MODE;
+  if (e.kind === 'dir') await mkdir(p, { mode });
+  else await (await open(p, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, mode)).close();
+  await chmod(p, mode); // the umask must not change dockerd's 0755 (or a tmpfs mount point's mode)
 }
 
 /**

@@ -20,6 +20,8 @@ export interface InitEntry {
   /** target of a symlink. */
   target?: string;
   how: 'replace' | 'stub';
+  /** mode of a stub other than INIT_LAYER_MODE (a tmpfs mount point: see initLayerEntries). */
+  mode?: number;
 }
 
 /** INIT_LAYER_MODE is the mode of what the init layer creates (dockerd: 0755 for dirs and files). */
@@ -81,9 +83,24 @@ export function initLayerEntries(
     if (destinations.slice(0, i).some((d) => isUnder(dest, d))) continue;
     taken.add(dest);
     const file = isBindMount(m) && !sourceIsDir(m.source);
-    out.push({ path: dest, kind: file ? 'file' : 'dir', how: 'stub' });
+    // runc gives a tmpfs the mode of the directory it mounts over when that exists (its chmod
+    // after the mount): a stub must carry the tmpfs's own mode (`mode=`, else tmpfs's 1777)
+    const tmpfsMode = m.type === 'tmpfs' && !isBindMount(m) ? tmpfsRootMode(m.options) : undefined;
+    out.push({
+      path: dest,
+      kind: file ? 'file' : 'dir',
+      how: 'stub',
+      ...(tmpfsMode !== undefined ? { mode: tmpfsMode } : {}),
+    });
   }
   return out;
+}
+
+/** tmpfsRootMode is the mode of a fresh tmpfs's root: its `mode=` option (octal), else 1777. */
+export function tmpfsRootMode(options: readonly string[]): number {
+  const opt = [...options].reverse().find((o) => o.startsWith('mode='));
+  const v = opt === undefined ? NaN : parseInt(opt.slice('mode='.length), 8);
+  return Number.isInteger(v) && v >= 0 && v <= 0o7777 ? v : 0o1777;
 }
 
 /** initLayerName is the committed name of a container's init snapshot (dockerd: `<id>-init`). */

@@ -511,41 +511,6 @@ describe('registries: pull, push, login', { timeout: 900_000 }, () => {
     );
   });
 
-  test('migration through the registry: a counter checkpointed to an image on A, pushed, run on B continues from its value with its files', async () => {
-    const base = `${plain.host}/regtest/app:v1`;
-    await ok(a, ['push', base]);
-    const counter =
-      'echo moved > /tmp/file; i=0; while true; do i=$((i+1)); echo $i > /tmp/c.t; mv /tmp/c.t /tmp/c; sleep 0.1; done';
-    await ok(a, ['run', '-d', '--network', 'none', '--name', 'mover', base, 'sh', '-c', counter]);
-    let before = 0;
-    for (let i = 0; i < 100 && before < 10; i++) {
-      before = Number((await docker(a, ['exec', 'mover', 'cat', '/tmp/c'])).stdout.trim() || 0);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const ref = `${plain.host}/regtest/mover-checkpoint:v1`;
-    const ck = await httpRequest(
-      a.socket,
-      'POST',
-      `/v1.47/containers/mover/checkpoint?image=${encodeURIComponent(ref)}`,
-    );
-    assert.equal(ck.status, 201, ck.body);
-    await ok(a, ['push', ref]);
-    // B has neither the checkpoint image nor its base: the CLI pulls the first, ckptd the second
-    await docker(b, ['rmi', '-f', base, ref]);
-    await ok(b, ['run', '-d', '--network', 'none', '--name', 'moved', ref]);
-    // restored, not started afresh: the first value read on B is already past the one seen on A
-    let first = 0;
-    for (let i = 0; i < 50 && first === 0; i++) {
-      first = Number((await docker(b, ['exec', 'moved', 'cat', '/tmp/c'])).stdout.trim() || 0);
-      if (first === 0) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(first >= before, `continued from ${before}: first value on B ${first}`);
-    assert.equal((await ok(b, ['exec', 'moved', 'cat', '/tmp/file'])).trim(), 'moved');
-    assert.match(await ok(b, ['images', '--format', '{{.Repository}}:{{.Tag}}']), /regtest\/app:v1/);
-    await ok(a, ['rm', '-f', 'mover']);
-    await ok(b, ['rm', '-f', 'moved']);
-  });
-
   test('a pull cut midway resumes with Range from the ingest offset', async () => {
     const proxy = await startProxy(plain, { cutBlobAfter: 1 << 20, cutTimes: 1 });
     try {
@@ -695,5 +660,41 @@ describe('registries: pull, push, login', { timeout: 900_000 }, () => {
     } finally {
       server.close();
     }
+  });
+
+  test('migration through the registry: a counter checkpointed to an image on A, pushed, run on B continues from its value with its files', async () => {
+    const base = `${plain.host}/regtest/app:v1`;
+    await ok(a, ['pull', base]); // in the registry since the first test; A's was pruned
+    const counter =
+      'echo moved > /tmp/file; i=0; while true; do i=$((i+1)); echo $i > /tmp/c.t; mv /tmp/c.t /tmp/c; sleep 0.1; done';
+    await ok(a, ['run', '-d', '--network', 'none', '--name', 'mover', base, 'sh', '-c', counter]);
+    let before = 0;
+    for (let i = 0; i < 100 && before < 10; i++) {
+      before = Number((await docker(a, ['exec', 'mover', 'cat', '/tmp/c'])).stdout.trim() || 0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ref = `${plain.host}/regtest/mover-checkpoint:v1`;
+    const ck = await httpRequest(
+      a.socket,
+      'POST',
+      `/v1.47/containers/mover/checkpoint?image=${encodeURIComponent(ref)}`,
+    );
+    assert.equal(ck.status, 201, ck.body);
+    await ok(a, ['push', ref]);
+    // B has neither the checkpoint image nor its base: the CLI pulls the first, ckptd the second
+    await docker(b, ['rmi', '-f', base, ref]);
+    await ok(b, ['run', '-d', '--network', 'none', '--name', 'moved', ref]);
+    // restored, not started afresh: the first value read on B is already past the one seen on A
+    let first = 0;
+    for (let i = 0; i < 50 && first === 0; i++) {
+      first = Number((await docker(b, ['exec', 'moved', 'cat', '/tmp/c'])).stdout.trim() || 0);
+      if (first === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(first >= before, `continued from ${before}: first value on B ${first}`);
+    assert.equal((await ok(b, ['exec', 'moved', 'cat', '/tmp/file'])).trim(), 'moved');
+    assert.match(await ok(b, ['images', '--format', '{{.Repository}}:{{.Tag}}']), /regtest\/app:v1/);
+    await ok(a, ['rm', '-f', 'mover']);
+    await ok(b, ['rm', '-f', 'moved']);
+    await ok(b, ['rmi', '-f', ref, base]);
   });
 });

@@ -87,3 +87,23 @@ test('initLayerName and initLayerKey derive from the container ID (dockerd: <id>
   assert.notEqual(initLayerKey('abc'), initLayerName('abc'));
   assert.ok(initLayerKey('abc').startsWith('abc-init'));
 });
+
+test('a tmpfs mount point stub carries the tmpfs mode (runc chmods the tmpfs to an existing mount point mode)', () => {
+  const entries = initLayerEntries(
+    [
+      {
+        destination: '/scratch',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'size=1m', 'mode=1770'],
+      },
+      { destination: '/t2', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] },
+      { destination: '/b', type: 'bind', source: '/x', options: ['rbind'] },
+    ],
+    () => true,
+  );
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  assert.equal(byPath.get('/scratch')?.mode, 0o1770);
+  assert.equal(byPath.get('/t2')?.mode, 0o1777);
+  assert.equal(byPath.get('/b')?.mode, undefined);
+});
