@@ -20,6 +20,17 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules for the daemon's code: a promise is awaited, handled, or deliberately
+    // left with `void` / background(); a promise never goes where a void callback is expected.
+    files: ['src/**/*.ts'],
+    ignores: ['src/gen/**'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     // Layering: the HTTP layer never reaches into gRPC/protobuf; the engine never into HTTP.
     files: ['src/http/**/*.ts'],
     rules: {

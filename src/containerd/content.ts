@@ -338,7 +338,11 @@ export class ContentWriter extends Writable {
       return;
     }
     call?.cancel();
-    this.#abortRef().finally(() => callback(err));
+    // the ingest is aborted best-effort: the stream's own error is what the caller must see
+    this.#abortRef().then(
+      () => callback(err),
+      () => callback(err),
+    );
   }
 
   /**

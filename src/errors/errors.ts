@@ -130,6 +130,16 @@ export function isEngineError(err: unknown): err is EngineError {
   return err instanceof EngineError;
 }
 
+/** isNotFound: the error is a NotFoundError (HTTP 404), e.g. a missing container or image. */
+export function isNotFound(err: unknown): err is NotFoundError {
+  return err instanceof NotFoundError;
+}
+
+/** isConflict: the error is a ConflictError or AlreadyExistsError (HTTP 409). */
+export function isConflict(err: unknown): err is ConflictError | AlreadyExistsError {
+  return err instanceof ConflictError || err instanceof AlreadyExistsError;
+}
+
 /**
  * wrapError prefixes the action that failed to an error, keeping its kind when it is an
  * EngineError and turning anything else into an InternalError.

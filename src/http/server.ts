@@ -162,10 +162,10 @@ function installBodyParsers(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', (request, payload, done) => {
     const length = Number(request.headers['content-length']);
     const limit = request.routeOptions.bodyLimit;
-    readBodyText(payload, limit, request.headers['transfer-encoding'] ? NaN : length).then(
+    void readBodyText(payload, limit, request.headers['transfer-encoding'] ? NaN : length).then(
       (text) => {
         if (text.trim() === '') done(null, undefined);
-        else parseJson(request, text, done);
+        else void parseJson(request, text, done);
       },
       (err: Error) => done(err, undefined),
     );
