@@ -116,7 +116,7 @@ import {
   type ContainerTop,
   type ListEntry,
   type WaitCondition,
-} from './containers-shape.js';
+} from './containers/shape.js';
 import type { ContainerIO, TaskIO } from './io/types.js';
 import {
   RestartManager,

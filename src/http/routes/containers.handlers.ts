@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ContainersBackend, CreateContainerRequest } from '../../engine/containers.js';
-import { parseWaitCondition } from '../../engine/containers-shape.js';
+import { parseWaitCondition } from '../../engine/containers/shape.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { parseFilters as parseFilterArgs } from '../../oci/filters.js';
 import { firstValue, parseBool } from '../params.js';

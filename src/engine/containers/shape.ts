@@ -6,10 +6,10 @@
  */
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
-import { InternalError, InvalidArgumentError, NotFoundError } from '../errors/index.js';
-import type { Filters } from '../oci/filters.js';
-import { invalidFilterError } from '../oci/filters.js';
-import { HEALTH_FILTER_VALUES, healthStatusSuffix, type HealthStatus } from './health/health-state.js';
+import { InternalError, InvalidArgumentError, NotFoundError } from '../../errors/index.js';
+import type { Filters } from '../../oci/filters.js';
+import { invalidFilterError } from '../../oci/filters.js';
+import { HEALTH_FILTER_VALUES, healthStatusSuffix, type HealthStatus } from '../health/health-state.js';
 
 /** ContainerStatus is Docker's `State.Status`. */
 export type ContainerStatus =
