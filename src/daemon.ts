@@ -11,7 +11,7 @@ import { ArchiveService, localContentStore } from './engine/archive.js';
 import { CommitService } from './engine/commit.js';
 import { CheckpointService } from './engine/checkpoint.js';
 import { CheckpointImageService, withCheckpointImages } from './engine/checkpoint-image.js';
-import { ContainerService } from './engine/containers.js';
+import { ContainerService } from './engine/containers/index.js';
 import { EventsService } from './engine/events.js';
 import { ContainerIOService } from './engine/io/container-io.js';
 import { containerdExecTasks, ExecService } from './engine/io/exec.js';

@@ -10,7 +10,7 @@ import type {
   ListContainersOptions,
   RemoveOptions,
   StopOptions,
-} from '../../../src/engine/containers.js';
+} from '../../../src/engine/containers/index.js';
 import type { WaitCondition } from '../../../src/engine/containers/shape.js';
 import { ConflictError, NotFoundError, NotModifiedError } from '../../../src/errors/index.js';
 import type { Filters } from '../../../src/oci/filters.js';
