@@ -24,7 +24,7 @@ import { containerCreate } from './create.js';
 import { containerInspect, containers } from './inspect.js';
 import { ContainerLifecycle, type LifecycleHooks } from './lifecycle.js';
 import type { ContainersPruneReport, ContainerTop, WaitCondition } from './shape.js';
-import { ContainerStore } from './store.js';
+import type { ContainerStore } from './store.js';
 import { containerStats, containerTop } from './top-stats.js';
 import type {
   CheckpointStarter,
@@ -51,12 +51,27 @@ export * from './types.js';
 export { clampRlimits } from './create.js';
 export { ContainerStore, type ContainerdStorePort, type ContainerStoreOptions } from './store.js';
 
-/** ContainerServiceOptions configure a ContainerService. */
+/**
+ * ContainerServiceOptions configure a ContainerService: every engine it calls is given here,
+ * built before it (daemon.ts wires store -> io(store) -> exec, health -> containers).
+ */
 export interface ContainerServiceOptions {
+  /** store keeps the records; container IO and exec look containers up in it too. */
+  store: ContainerStore;
   client: ContainerdClient;
   images: ImageResolver;
   io: ContainerIO;
-  dataRoot: string;
+  /** health is the health-check engine (its probes run through exec, which uses the store). */
+  health?: HealthHooks;
+  /** volumes is the volume store (named, anonymous and image volumes). */
+  volumes?: VolumeService;
+  /** startFromCheckpoint serves `start?checkpoint=`; without it such a start is refused. */
+  startFromCheckpoint?: CheckpointStarter;
+  /**
+   * onRemoved are called with the ID of every container this service removes (after its record
+   * is gone), for engines that keep per-container state, such as exec records.
+   */
+  onRemoved?: readonly ((id: string) => void)[];
   namespace: string;
   snapshotter: string;
   cgroupVersion?: 1 | 2;
@@ -75,26 +90,18 @@ export interface ContainerServiceOptions {
  */
 export class ContainerService implements ContainersBackend {
   readonly #d: ContainerDeps;
-  readonly #hooks: { startFromCheckpoint: CheckpointStarter | undefined; removed: ((id: string) => void)[] };
   readonly #lifecycle: ContainerLifecycle;
 
   constructor(o: ContainerServiceOptions) {
-    const store = new ContainerStore({
-      containerd: o.client,
-      dataRoot: o.dataRoot,
-      snapshotter: o.snapshotter,
-      ...(o.logger ? { logger: o.logger } : {}),
-    });
     this.#d = {
-      store,
+      store: o.store,
       client: o.client,
       images: o.images,
       io: o.io,
-      health: undefined,
-      volumes: undefined,
+      health: o.health,
+      volumes: o.volumes,
       locks: o.locks ?? new ContainerLocks(),
       settings: {
-        dataRoot: o.dataRoot,
         namespace: o.namespace,
         snapshotter: o.snapshotter,
         ...(o.cgroupVersion !== undefined ? { cgroupVersion: o.cgroupVersion } : {}),
@@ -103,40 +110,11 @@ export class ContainerService implements ContainersBackend {
       },
       logger: o.logger,
     };
-    this.#hooks = { startFromCheckpoint: undefined, removed: [] };
-    this.#lifecycle = new ContainerLifecycle(this.#d, this.#hooks satisfies LifecycleHooks);
-  }
-
-  /**
-   * useIO swaps in the container IO engine. It exists because IO is wired after this service
-   * (IO needs this service's `lookup`); call it before init().
-   */
-  useIO(io: ContainerIO): void {
-    this.#d.io = io;
-  }
-
-  /** useVolumes wires the volume store (named, anonymous and image volumes); call it before init(). */
-  useVolumes(volumes: VolumeService): void {
-    this.#d.volumes = volumes;
-    volumes.useUsers(() => this.volumeUsers());
-  }
-
-  /**
-   * onRemoved registers a callback run with the ID of every container this service removes
-   * (after its record is gone), for engines that keep per-container state, such as exec records.
-   */
-  onRemoved(fn: (id: string) => void): void {
-    this.#hooks.removed.push(fn);
-  }
-
-  /** useHealth wires the health-check engine (it runs probes through exec, which needs this service). */
-  useHealth(health: HealthHooks): void {
-    this.#d.health = health;
-  }
-
-  /** useCheckpointStarter wires the checkpoint engine that serves `start?checkpoint=`. */
-  useCheckpointStarter(starter: CheckpointStarter): void {
-    this.#hooks.startFromCheckpoint = starter;
+    const hooks: LifecycleHooks = {
+      startFromCheckpoint: o.startFromCheckpoint,
+      removed: o.onRemoved ?? [],
+    };
+    this.#lifecycle = new ContainerLifecycle(this.#d, hooks);
   }
 
   /** containersDir is `<data-root>/containers`. */

@@ -239,7 +239,8 @@ export interface StartOptions {
 
 /**
  * CheckpointStarter restores a stopped container from a checkpoint for `start?checkpoint=`
- * (the checkpoint engine; wired with useCheckpointStarter).
+ * (the checkpoint engine, which needs the container engine itself: daemon.ts passes a
+ * function that reaches it once it exists).
  */
 export type CheckpointStarter = (ref: string, opts: StartOptions, signal?: AbortSignal) => Promise<void>;
 
@@ -340,7 +341,6 @@ export interface ContainerLogger {
 
 /** ContainerSettings are the daemon settings the container operations read. */
 export interface ContainerSettings {
-  dataRoot: string;
   namespace: string;
   snapshotter: string;
   cgroupVersion?: 1 | 2;
@@ -355,14 +355,14 @@ export interface ContainerSettings {
  * inspect, top/stats) works with, as every file of moby's daemon/ works on its `*Daemon`.
  */
 export interface ContainerDeps {
-  store: ContainerStore;
-  client: ContainerdClient;
-  images: ImageResolver;
-  io: ContainerIO;
-  health: HealthHooks | undefined;
-  volumes: VolumeService | undefined;
+  readonly store: ContainerStore;
+  readonly client: ContainerdClient;
+  readonly images: ImageResolver;
+  readonly io: ContainerIO;
+  readonly health: HealthHooks | undefined;
+  readonly volumes: VolumeService | undefined;
   /** locks is the per-container mutex shared with every service that changes a container. */
-  locks: ContainerLocks;
-  settings: ContainerSettings;
-  logger: ContainerLogger | undefined;
+  readonly locks: ContainerLocks;
+  readonly settings: ContainerSettings;
+  readonly logger: ContainerLogger | undefined;
 }
