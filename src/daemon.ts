@@ -11,13 +11,12 @@ import { ArchiveService, localContentStore } from './engine/archive.js';
 import { CommitService } from './engine/commit.js';
 import { CheckpointService } from './engine/checkpoint.js';
 import { CheckpointImageService, withCheckpointImages } from './engine/checkpoint-image.js';
-import { ContainerService } from './engine/containers.js';
+import { ContainerService, ContainerStore, type CheckpointStarter } from './engine/containers/index.js';
 import { EventsService } from './engine/events.js';
 import { ContainerIOService } from './engine/io/container-io.js';
 import { containerdExecTasks, ExecService } from './engine/io/exec.js';
 import { HealthService } from './engine/health/health-service.js';
 import { execProbe } from './engine/health/exec-probe.js';
-import { nullContainerIO } from './engine/null-container-io.js';
 import { gatherHostFacts } from './engine/host-facts.js';
 import { ImageService } from './engine/images.js';
 import { SystemService, type TaskState } from './engine/system-service.js';
@@ -190,68 +189,82 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     registerRegistryRoutes(app, distribution);
     app.addHook('onClose', async () => distribution.close());
   });
-  // ---- containers (issue 3) ----
-  // The IO engine (next slot) may call containers.useIO(io); init() runs once every slot has
-  // run (onReady), so reconciliation reattaches IO with the real engine.
+  // ---- containers (issue 3), volumes (issue 12), container IO (issue 3), health (issue 12) ----
+  // Wired in order, each engine given what it calls, no setters: the container store (records,
+  // lookup) first; volumes, IO and exec look containers up in it; health probes run through
+  // exec; the container service gets all of them. The checkpoint engine, which needs the
+  // container service, serves its `start?checkpoint=` through startFromCheckpoint below.
   // one mutex per container, shared by every service that changes one (moby: container.Lock)
   const locks = new ContainerLocks();
-  const containers = new ContainerService({
-    locks,
-    client,
-    images,
-    io: nullContainerIO(), // replaced by the IO engine below (useIO)
+  const containersLog = logger.child({ component: 'containers' });
+  const store = new ContainerStore({
+    containerd: client,
     dataRoot: config.dataRoot,
-    namespace: config.containerdNamespace,
     snapshotter: config.snapshotter,
-    cgroupVersion: facts.cgroupVersion === '2' ? 2 : 1,
-    logger: logger.child({ component: 'containers' }),
+    logger: containersLog,
   });
-  // ---- volumes (issue 12): the local driver under <data-root>/volumes ----
+  // the local driver under <data-root>/volumes
   const volumes = new VolumeService({
     dataRoot: config.dataRoot,
     logger: logger.child({ component: 'volumes' }),
+    users: () => store.volumeUsers(),
   });
   await volumes.init();
-  containers.useVolumes(volumes);
   routes.push((app) => registerVolumeRoutes(app, volumes));
-  routes.push((app) => {
-    // create/start of a checkpoint image restore it (checkpoint images, below)
-    registerContainersRoutes(app, withCheckpointImages(containers, checkpointImages));
-    app.addHook('onReady', async () => containers.init());
-    app.addHook('onClose', async () => containers.close());
-  });
-  // ---- container IO: logs, attach, exec (issue 3) ----
   // FIFOs under <data-root>/exec/<namespace>/<id>/ (they persist, so a restarted ckptd
   // reattaches), logs in <data-root>/containers/<id>/<id>-json.log as dockerd keeps them.
   const containerIO = new ContainerIOService({
     execRoot: join(config.dataRoot, 'exec', config.containerdNamespace),
     containersRoot: join(config.dataRoot, 'containers'),
-    lookup: containers,
+    lookup: store,
     tasks: {
       resizePty: (id, width, height, execId) => client.tasks.resizePty(id, width, height, execId),
       closeIO: (id, execId) => client.tasks.closeIO(id, execId),
     },
     logger: logger.child({ component: 'container-io' }),
   });
-  containers.useIO(containerIO);
   const execs = new ExecService({
-    lookup: containers,
+    lookup: store,
     tasks: containerdExecTasks(client),
     fifoDir: (id) => containerIO.fifoDir(id),
     logger: logger.child({ component: 'exec' }),
     events,
   });
-  // exec instances live until their container is removed, as in dockerd
-  containers.onRemoved((id) => execs.forgetContainer(id));
-  // ---- health checks (issue 12): probes are execs; monitors follow start/stop/pause/restore ----
+  // probes are execs; monitors follow start/stop/pause/restore
   const health = new HealthService({
     probe: execProbe(execs),
-    containersDir: containers.containersDir,
+    containersDir: store.containersDir,
     events,
     logger: logger.child({ component: 'health' }),
   });
-  containers.useHealth(health);
-  containers.onRemoved((id) => health.forget(id));
+  // The checkpoint engine is built from the container service (below) and serves its
+  // `start?checkpoint=`: the service gets this function, which reaches the engine when called
+  // (requests and init() come after startDaemon has built both).
+  const startFromCheckpoint: CheckpointStarter = (ref, opts, signal) =>
+    checkpoints.startFromCheckpoint(ref, opts, signal);
+  const containers = new ContainerService({
+    store,
+    locks,
+    client,
+    images,
+    io: containerIO,
+    health,
+    volumes,
+    startFromCheckpoint,
+    // exec instances and health state live until their container is removed, as in dockerd
+    onRemoved: [(id) => execs.forgetContainer(id), (id) => health.forget(id)],
+    namespace: config.containerdNamespace,
+    snapshotter: config.snapshotter,
+    cgroupVersion: facts.cgroupVersion === '2' ? 2 : 1,
+    logger: containersLog,
+  });
+  routes.push((app) => {
+    // create/start of a checkpoint image restore it (checkpoint images, below)
+    registerContainersRoutes(app, withCheckpointImages(containers, checkpointImages));
+    // init() reconciles with containerd once every route is registered (reattaching IO)
+    app.addHook('onReady', async () => containers.init());
+    app.addHook('onClose', async () => containers.close());
+  });
   routes.push((app) => registerContainerIoRoutes(app, containerIO, execs));
 
   // ---- commit, changes, export (issue 4) ----
@@ -281,7 +294,6 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     logger: logger.child({ component: 'checkpoint' }),
   });
   await checkpoints.clearStaging();
-  containers.useCheckpointStarter((ref, opts, signal) => checkpoints.startFromCheckpoint(ref, opts, signal));
   // checkpoints as OCI images (Podman/CRI-O layout); a missing base image is pulled (no credentials)
   const checkpointImages = new CheckpointImageService({
     pullImage: (ref, signal) =>

@@ -61,7 +61,7 @@ import type {
   CreateContainerResponse,
   StartOptions,
   StopOptions,
-} from './containers.js';
+} from './containers/index.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
 
 const execFileP = promisify(execFile);

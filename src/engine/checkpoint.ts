@@ -71,7 +71,7 @@ import type {
   RemoveOptions,
   RestoreTaskOptions,
   StartOptions,
-} from './containers.js';
+} from './containers/index.js';
 import {
   criuLogError,
   parseCriuDumpStats,

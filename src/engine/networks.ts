@@ -19,7 +19,7 @@ import {
   PermissionDeniedError,
 } from '../errors/index.js';
 import { Filters, parseUntil } from '../oci/filters.js';
-import type { ContainersBackend } from './containers.js';
+import type { ContainersBackend } from './containers/index.js';
 
 /** PREDEFINED_NETWORKS are the networks ckptd has, in dockerd's listing order. */
 export const PREDEFINED_NETWORKS = [

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { ZERO_TIME } from './containers-shape.js';
+import { ZERO_TIME } from './containers/shape.js';
 
 /** CgroupSample is one reading of a cgroup's counters. */
 export interface CgroupSample {

@@ -7,7 +7,7 @@
  */
 import { InvalidArgumentError } from '../errors/index.js';
 import { chainIds } from '../oci/manifest.js';
-import type { ContainerSummary, ListContainersOptions } from './containers.js';
+import type { ContainerSummary, ListContainersOptions } from './containers/index.js';
 import { toSummary, type ImageFacts, type ImageSummary } from './image-views.js';
 
 /** DISK_USAGE_TYPES are the values of the `type` parameter (moby `types.DiskUsageObject`). */

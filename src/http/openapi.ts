@@ -7,7 +7,7 @@ import type { SystemBackend } from '../engine/system.js';
 import { NotImplementedError } from '../errors/index.js';
 import type { ImagesBackend } from '../engine/images-backend.js';
 import type { CommitBackend } from '../engine/commit.js';
-import type { ContainersBackend } from '../engine/containers.js';
+import type { ContainersBackend } from '../engine/containers/index.js';
 import { registerCommitRoutes } from './routes/commit.routes.js';
 import type { ArchiveBackend } from '../engine/archive.js';
 import { registerArchiveRoutes } from './routes/archive.routes.js';

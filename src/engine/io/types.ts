@@ -1,5 +1,5 @@
 /**
- * The contract between the container lifecycle (src/engine/containers.ts) and container IO
+ * The contract between the container lifecycle (src/engine/containers/) and container IO
  * (src/engine/io/): FIFOs for the shim, log capture, attach and exec streams.
  */
 

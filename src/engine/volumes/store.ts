@@ -65,6 +65,8 @@ interface Meta {
 export interface VolumeServiceOptions {
   dataRoot: string;
   logger?: { warn(o: object, m?: string): void };
+  /** users tells which containers use which volume (the container store's volumeUsers). */
+  users?: UsersOf;
 }
 
 /** UsersOf lists, per volume name, the IDs of the containers that use it. */
@@ -105,18 +107,14 @@ export class VolumeService implements VolumesBackend {
   readonly root: string;
   readonly #o: VolumeServiceOptions;
   readonly #volumes = new Map<string, Meta>();
-  #users: UsersOf = () => new Map();
+  readonly #users: UsersOf;
   /** per volume name: the operation in flight (create, remove), so they do not interleave */
   readonly #locks = new ContainerLocks(); // one keyed mutex: per volume name
 
   constructor(o: VolumeServiceOptions) {
     this.#o = o;
     this.root = join(o.dataRoot, 'volumes');
-  }
-
-  /** useUsers wires the container engine's view of which containers use which volume. */
-  useUsers(fn: UsersOf): void {
-    this.#users = fn;
+    this.#users = o.users ?? (() => new Map());
   }
 
   async init(): Promise<void> {

@@ -4,8 +4,8 @@
  * request's abort signal, and replies.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ContainersBackend, CreateContainerRequest } from '../../engine/containers.js';
-import { parseWaitCondition } from '../../engine/containers-shape.js';
+import type { ContainersBackend, CreateContainerRequest } from '../../engine/containers/index.js';
+import { parseWaitCondition } from '../../engine/containers/shape.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { parseFilters as parseFilterArgs } from '../../oci/filters.js';
 import { firstValue, parseBool } from '../params.js';

@@ -3,7 +3,7 @@
  * method and path reach which handler, with the schema that documents it.
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import type { ContainersBackend } from '../../engine/containers.js';
+import type { ContainersBackend } from '../../engine/containers/index.js';
 import { containersHandlers, type ContainersHandlers } from './containers.handlers.js';
 import {
   containerCreateSchema,

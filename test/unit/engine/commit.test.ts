@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { commitImageConfig, commitRuntimeConfig, EMPTY_LAYER_DIFF_ID } from '../../../src/engine/commit.js';
-import type { ContainerRecord } from '../../../src/engine/containers.js';
+import type { ContainerRecord } from '../../../src/engine/containers/index.js';
 import { overlayChanges, readOnlyMountArgs, readOnlyMounts } from '../../../src/engine/rootfs.js';
 import { parseChanges, parseCompression } from '../../../src/http/routes/commit.handlers.js';
 import { sha256Digest } from '../../../src/oci/digest.js';

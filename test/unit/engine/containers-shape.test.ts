@@ -15,7 +15,7 @@ import {
   statusString,
   ZERO_TIME,
   type ListEntry,
-} from '../../../src/engine/containers-shape.js';
+} from '../../../src/engine/containers/shape.js';
 import { InvalidArgumentError, NotFoundError } from '../../../src/errors/index.js';
 import { parseFilters } from '../../../src/oci/filters.js';
 

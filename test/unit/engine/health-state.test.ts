@@ -17,7 +17,7 @@ import {
   type HealthState,
   type HealthcheckResult,
 } from '../../../src/engine/health/health-state.js';
-import { selectContainers, statusString, type ListEntry } from '../../../src/engine/containers-shape.js';
+import { selectContainers, statusString, type ListEntry } from '../../../src/engine/containers/shape.js';
 import { parseFilters } from '../../../src/oci/filters.js';
 
 const S = 1_000_000_000;

@@ -187,8 +187,7 @@ describe('VolumeService', () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'ckptd-volstore-'));
-    store = new VolumeService({ dataRoot: root });
-    store.useUsers(() => users);
+    store = new VolumeService({ dataRoot: root, users: () => users });
     await store.init();
   });
   after(async () => {

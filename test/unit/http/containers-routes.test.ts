@@ -10,8 +10,8 @@ import type {
   ListContainersOptions,
   RemoveOptions,
   StopOptions,
-} from '../../../src/engine/containers.js';
-import type { WaitCondition } from '../../../src/engine/containers-shape.js';
+} from '../../../src/engine/containers/index.js';
+import type { WaitCondition } from '../../../src/engine/containers/shape.js';
 import { ConflictError, NotFoundError, NotModifiedError } from '../../../src/errors/index.js';
 import type { Filters } from '../../../src/oci/filters.js';
 import { registerContainersRoutes } from '../../../src/http/routes/containers.routes.js';

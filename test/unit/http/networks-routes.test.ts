@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { NetworkService, type AttachedContainer } from '../../../src/engine/networks.js';
 import { SystemDfService } from '../../../src/engine/system-df.js';
 import type { ImageFacts } from '../../../src/engine/image-views.js';
-import type { ContainerSummary } from '../../../src/engine/containers.js';
+import type { ContainerSummary } from '../../../src/engine/containers/index.js';
 import { NotFoundError } from '../../../src/errors/index.js';
 import { registerNetworkRoutes } from '../../../src/http/routes/networks.routes.js';
 import { registerUnsupportedRoutes } from '../../../src/http/routes/unsupported.routes.js';

@@ -2,14 +2,20 @@
  * Pure shaping for the container lifecycle: Docker's state names and status strings
  * (moby `container/state.go`, go-units `HumanDuration`), the `docker ps` filters (moby
  * `daemon/list.go`), name/ID/prefix lookup (moby `daemon.GetContainer`) and signal parsing.
- * No I/O: the engine feeds it snapshots of containers, tests feed it literals.
+ * and the views of one container (its State, record, spec and mounts) from a containerd container,
+ * its task and ckptd's record. No I/O: the engine feeds it snapshots of containers, tests feed
+ * it literals.
  */
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
-import { InternalError, InvalidArgumentError, NotFoundError } from '../errors/index.js';
-import type { Filters } from '../oci/filters.js';
-import { invalidFilterError } from '../oci/filters.js';
-import { HEALTH_FILTER_VALUES, healthStatusSuffix, type HealthStatus } from './health/health-state.js';
+import { timestampToDate, unpackSpec } from '../../containerd/index.js';
+import { ConflictError, InternalError, InvalidArgumentError, NotFoundError } from '../../errors/index.js';
+import type { Filters } from '../../oci/filters.js';
+import { invalidFilterError } from '../../oci/filters.js';
+import { mountPointView, parseMounts } from '../../oci/mounts.js';
+import { parseBind, type RuntimeSpec } from '../../oci/runtime-spec.js';
+import { HEALTH_FILTER_VALUES, healthStatusSuffix, type HealthStatus } from '../health/health-state.js';
+import type { ContainerRecord, ContainerState, ContainerView, MountPoint, RunState } from './types.js';
 
 /** ContainerStatus is Docker's `State.Status`. */
 export type ContainerStatus =
@@ -378,4 +384,175 @@ export function parsePsOutput(out: string, pids: ReadonlySet<number>): Container
     processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
   }
   return { Titles: titles, Processes: processes };
+}
+
+// ---- views of a container (a containerd container, its task and ckptd's record) ----
+
+/** iso prints a time as Docker does: Go's zero time for an unset one. */
+export function iso(d: Date): string {
+  return d.getTime() <= 0 ? ZERO_TIME : d.toISOString();
+}
+
+/** nameInUse is dockerd's 409 for a container name another container holds. */
+export function nameInUse(name: string, holder: string): ConflictError {
+  return new ConflictError(
+    `Conflict. The container name "/${name}" is already in use by container "${holder}". ` +
+      'You have to remove (or rename) that container to be able to reuse that name.',
+  );
+}
+
+/** isRunning tells whether the container has a live task (running, paused or pausing). */
+export function isRunning(v: ContainerView): boolean {
+  const s = v.task?.status;
+  return s === 'RUNNING' || s === 'PAUSED' || s === 'PAUSING';
+}
+
+/** isRestarting tells whether the container waits for its restart policy (no live task). */
+export function isRestarting(v: ContainerView): boolean {
+  return v.local?.state.Restarting === true && !isRunning(v);
+}
+
+/** stateOf is inspect's `State` of a container: live facts from its task, the rest from its record. */
+export function stateOf(v: ContainerView): ContainerState {
+  const s: RunState = v.local?.state ?? {
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+    ExitCode: 0,
+    Error: '',
+    Running: false,
+  };
+  const base: ContainerState = {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: s.ExitCode,
+    Error: s.Error,
+    StartedAt: s.StartedAt,
+    FinishedAt: s.FinishedAt,
+  };
+  const t = v.task;
+  if (v.local?.removing) return { ...base, Status: 'removing' };
+  if (s.Restarting && (t === undefined || t.status === 'STOPPED' || t.status === 'CREATED')) {
+    // moby's SetRestarting: "running" for stop, kill and rm while the policy waits
+    return { ...base, Status: 'restarting', Running: true, Restarting: true };
+  }
+  if (t !== undefined) {
+    if (t.status === 'RUNNING') return { ...base, Status: 'running', Running: true, Pid: t.pid, ExitCode: 0 };
+    if (t.status === 'PAUSED' || t.status === 'PAUSING') {
+      return { ...base, Status: 'paused', Running: true, Paused: true, Pid: t.pid, ExitCode: 0 };
+    }
+    if (t.status === 'STOPPED') {
+      const exited = iso(timestampToDate(t.exited_at));
+      return {
+        ...base,
+        Status: 'exited',
+        ExitCode: t.exit_status,
+        FinishedAt: exited,
+        StartedAt: s.StartedAt === ZERO_TIME && v.local === undefined ? exited : s.StartedAt,
+      };
+    }
+    return base; // CREATED: a start in progress
+  }
+  if (s.StartedAt !== ZERO_TIME) return { ...base, Status: 'exited' };
+  return base;
+}
+
+/** specOf is the container's OCI spec as containerd stores it ({} when unreadable). */
+export function specOf(v: ContainerView): Partial<RuntimeSpec> {
+  try {
+    return v.container.spec ? unpackSpec<Partial<RuntimeSpec>>(v.container.spec) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * recordOf is the container's record: ckptd's own, or for a container of another containerd
+ * client (ctr, nerdctl) what its spec tells.
+ */
+export function recordOf(v: ContainerView): ContainerRecord {
+  if (v.local) return v.local.record;
+  const spec = specOf(v);
+  const args = spec.process?.args ?? [];
+  const created = iso(timestampToDate(v.container.created_at));
+  return {
+    Id: v.id,
+    Name: v.name,
+    Created: created,
+    Path: args[0] ?? '',
+    Args: args.slice(1),
+    Config: {
+      Hostname: spec.hostname ?? '',
+      Domainname: '',
+      User: spec.process ? `${spec.process.user.uid}:${spec.process.user.gid}` : '',
+      Tty: spec.process?.terminal ?? false,
+      OpenStdin: false,
+      Env: spec.process?.env ?? [],
+      Cmd: args,
+      Entrypoint: null,
+      Image: v.container.image,
+      WorkingDir: spec.process?.cwd ?? '',
+      Labels: v.container.labels,
+    },
+    HostConfig: {
+      NetworkMode: spec.linux?.namespaces?.some((n) => n.type === 'network' && !n.path) ? 'none' : 'host',
+      Binds: null,
+      AutoRemove: false,
+      ReadonlyRootfs: spec.root?.readonly ?? false,
+    },
+    Image: '',
+    Driver: v.container.snapshotter,
+    Platform: 'linux',
+    ResolvConfPath: '',
+    HostnamePath: '',
+    HostsPath: '',
+  };
+}
+
+/** mountPointsOf are the container's mounts as inspect and list show them: Binds, Mounts, volumes. */
+export function mountPointsOf(r: ContainerRecord): MountPoint[] {
+  let extra: MountPoint[] = [];
+  try {
+    extra = parseMounts(r.HostConfig.Mounts)
+      .filter((m) => m.type !== 'volume')
+      .map(mountPointView);
+  } catch {
+    // a record of another version: Binds only
+  }
+  const volumes: MountPoint[] = (r.MountPoints ?? []).map((p) => ({
+    Type: 'volume',
+    Name: p.Name,
+    Source: p.Source,
+    Destination: p.Destination,
+    Driver: p.Driver,
+    Mode: p.Mode,
+    RW: p.RW,
+    Propagation: p.Propagation,
+  }));
+  return [...bindPoints(r), ...extra, ...volumes];
+}
+
+function bindPoints(r: ContainerRecord): MountPoint[] {
+  return (r.HostConfig.Binds ?? []).flatMap((raw) => {
+    const b = parseBind(raw);
+    if (b.volume !== undefined) return []; // shown from MountPoints
+    const mode = raw.split(':')[2] ?? '';
+    return {
+      Type: 'bind',
+      Source: b.source,
+      Destination: b.destination,
+      Mode: mode,
+      RW: !b.readOnly,
+      Propagation: b.propagation,
+    };
+  });
+}
+
+/** publicLabels hides ckptd's own bookkeeping labels from clients. */
+export function publicLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith('ckptd/')));
 }
