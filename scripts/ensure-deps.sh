@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # ensure-deps.sh — host setup plus node modules; shared by start.sh and test.sh. Idempotent.
+#   bash scripts/ensure-deps.sh [runtime]   runtime: what running ckptd needs (start.sh);
+#                                           default: that plus the tests' peers (test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CKPTD_SETUP_QUIET=${CKPTD_SETUP_QUIET:-1} bash scripts/setup-host.sh
+setup=scripts/setup-host.sh
+[ "${1:-}" = runtime ] && setup=scripts/setup-runtime.sh
+CKPTD_SETUP_QUIET=${CKPTD_SETUP_QUIET:-1} bash "$setup"
 # npm and everything after it run under the pinned Node (the caller sources node-env.sh too).
 . scripts/node-env.sh
 # npm ci only when the lockfile changed since the last install

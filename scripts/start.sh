@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fg=0
 if [ "${1:-}" = --foreground ]; then fg=1; shift; fi
-bash scripts/ensure-deps.sh
+bash scripts/ensure-deps.sh runtime
 . scripts/node-env.sh # the pinned Node runs the build and the daemon
 npm run --silent build
 if [ $fg = 1 ]; then exec node dist/src/main.js "$@"; fi

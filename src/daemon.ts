@@ -29,6 +29,7 @@ import { registerCheckpointRoutes } from './http/routes/checkpoint.routes.js';
 import { registerContainersRoutes } from './http/routes/containers.routes.js';
 import { registerContainerIoRoutes } from './http/routes/container-io.routes.js';
 import { listen } from './http/listen.js';
+import { resolveListenTargets, type ActivatedSocket } from './http/socket-activation.js';
 import { registerImageRoutes } from './http/routes/images.routes.js';
 import { registerVolumeRoutes } from './http/routes/volumes.routes.js';
 import { VolumeService } from './engine/volumes/store.js';
@@ -72,7 +73,14 @@ async function containerdAnswers(address: string, timeoutMs = 2000): Promise<boo
  * managed one), wires the containerd client, the engine services and the HTTP server, and
  * listens on every -H address.
  */
-export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
+export async function startDaemon(
+  config: Config,
+  logger: Logger,
+  opts: { activated?: ActivatedSocket[] } = {},
+): Promise<Daemon> {
+  // -H fd://: the sockets systemd passed (main.ts took them out of the environment); checked
+  // before anything starts, so a unit without its socket fails at once with dockerd's message
+  const targets = resolveListenTargets(config.hosts.map(parseHost), opts.activated ?? []);
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   await chmod(config.dataRoot, 0o711);
   const facts = await gatherHostFacts(config.dataRoot);
@@ -351,7 +359,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   });
   let listeners;
   try {
-    listeners = await listen(app, config.hosts.map(parseHost), {
+    listeners = await listen(app, targets, {
       group: config.group,
       logger,
       limits: { readTimeoutMs: config.readTimeout * 1000, maxConnections: config.maxConnections },

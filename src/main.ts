@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { parseFlags, USAGE } from './config/flags.js';
 import { startDaemon } from './daemon.js';
+import { takeSocketActivation } from './http/socket-activation.js';
+import { takeNotifySocket } from './host/sd-notify.js';
 import { isEngineError } from './errors/index.js';
 import { createLogger } from './log/logger.js';
 import { CKPTD_VERSION } from './util/version.js';
@@ -25,13 +27,19 @@ async function main(): Promise<number> {
   // a promise nobody awaited failed (a bug, or a cleanup racing a removal): log it, keep serving
   // the other containers instead of ending the daemon (Node's default since v15)
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
+  // systemd's LISTEN_* and NOTIFY_SOCKET are meant for this process only: out of the
+  // environment before containerd or any other child starts
+  const activated = takeSocketActivation();
+  const notifier = takeNotifySocket(logger);
   let daemon;
   try {
-    daemon = await startDaemon(flags.config, logger);
+    daemon = await startDaemon(flags.config, logger, { activated });
   } catch (err) {
-    logger.fatal({ err }, 'ckptd failed to start');
+    logger.fatal({ err }, `ckptd failed to start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
+  // Type=notify: the API serves on every -H now
+  await notifier.notify('READY=1', 'STATUS=serving the Docker API');
   const done = new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -41,6 +49,7 @@ async function main(): Promise<number> {
       }
       stopping = true;
       logger.info({ signal: sig }, 'shutting down');
+      void notifier.notify('STOPPING=1');
       daemon.shutdown().then(
         () => resolve(0),
         (err: unknown) => {

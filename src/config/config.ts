@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 
 /** Config is ckptd's typed configuration; flags and the --config JSON file use the same keys. */
 export interface Config {
-  /** hosts to listen on: `unix:///path` or `tcp://addr:port`. */
+  /** hosts to listen on: `unix:///path`, `tcp://addr:port` or `fd://[N|NAME]` (socket activation). */
   hosts: string[];
   /** group owning unix sockets; undefined = `docker` if it exists, else root. */
   group: string | undefined;
@@ -99,7 +99,7 @@ export async function loadConfigFile(path: string): Promise<Partial<Config>> {
 /** validateConfig checks types and values, returning the config unchanged when valid. */
 export function validateConfig(c: Config): Config {
   if (!Array.isArray(c.hosts) || c.hosts.length === 0 || c.hosts.some((h) => typeof h !== 'string')) {
-    throw new InvalidArgumentError('hosts must be a non-empty list of unix:// or tcp:// addresses');
+    throw new InvalidArgumentError('hosts must be a non-empty list of unix://, tcp:// or fd:// addresses');
   }
   for (const h of c.hosts) parseHost(h);
   if (
@@ -138,11 +138,30 @@ export function validateConfig(c: Config): Config {
   return c;
 }
 
-/** ListenAddress is a parsed -H value. */
-export type ListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+/**
+ * ListenAddress is a parsed -H value. `fd` is a socket passed by systemd (LISTEN_FDS): select
+ * is '' for every passed socket, digits for one fd number (>= 3), else a LISTEN_FDNAMES name.
+ */
+export type ListenAddress =
+  | { kind: 'unix'; path: string }
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'fd'; select: string };
 
-/** parseHost parses a dockerd-style -H value (`unix:///path`, `tcp://addr:port`, `fd://` refused). */
+/** parseHost parses a dockerd-style -H value (`unix:///path`, `tcp://addr:port`, `fd://[N|NAME]`). */
 export function parseHost(h: string): ListenAddress {
+  if (h.startsWith('fd://')) {
+    const select = h.slice('fd://'.length);
+    if (select === '' || select === '*') return { kind: 'fd', select: '' };
+    if (/^\d+$/.test(select)) {
+      if (Number(select) < 3)
+        throw new InvalidArgumentError(`invalid host "${h}": socket activation passes fds from 3 on`);
+      return { kind: 'fd', select: String(Number(select)) };
+    }
+    // systemd's FileDescriptorName=: at most 255 printable ASCII characters, no ':'
+    if (!/^[\x21-\x7e]{1,255}$/.test(select) || select.includes(':'))
+      throw new InvalidArgumentError(`invalid host "${h}": expected fd://, fd://N or fd://NAME`);
+    return { kind: 'fd', select };
+  }
   if (h.startsWith('unix://')) {
     const path = h.slice('unix://'.length);
     if (!path.startsWith('/'))
@@ -158,7 +177,7 @@ export function parseHost(h: string): ListenAddress {
     const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
     return { kind: 'tcp', host, port };
   }
-  throw new InvalidArgumentError(`invalid host "${h}": only unix:// and tcp:// are supported`);
+  throw new InvalidArgumentError(`invalid host "${h}": only unix://, tcp:// and fd:// are supported`);
 }
 
 /** validateInsecureRegistries checks `--insecure-registry` entries (host[:port] or CIDR). */

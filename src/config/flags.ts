@@ -8,7 +8,8 @@ export const USAGE = `Usage: ckptd [OPTIONS]
 A Docker Engine API daemon over containerd, for container state capture.
 
 Options:
-  -H, --host list                 Daemon socket(s) to listen on: unix:///path or tcp://addr:port
+  -H, --host list                 Daemon socket(s) to listen on: unix:///path, tcp://addr:port, or
+                                  fd://, fd://N, fd://NAME for sockets passed by systemd
                                   (repeatable; default unix:///run/ckptd.sock)
   -G, --group string              Group owning unix sockets (default "docker" if it exists, else root)
       --containerd string         containerd socket; when absent and nothing answers at

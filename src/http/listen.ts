@@ -12,7 +12,6 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ListenAddress } from '../config/config.js';
 import { ConflictError, FailedPreconditionError, InvalidArgumentError } from '../errors/index.js';
 import {
   ConnectionLimiter,
@@ -22,6 +21,7 @@ import {
   watchRequestBody,
   type HttpLimits,
 } from './limits.js';
+import { unixSocketPath, type ListenTarget } from './socket-activation.js';
 
 /** SOCKET_MODE is the unix socket's final mode: owner and group read/write, nothing for others. */
 export const SOCKET_MODE = 0o660;
@@ -95,7 +95,7 @@ export async function resolveSocketGroup(
  */
 export async function listen(
   app: FastifyInstance,
-  addresses: ListenAddress[],
+  addresses: ListenTarget[],
   opts: ListenOptions,
 ): Promise<Listener> {
   if (addresses.length === 0) throw new InvalidArgumentError('no address to listen on');
@@ -129,7 +129,20 @@ export async function listen(
     for (const addr of addresses) {
       const server = makeServer();
       servers.push(server);
-      if (addr.kind === 'unix') {
+      if (addr.kind === 'activated') {
+        // bound by the service manager (ckptd.socket: its SocketMode=/SocketGroup= apply)
+        await listenFd(server, addr.fd);
+        const bound = server.address();
+        const where =
+          typeof bound === 'object' && bound !== null
+            ? `tcp://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`
+            : unixSocketPath(addr.fd);
+        printable.push(`fd://${addr.fd}`);
+        opts.logger.info(
+          { fd: addr.fd, name: addr.name, address: where },
+          `API listen on fd ${addr.fd}${where ? ` (${where})` : ''}`,
+        );
+      } else if (addr.kind === 'unix') {
         await listenUnix(server, addr.path, group as SocketGroup);
         printable.push(`unix://${addr.path}`);
         opts.logger.info({ address: addr.path, group: group?.name }, `API listen on ${addr.path}`);
@@ -173,6 +186,12 @@ function closeServer(server: http.Server): Promise<void> {
 async function listenTcp(server: http.Server, host: string, port: number): Promise<void> {
   const listening = once(server, 'listening');
   server.listen({ host, port });
+  await listening;
+}
+
+async function listenFd(server: http.Server, fd: number): Promise<void> {
+  const listening = once(server, 'listening');
+  server.listen({ fd });
   await listening;
 }
 

@@ -72,7 +72,9 @@ test('parseFlags merges a --config JSON file under the flags', async () => {
 
 test('parseFlags rejects unknown flags, bad hosts, bad levels and unknown config keys', async () => {
   await assert.rejects(parseFlags(['--nope']), InvalidArgumentError);
-  await assert.rejects(parseFlags(['-H', 'fd://']), /only unix:\/\/ and tcp:\/\//);
+  await assert.rejects(parseFlags(['-H', 'ssh://host']), /only unix:\/\/, tcp:\/\/ and fd:\/\//);
+  await assert.rejects(parseFlags(['-H', 'fd://2']), /passes fds from 3 on/);
+  await assert.rejects(parseFlags(['-H', 'fd://a:b']), /expected fd:\/\/, fd:\/\/N or fd:\/\/NAME/);
   await assert.rejects(parseFlags(['-H', 'unix://relative.sock']), /must be absolute/);
   await assert.rejects(parseFlags(['--log-level', 'loud']), /invalid log level/);
   const dir = await tempDir();
@@ -108,6 +110,16 @@ test('parseHost parses unix and tcp addresses', () => {
   assert.deepEqual(parseHost('tcp://0.0.0.0:2375'), { kind: 'tcp', host: '0.0.0.0', port: 2375 });
   assert.deepEqual(parseHost('tcp://[::1]:2375'), { kind: 'tcp', host: '::1', port: 2375 });
   assert.throws(() => parseHost('tcp://host'), /expected tcp:\/\/addr:port/);
+});
+
+test('parseHost parses fd:// (every passed socket), fd://N and fd://NAME as dockerd, plus names', () => {
+  assert.deepEqual(parseHost('fd://'), { kind: 'fd', select: '' });
+  assert.deepEqual(parseHost('fd://*'), { kind: 'fd', select: '' });
+  assert.deepEqual(parseHost('fd://3'), { kind: 'fd', select: '3' });
+  assert.deepEqual(parseHost('fd://004'), { kind: 'fd', select: '4' });
+  assert.deepEqual(parseHost('fd://ckptd.socket'), { kind: 'fd', select: 'ckptd.socket' });
+  assert.throws(() => parseHost('fd://0'), /passes fds from 3 on/);
+  assert.throws(() => parseHost('fd://with space'), /expected fd:\/\/, fd:\/\/N or fd:\/\/NAME/);
 });
 
 test('parseFlags answers --help and --version', async () => {
