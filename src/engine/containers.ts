@@ -136,6 +136,7 @@ import {
   type VolumeMountPoint,
 } from './volumes/mounts.js';
 import type { VolumeService } from './volumes/store.js';
+import type { ContainerView } from './container-view.js'; // container-view hook
 import type { HealthStart } from './health/health-service.js';
 import { validateHealthConfig, type HealthState } from './health/health-state.js';
 
@@ -473,6 +474,8 @@ export interface ContainerServiceOptions {
   resourceHost?: ResourceHost;
   /** locks is the per-container mutex shared with every service that changes a container. */
   locks?: ContainerLocks;
+  /** container-view hook: list/inspect read containerd's state from this view (container-view.ts). */
+  view?: Pick<ContainerView, 'snapshot'>;
 }
 
 type ExitListener = (code: number) => void;
@@ -1125,6 +1128,12 @@ export class ContainerService implements ContainersBackend {
     return containers.map((c) => this.#view(c, byId.get(c.id)));
   }
 
+  /** container-view hook: #views from the event-fed view when one is wired (list/inspect only). */
+  async #viewedViews(signal?: AbortSignal): Promise<View[]> {
+    if (!this.#o.view) return this.#views(signal);
+    return (await this.#o.view.snapshot(signal)).map((e) => this.#view(e.container, e.task));
+  }
+
   #view(c: Container, task: TaskProcess | undefined): View {
     const local = this.#locals.get(c.id);
     return { id: c.id, name: local?.record.Name ?? c.labels[LABEL_NAME] ?? c.id, container: c, task, local };
@@ -1286,7 +1295,7 @@ export class ContainerService implements ContainersBackend {
   // ---- list / inspect ----
 
   async containers(opts: ListContainersOptions, signal?: AbortSignal): Promise<ContainerSummary[]> {
-    const views = await this.#views(signal);
+    const views = await this.#viewedViews(signal); // container-view hook
     const now = Date.now();
     const entries = views.map((v) => {
       const r = this.#record(v);
@@ -1365,7 +1374,7 @@ export class ContainerService implements ContainersBackend {
   }
 
   async containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect> {
-    const v = await this.#find(ref, signal);
+    const v = lookupContainer(await this.#viewedViews(signal), ref); // container-view hook
     const r = this.#record(v);
     const st = this.#state(v);
     const health = this.#health?.state(v.id);
