@@ -126,7 +126,7 @@ describe('container view: list and inspect follow containerd', () => {
   });
 
   test('a container of another client (ctr run): appears, stops, disappears within the bound', async () => {
-    await ctr('run', '-d', IMG, 'foreign', 'sleep', '1000');
+    await ctr('run', '-d', `docker.io/${IMG}`, 'foreign', 'sleep', '1000');
     await until('foreign running in docker ps', async () => (await ps()).get('foreign') === 'running');
     assert.equal((await inspect('foreign')).State.Running, true);
     await ctr('task', 'kill', '-s', 'SIGKILL', 'foreign');
