@@ -24,9 +24,11 @@ if [ -n "$DK_PEER" ]; then
   dk_id=$($DK_PEER inspect -f '{{.Id}}' br1)
 fi
 printf '\n%-34s %5s %12s %12s %8s\n' "api at $NRUN running" "conns" "ckptd req/s" "dockerd" "ratio"
-for what in list inspect; do
+for what in ping list inspect; do
   for c in 1 8; do
-    if [ "$what" = list ]; then p1=/containers/json; p2=/containers/json; label="GET /containers/json"; else
+    # GET /_ping (same load, same moment) is each daemon's ceiling for a request
+    if [ "$what" = ping ]; then p1=/_ping; p2=/_ping; label="GET /_ping (reference)"; elif
+      [ "$what" = list ]; then p1=/containers/json; p2=/containers/json; label="GET /containers/json"; else
       p1=/containers/$ck_id/json; p2=/containers/${dk_id:-x}/json; label="GET /containers/{id}/json"; fi
     a=$(rps_median "$W/ckptd.sock" "$p1" "$c")
     b=-

@@ -191,9 +191,17 @@ export class ContainerView implements EventTap {
 
   /**
    * snapshot returns every container with its task as containerd has them: from memory when
-   * live (refetching the changed ones first), else straight from containerd.
+   * live (refetching the changed ones first), else straight from containerd. With `id` (a
+   * reference that may be an exact container ID) and that container known, only it is returned.
    */
-  async snapshot(signal?: AbortSignal): Promise<ViewEntry[]> {
+  async snapshot(signal?: AbortSignal, id?: string): Promise<ViewEntry[]> {
+    if (id !== undefined && this.#live && this.#entries.has(id)) {
+      // an exact ID (what `docker inspect` sends after `docker ps`): that container alone
+      const g = this.#dirty.get(id);
+      if (g !== undefined) await this.#refetch(id, g);
+      const e = this.#entries.get(id);
+      if (e && this.#live) return [e];
+    }
     if (!this.#live) {
       this.stats.fallbacks++;
       const { containers, tasks } = await this.#o.source.list(signal);

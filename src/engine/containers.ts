@@ -1129,9 +1129,9 @@ export class ContainerService implements ContainersBackend {
   }
 
   /** container-view hook: #views from the event-fed view when one is wired (list/inspect only). */
-  async #viewedViews(signal?: AbortSignal): Promise<View[]> {
+  async #viewedViews(signal?: AbortSignal, ref?: string): Promise<View[]> {
     if (!this.#o.view) return this.#views(signal);
-    return (await this.#o.view.snapshot(signal)).map((e) => this.#view(e.container, e.task));
+    return (await this.#o.view.snapshot(signal, ref)).map((e) => this.#view(e.container, e.task));
   }
 
   #view(c: Container, task: TaskProcess | undefined): View {
@@ -1374,7 +1374,7 @@ export class ContainerService implements ContainersBackend {
   }
 
   async containerInspect(ref: string, signal?: AbortSignal): Promise<ContainerInspect> {
-    const v = lookupContainer(await this.#viewedViews(signal), ref); // container-view hook
+    const v = lookupContainer(await this.#viewedViews(signal, ref), ref); // container-view hook
     const r = this.#record(v);
     const st = this.#state(v);
     const health = this.#health?.state(v.id);

@@ -252,3 +252,28 @@ test('watchMutations: a call of ckptd marks its container dirty before and after
   assert.deepEqual(marks, ['x', 'x', 'y', 'y', 'z', 'z', 'w', 'w']);
   assert.equal(calls.length, 4);
 });
+
+test('snapshot(id): an exact known ID answers that container alone, refetched when dirty', async () => {
+  const ctd = new FakeContainerd();
+  ctd.add('a', 'RUNNING');
+  ctd.add('b', 'RUNNING');
+  const view = await liveView(ctd, { flushDelayMs: 10_000 });
+  assert.deepEqual(
+    (await view.snapshot(undefined, 'a')).map((e) => e.container.id),
+    ['a'],
+  );
+  ctd.setTask('a', 'STOPPED');
+  view.envelope(ev('/tasks/exit', { container_id: 'a', id: 'a' }));
+  const [e] = await view.snapshot(undefined, 'a');
+  assert.equal(e?.task?.status, 'STOPPED');
+  // gone: the full list (the caller's lookup then answers 404 or a name match)
+  ctd.containers.delete('a');
+  view.envelope(ev('/containers/delete', { id: 'a' }));
+  assert.deepEqual(
+    (await view.snapshot(undefined, 'a')).map((x) => x.container.id),
+    ['b'],
+  );
+  // not an ID (a name, a prefix): every container
+  assert.equal((await view.snapshot(undefined, 'some-name')).length, 1);
+  view.close();
+});
