@@ -30,6 +30,9 @@
 # Registries (issue 13, case group `registry`, not in the default set): pull and push of an image
 # with a 512 MiB layer (BENCH_REG_MIB) against docker-registry on loopback, ckptd vs dockerd:
 #   BENCH_CASES=registry npm run bench
+# API at N running containers (issue 14, case group `api-running`, not in the default set): GET
+# /containers/json and /containers/{id}/json with BENCH_RUNNING (100) running containers on each:
+#   BENCH_CASES=api-running npm run bench
 # BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -258,6 +261,7 @@ if case_on save || case_on cp; then
   printf '\nckptd peak RSS so far (VmHWM): %s kB\n' "$(awk '/VmHWM/{print $2}' /proc/$CKPTD_PID/status)"
 fi
 
+if case_on api-running; then . bench/api-running.sh; fi
 if case_on registry; then . bench/registry.sh; fi
 if case_on checkpoint; then . bench/checkpoint.sh; fi
 if case_on migration; then . bench/migration.sh; fi

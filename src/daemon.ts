@@ -13,6 +13,7 @@ import { CheckpointService } from './engine/checkpoint.js';
 import { CheckpointImageService, withCheckpointImages } from './engine/checkpoint-image.js';
 import { ContainerService, ContainerStore, type CheckpointStarter } from './engine/containers/index.js';
 import { EventsService } from './engine/events.js';
+import { ContainerView, containerdViewSource, watchMutations } from './engine/container-view.js';
 import { ContainerIOService } from './engine/io/container-io.js';
 import { containerdExecTasks, ExecService } from './engine/io/exec.js';
 import { HealthService } from './engine/health/health-service.js';
@@ -131,7 +132,14 @@ export async function startDaemon(
     .catch((err: unknown) => recoveryLog.warn({ err }, 'recovery: cannot check frozen containers yet'));
   await clearTempRoot(join(config.dataRoot, 'tmp'), recoveryLog);
 
+  // container view (issue 14): list/inspect from memory, fed by the events subscription below
+  const containerView = new ContainerView({
+    source: containerdViewSource(client),
+    logger: logger.child({ component: 'container-view' }),
+  });
+  watchMutations(client, containerView);
   const events = new EventsService({
+    tap: containerView,
     source: { subscribe: (filters, signal) => client.events.subscribe(filters, { signal, namespace: '' }) },
     namespace: config.containerdNamespace,
     logger: logger.child({ component: 'events' }),
@@ -210,6 +218,8 @@ export async function startDaemon(
     dataRoot: config.dataRoot,
     snapshotter: config.snapshotter,
     logger: containersLog,
+    // list and inspect answer from the event-fed view of containerd's containers
+    view: containerView,
   });
   // the local driver under <data-root>/volumes
   const volumes = new VolumeService({

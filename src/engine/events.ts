@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { LABEL_IMAGE_REF, LABEL_NAME } from '../oci/labels.js';
+import type { EventTap } from './container-view.js';
 import type { DockerEvent, EventsOptions } from './system.js';
 
 /** ContainerdEnvelope is one containerd event as the engine sees it (decoded payload). */
@@ -140,6 +141,8 @@ export interface EventsServiceOptions {
   bufferSize?: number;
   /** now returns the current time in ns (tests inject a clock). */
   nowNano?: () => bigint;
+  /** tap follows the subscription too (the container view): its events, opens and gaps. */
+  tap?: EventTap;
 }
 
 /**
@@ -149,7 +152,10 @@ export interface EventsServiceOptions {
  * checkpoint, export, ...) through publish().
  */
 export class EventsService {
-  readonly #o: Required<Omit<EventsServiceOptions, 'nowNano'>> & { nowNano: () => bigint };
+  readonly #o: Required<Omit<EventsServiceOptions, 'nowNano' | 'tap'>> & {
+    nowNano: () => bigint;
+    tap?: EventTap;
+  };
   readonly #buffer: { ev: DockerEvent; seq: number }[] = [];
   readonly #listeners = new Set<Listener>();
   readonly #attrs = new Map<string, Record<string, string>>();
@@ -223,14 +229,18 @@ export class EventsService {
     while (!signal.aborted) {
       try {
         const filter = `namespace==${this.#o.namespace}`;
+        this.#o.tap?.subscribed();
         for await (const env of this.#o.source.subscribe([filter], signal)) {
           delay = 250;
+          if (env.namespace === this.#o.namespace) this.#o.tap?.envelope(env);
           await this.#handle(env);
         }
       } catch (err) {
+        this.#o.tap?.gap();
         if (signal.aborted) break;
         this.#o.logger.debug({ err }, 'containerd event stream broke; resubscribing');
       }
+      this.#o.tap?.gap();
       if (signal.aborted) break;
       await new Promise((r) => setTimeout(r, delay).unref());
       delay = Math.min(delay * 2, 4000);

@@ -7,6 +7,7 @@ import { containerSizes } from '../layer-sizes.js';
 import { storedPolicy } from '../restart-manager.js';
 import {
   commandString,
+  lookupContainer,
   mountPointsOf,
   publicLabels,
   recordOf,
@@ -31,7 +32,7 @@ export async function containers(
   opts: ListContainersOptions,
   signal?: AbortSignal,
 ): Promise<ContainerSummary[]> {
-  const views = await d.store.views(signal);
+  const views = await d.store.viewed(signal);
   const now = Date.now();
   const entries = views.map((v) => {
     const r = recordOf(v);
@@ -120,7 +121,7 @@ export async function containerInspect(
   ref: string,
   signal?: AbortSignal,
 ): Promise<ContainerInspect> {
-  const v = await d.store.find(ref, signal);
+  const v = lookupContainer(await d.store.viewed(signal, ref), ref);
   const r = recordOf(v);
   const st = stateOf(v);
   const health = d.health?.state(v.id);

@@ -6,6 +6,7 @@
  * reconciliation of the records with what containerd still has. It reaches containerd only
  * through ContainerdStorePort, so it is unit-tested with a fake.
  */
+import type { ContainerView as EventFedView } from '../container-view.js';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CallContext, Container, TaskProcess } from '../../containerd/index.js';
@@ -47,6 +48,8 @@ export interface ContainerStoreOptions {
   /** snapshotter is the default snapshotter (for containers whose record names none). */
   snapshotter: string;
   logger?: ContainerLogger;
+  /** view is the event-fed view of containerd's containers that list and inspect read. */
+  view?: Pick<EventFedView, 'snapshot'>;
 }
 
 /**
@@ -205,6 +208,16 @@ export class ContainerStore implements ContainerLookup {
   view(c: Container, task: TaskProcess | undefined): ContainerView {
     const local = this.#locals.get(c.id);
     return { id: c.id, name: local?.record.Name ?? c.labels[LABEL_NAME] ?? c.id, container: c, task, local };
+  }
+
+  /**
+   * viewed is views() answered from the event-fed view when there is one (list and inspect:
+   * containerd is not asked for every container on every call); `ref` lets an exact full ID
+   * read that container alone.
+   */
+  async viewed(signal?: AbortSignal, ref?: string): Promise<ContainerView[]> {
+    if (!this.#o.view) return this.views(signal);
+    return (await this.#o.view.snapshot(signal, ref)).map((e) => this.view(e.container, e.task));
   }
 
   /** find resolves a reference (ID, name, unique ID prefix) to one container with fresh task state. */
