@@ -18,10 +18,16 @@
  * snapshots do not exist.
  */
 import type { PauseMarks } from './pause-marks.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { compressStream, sendSource, type ArchiveSource } from '../archive/compression.js';
+import {
+  compressStream,
+  sendSource,
+  type ArchiveSource,
+  type ProgramOutput,
+} from '../archive/compression.js';
 import type { CallContext, ContainerdClient, Descriptor } from '../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, wrapError } from '../errors/index.js';
 import { applyChanges } from '../oci/changes.js';
@@ -34,6 +40,7 @@ import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import { isEmptyPlan, planUpperLayer, upperLayerLayout, upperLayerStream } from './commit-upper.js';
 import { hasInitLayer, squashMounts } from './init-layer.js';
 import { TaskPauser } from './pause.js';
 import {
@@ -286,52 +293,33 @@ export class CommitService implements CommitBackend {
         const info = await sn.stat(src.snapshotKey, ctx);
         const parent = info.parent;
         const mediaType = layerMediaType(compression, 'oci');
-        // containerd 1.6's differ compresses only gzip: zstd is diffed uncompressed, then recompressed.
-        const diffMediaType = compression === 'zstd' ? layerMediaType('none', 'oci') : mediaType;
-        const viewKey = `ckptd-commit-view-${randomBytes(6).toString('hex')}`;
-        let layer: Descriptor;
-        let viewCreated = false;
-        try {
-          const left = opts.squash || parent === '' ? [] : await sn.view(viewKey, parent, {}, ctx);
-          viewCreated = left.length > 0;
+        // the upper dir path: overlayfs, not squashed, a compression ckptd writes itself, and a
+        // filesystem nothing writes to while it is read (frozen, or without running process)
+        const upper =
+          !opts.squash &&
+          (compression === 'none' || compression === 'zstd') &&
+          (opts.pause !== false || src.taskStatus !== 'RUNNING')
+            ? upperLayerLayout(await sn.mounts(src.snapshotKey, ctx))
+            : undefined;
+        let layer: Descriptor | undefined;
+        let diffId: string | undefined;
+        if (upper) {
           const release = await this.#pause(src, opts.pause !== false);
           try {
-            // read-only: unmounting a writable overlay syncs the whole filesystem under its
-            // upper dir (the container's new data included), which the diff does not need
-            const mounts = await sn.mounts(src.snapshotKey, ctx);
-            // the parent is the init layer (or, for a container created before init layers,
-            // the image): a squash takes the image and the changes, never the init layer
-            const right = readOnlyMounts(
-              opts.squash ? squashMounts(mounts, hasInitLayer(src.id, parent)) : mounts,
-            );
-            layer = await this.#client.diff.diff(
-              left,
-              right,
-              {
-                mediaType: diffMediaType,
-                ref: `ckptd-commit-${src.id}-${randomBytes(6).toString('hex')}`,
-              },
+            ({ layer, diffId } = await this.#upperLayer(
+              upper.upper,
+              compression === 'zstd' ? 'zstd' : 'none',
+              src.id,
               ctx,
-            );
+            ));
           } finally {
             await release();
           }
-        } finally {
-          if (viewCreated) await this.#removeSnapshot(src.snapshotter, viewKey, ctx);
-        }
-
-        let diffId: string | undefined = layer.digest;
-        if (compression === 'zstd') {
-          if (layer.digest !== EMPTY_LAYER_DIFF_ID || opts.squash) {
-            layer = await this.#zstdLayer(layer, src.id, ctx);
-          }
-        } else if (compression !== 'none') {
-          const labels = (await this.#client.content.info(layer.digest, ctx)).labels;
-          diffId = labels[LABEL_UNCOMPRESSED];
-          if (!diffId) throw wrapError('commit', new Error('the differ gave no uncompressed digest'));
+        } else {
+          ({ layer, diffId } = await this.#differLayer(src, parent, compression, opts, ctx));
         }
         if (diffId === EMPTY_LAYER_DIFF_ID && !opts.squash) diffId = undefined;
-        if (diffId !== undefined) {
+        if (diffId !== undefined && layer !== undefined) {
           await this.#client.content.update(
             { digest: layer.digest, labels: layerLabels(diffId) },
             [`labels.${LABEL_UNCOMPRESSED}`],
@@ -360,7 +348,7 @@ export class CommitService implements CommitBackend {
         const baseLayers = opts.squash || !base ? [] : base.manifest.layers;
         const layers = [
           ...baseLayers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-          ...(diffId !== undefined
+          ...(diffId !== undefined && layer !== undefined
             ? [{ mediaType: layer.media_type || mediaType, digest: layer.digest, size: Number(layer.size) }]
             : []),
         ];
@@ -387,6 +375,119 @@ export class CommitService implements CommitBackend {
       name: src.name,
     });
     return { Id: result };
+  }
+
+  /**
+   * #differLayer has containerd's Diff service compare the container's snapshot with its parent
+   * (a View of it): for snapshotters other than overlayfs, squashes, gzip, and a commit without
+   * pause of a running container. Returns the layer blob and its diffID (the EMPTY diffID for no
+   * change; the caller drops that layer).
+   */
+  async #differLayer(
+    src: CommitSource,
+    parent: string,
+    compression: LayerCompression,
+    opts: CommitOptions,
+    ctx: CallContext,
+  ): Promise<{ layer: Descriptor; diffId: string }> {
+    const sn = this.#client.snapshots(src.snapshotter);
+    const mediaType = layerMediaType(compression, 'oci');
+    // containerd 1.6's differ compresses only gzip: zstd is diffed uncompressed, then recompressed.
+    const diffMediaType = compression === 'zstd' ? layerMediaType('none', 'oci') : mediaType;
+    const viewKey = `ckptd-commit-view-${randomBytes(6).toString('hex')}`;
+    let layer: Descriptor;
+    let viewCreated = false;
+    try {
+      const left = opts.squash || parent === '' ? [] : await sn.view(viewKey, parent, {}, ctx);
+      viewCreated = left.length > 0;
+      const release = await this.#pause(src, opts.pause !== false);
+      try {
+        // read-only: unmounting a writable overlay syncs the whole filesystem under its
+        // upper dir (the container's new data included), which the diff does not need
+        const mounts = await sn.mounts(src.snapshotKey, ctx);
+        // the parent is the init layer (or, for a container created before init layers,
+        // the image): a squash takes the image and the changes, never the init layer
+        const right = readOnlyMounts(
+          opts.squash ? squashMounts(mounts, hasInitLayer(src.id, parent)) : mounts,
+        );
+        layer = await this.#client.diff.diff(
+          left,
+          right,
+          {
+            mediaType: diffMediaType,
+            ref: `ckptd-commit-${src.id}-${randomBytes(6).toString('hex')}`,
+          },
+          ctx,
+        );
+      } finally {
+        await release();
+      }
+    } finally {
+      if (viewCreated) await this.#removeSnapshot(src.snapshotter, viewKey, ctx);
+    }
+    let diffId = layer.digest;
+    if (compression === 'zstd') {
+      if (layer.digest !== EMPTY_LAYER_DIFF_ID || opts.squash) {
+        layer = await this.#zstdLayer(layer, src.id, ctx);
+      }
+    } else if (compression !== 'none') {
+      const labels = (await this.#client.content.info(layer.digest, ctx)).labels;
+      const uncompressed = labels[LABEL_UNCOMPRESSED];
+      if (!uncompressed) throw wrapError('commit', new Error('the differ gave no uncompressed digest'));
+      diffId = uncompressed;
+    }
+    return { layer, diffId };
+  }
+
+  /**
+   * #upperLayer writes the layer read from the container's overlay upper dir (commit-upper.ts)
+   * into the content store, hashed on the way (the diffID), zstd-compressed by the host's zstd
+   * when asked. Run with the container frozen or stopped. No layer for an unchanged upper dir.
+   */
+  async #upperLayer(
+    upper: string,
+    compression: 'none' | 'zstd',
+    containerId: string,
+    ctx: CallContext,
+  ): Promise<{ layer: Descriptor | undefined; diffId: string | undefined }> {
+    const plan = await planUpperLayer(upper, ctx.signal);
+    if (isEmptyPlan(plan)) return { layer: undefined, diffId: undefined };
+    const ref = `ckptd-commit-${containerId}-${randomBytes(6).toString('hex')}`;
+    const writer = this.#client.content.writer(ref, {}, ctx);
+    const hash = createHash('sha256');
+    let source: ProgramOutput | undefined;
+    try {
+      source = await upperLayerStream(plan);
+      const signal = ctx.signal ? { signal: ctx.signal } : {};
+      if (compression === 'zstd') {
+        const tap = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        await pipeline(source, tap, compressStream('zstd'), writer, signal);
+      } else {
+        await pipeline(source, writer, signal);
+      }
+      await source.exited;
+      const diffId = compression === 'zstd' ? `sha256:${hash.digest('hex')}` : writer.digest();
+      const digest = await writer.commit(undefined, undefined, layerLabels(diffId));
+      return {
+        layer: {
+          media_type: layerMediaType(compression, 'oci'),
+          digest,
+          size: String(writer.written),
+          annotations: {},
+        },
+        diffId,
+      };
+    } catch (err) {
+      writer.destroy(err instanceof Error ? err : new Error(String(err)));
+      source?.destroy();
+      await source?.exited.catch(() => undefined);
+      throw wrapError('commit: reading the upper dir', err);
+    }
   }
 
   /**
