@@ -34,12 +34,13 @@ const UPPER_BLOCKING_FACTOR = 128;
 /**
  * upperLayerLayout is the upper dir of a snapshot's mounts when a layer can be read from it:
  * one overlay mount with an upperdir and no overlay feature that keeps data or names outside
- * it (redirect_dir, metacopy), or a bind mount (a snapshot without parent: all of it is new).
+ * it (redirect_dir, metacopy). Not a bind mount: the native snapshotter's snapshots are full
+ * copies of their parent (only overlayfs's parentless ones are all new, and those the differ
+ * handles as well).
  */
 export function upperLayerLayout(mounts: readonly RootfsMount[]): OverlayLayout | undefined {
   if (mounts.length !== 1) return undefined;
   const m = mounts[0]!;
-  if (m.type === 'bind') return { upper: m.source, lowers: [] };
   if (m.type !== 'overlay') return undefined;
   let upper: string | undefined;
   let lowers: string[] = [];
