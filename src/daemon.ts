@@ -262,6 +262,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     images,
     events,
     logger: logger.child({ component: 'commit' }),
+    contentDir: localContentStore(client),
   });
   routes.push((app) => registerCommitRoutes(app, commits));
   // ---- checkpoint and restore (issue 5) ----

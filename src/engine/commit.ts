@@ -40,6 +40,7 @@ import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import { writeLocalBlob, type LocalBlob } from './local-blob.js';
 import { isEmptyPlan, planUpperLayer, upperLayerLayout, upperLayerStream } from './commit-upper.js';
 import { hasInitLayer, squashMounts } from './init-layer.js';
 import { TaskPauser } from './pause.js';
@@ -142,6 +143,8 @@ export interface CommitServiceOptions {
   logger: Logger;
   /** pauseMarks records on disk which containers ckptd froze (thawed at the next start after a crash). */
   pauseMarks?: PauseMarks;
+  /** contentDir finds containerd's content store root when it is local: layers are written there. */
+  contentDir?: () => Promise<string | undefined>;
 }
 
 /**
@@ -453,37 +456,45 @@ export class CommitService implements CommitBackend {
     const plan = await planUpperLayer(upper, ctx.signal);
     if (isEmptyPlan(plan)) return { layer: undefined, diffId: undefined };
     const ref = `ckptd-commit-${containerId}-${randomBytes(6).toString('hex')}`;
-    const writer = this.#client.content.writer(ref, {}, ctx);
-    const hash = createHash('sha256');
+    const contentRoot = await this.#o.contentDir?.().catch(() => undefined);
     let source: ProgramOutput | undefined;
     try {
       source = await upperLayerStream(plan);
-      const signal = ctx.signal ? { signal: ctx.signal } : {};
+      let blob: LocalBlob;
+      let diffId: string;
       if (compression === 'zstd') {
+        const hash = createHash('sha256');
         const tap = new Transform({
           transform(chunk: Buffer, _enc, cb) {
             hash.update(chunk);
             cb(null, chunk);
           },
         });
-        await pipeline(source, tap, compressStream('zstd'), writer, signal);
+        let uncompressed: string | undefined;
+        blob = await writeLocalBlob(
+          this.#client,
+          contentRoot,
+          ref,
+          [source, tap, compressStream('zstd')],
+          () => layerLabels((uncompressed = `sha256:${hash.digest('hex')}`)),
+          ctx,
+        );
+        diffId = uncompressed!;
       } else {
-        await pipeline(source, writer, signal);
+        blob = await writeLocalBlob(this.#client, contentRoot, ref, [source], (d) => layerLabels(d), ctx);
+        diffId = blob.digest;
       }
       await source.exited;
-      const diffId = compression === 'zstd' ? `sha256:${hash.digest('hex')}` : writer.digest();
-      const digest = await writer.commit(undefined, undefined, layerLabels(diffId));
       return {
         layer: {
           media_type: layerMediaType(compression, 'oci'),
-          digest,
-          size: String(writer.written),
+          digest: blob.digest,
+          size: String(blob.size),
           annotations: {},
         },
         diffId,
       };
     } catch (err) {
-      writer.destroy(err instanceof Error ? err : new Error(String(err)));
       source?.destroy();
       await source?.exited.catch(() => undefined);
       throw wrapError('commit: reading the upper dir', err);
