@@ -22,8 +22,9 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { spawnPipeline, type ProgramOutput } from '../archive/compression.js';
 import { opaqueDirs, type OverlayLayout, type RootfsMount } from './rootfs.js';
@@ -188,4 +189,42 @@ export async function upperLayerStream(plan: UpperLayerPlan): Promise<ProgramOut
   relay.catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
   out.on('close', () => tarOut.destroy());
   return out;
+}
+
+/**
+ * writeUpperLayer writes the layer of `plan` into `fh` (an ingest's data file, empty) with no
+ * byte passing through Node: the whiteout headers first, then GNU tar writing to the same open
+ * file (it continues at the file offset the headers left). Returns the bytes written.
+ */
+export async function writeUpperLayer(
+  plan: UpperLayerPlan,
+  fh: FileHandle,
+  signal?: AbortSignal,
+): Promise<number> {
+  const head = await whiteoutHeaders(plan.whiteouts);
+  if (head.length > 0) await fh.write(head, 0, head.length, null);
+  if (plan.entries.length === 0) {
+    await fh.write(Buffer.alloc(1024), 0, 1024, null);
+  } else {
+    const tarOut = spawnPipeline(
+      [{ program: 'tar', args: upperTarArgs(plan.upper), what: 'tar of the upper dir' }],
+      {
+        stdin: true,
+        stdout: fh.fd,
+      },
+    );
+    const onAbort = () =>
+      tarOut.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      tarOut.stdin!.end(plan.entries.map((e) => `${e}\0`).join(''));
+      tarOut.resume();
+      await finished(tarOut);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      tarOut.destroy();
+      await tarOut.exited;
+    }
+  }
+  return (await fh.stat()).size;
 }

@@ -28,7 +28,7 @@ import {
   type ArchiveSource,
   type ProgramOutput,
 } from '../archive/compression.js';
-import type { CallContext, ContainerdClient, Descriptor } from '../containerd/index.js';
+import type { CallContext, ContainerdClient, ContentWriter, Descriptor } from '../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, wrapError } from '../errors/index.js';
 import { applyChanges } from '../oci/changes.js';
 import { mergeEnv, toStrSlice, type ContainerRequestConfig } from '../oci/container-config.js';
@@ -40,8 +40,16 @@ import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
-import { writeLocalBlob, type LocalBlob } from './local-blob.js';
-import { isEmptyPlan, planUpperLayer, upperLayerLayout, upperLayerStream } from './commit-upper.js';
+import { reopenIngest, writeLocalBlob, type LocalBlob } from './local-blob.js';
+import { openLocalIngest } from './local-ingest.js';
+import {
+  isEmptyPlan,
+  planUpperLayer,
+  upperLayerLayout,
+  upperLayerStream,
+  writeUpperLayer,
+  type UpperLayerPlan,
+} from './commit-upper.js';
 import { hasInitLayer, squashMounts } from './init-layer.js';
 import { TaskPauser } from './pause.js';
 import {
@@ -457,6 +465,10 @@ export class CommitService implements CommitBackend {
     if (isEmptyPlan(plan)) return { layer: undefined, diffId: undefined };
     const ref = `ckptd-commit-${containerId}-${randomBytes(6).toString('hex')}`;
     const contentRoot = await this.#o.contentDir?.().catch(() => undefined);
+    if (compression === 'none' && contentRoot !== undefined) {
+      const direct = await this.#upperLayerDirect(plan, contentRoot, ref, ctx);
+      if (direct) return direct;
+    }
     let source: ProgramOutput | undefined;
     try {
       source = await upperLayerStream(plan);
@@ -498,6 +510,76 @@ export class CommitService implements CommitBackend {
       source?.destroy();
       await source?.exited.catch(() => undefined);
       throw wrapError('commit: reading the upper dir', err);
+    }
+  }
+
+  /**
+   * #upperLayerDirect has GNU tar write the layer straight into a local containerd's ingest data
+   * file (no byte through Node or gRPC); the ingest is then reopened, so containerd hashes the
+   * file, and committed under that digest. undefined when the ingest is not found on this host
+   * (the caller streams the layer instead).
+   */
+  async #upperLayerDirect(
+    plan: UpperLayerPlan,
+    contentRoot: string,
+    ref: string,
+    ctx: CallContext,
+  ): Promise<{ layer: Descriptor; diffId: string } | undefined> {
+    const w = this.#client.content.writer(ref, {}, ctx);
+    w.on('error', () => undefined);
+    let reopened: ContentWriter | undefined;
+    try {
+      await w.ready();
+      await w.settled();
+      const ingest = await openLocalIngest(
+        contentRoot,
+        ctx.namespace ?? this.#client.namespace,
+        ref,
+        w.written,
+      );
+      if (ingest === undefined) {
+        this.#o.logger.warn(
+          { ref, contentRoot, written: w.written },
+          'commit: the ingest is not on this host',
+        );
+        await w.release();
+        await this.#abortIngest(ref, ctx);
+        return undefined;
+      }
+      let size: number;
+      try {
+        // no fsync here: containerd syncs the data file when it commits it
+        size = await writeUpperLayer(plan, ingest.fh, ctx.signal);
+      } finally {
+        await ingest.fh.close();
+      }
+      await w.release();
+      reopened = await reopenIngest(this.#client, ref, size, ctx);
+      // containerd hashed the data file when the ingest was reopened: that digest names the blob
+      const digest = reopened.ingestDigest;
+      if (digest === undefined) throw new Error(`containerd gave no digest for ingest ${ref}`);
+      await reopened.commit(size, digest);
+      return {
+        layer: { media_type: layerMediaType('none', 'oci'), digest, size: String(size), annotations: {} },
+        diffId: digest,
+      };
+    } catch (err) {
+      w.destroy();
+      reopened?.destroy();
+      await this.#abortIngest(ref, ctx);
+      throw wrapError('commit: writing the layer', err);
+    }
+  }
+
+  async #abortIngest(ref: string, ctx: CallContext): Promise<void> {
+    try {
+      await this.#client.content.abort(ref, {
+        ...(ctx.namespace ? { namespace: ctx.namespace } : {}),
+        ...(ctx.lease ? { lease: ctx.lease } : {}),
+        deadlineMs: CLEANUP_DEADLINE_MS,
+      });
+    } catch {
+      // NotFound: nothing left; anything else: the lease's deletion frees it
     }
   }
 

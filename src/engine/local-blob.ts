@@ -66,7 +66,7 @@ export async function writeLocalBlob(
     const digest = `sha256:${hash.digest('hex')}`;
     // containerd hashes the data file when the ingest is opened again; the commit checks it
     await w.release();
-    const again = await reopen(client, ref, digest, size, ctx);
+    const again = await reopenIngest(client, ref, size, ctx, digest);
     try {
       await again.commit(size, digest, labels(digest));
     } catch (err) {
@@ -81,16 +81,24 @@ export async function writeLocalBlob(
   }
 }
 
-/** reopen opens a released ingest again (containerd re-reads it), waiting out its last holder. */
-async function reopen(
+/**
+ * reopenIngest opens a released ingest again (containerd re-reads and hashes its data file),
+ * waiting out its last holder; the ingest must hold `size` bytes. With `digest`, a blob that
+ * already exists turns the writer into a no-op.
+ */
+export async function reopenIngest(
   client: ContainerdClient,
   ref: string,
-  digest: string,
   size: number,
   ctx: CallContext,
+  digest?: string,
 ): Promise<ContentWriter> {
   for (let tries = 0; ; tries++) {
-    const w = client.content.writer(ref, { total: size, expected: digest, resume: true }, ctx);
+    const w = client.content.writer(
+      ref,
+      { total: size, resume: true, ...(digest !== undefined ? { expected: digest } : {}) },
+      ctx,
+    );
     w.on('error', () => undefined);
     try {
       await w.ready();

@@ -26,11 +26,18 @@ export interface LocalIngest {
   size: number;
 }
 
+/**
+ * isBackendRef: `content` is the metadata store's key of `ref` in `namespace`, `<ns>/<seq>/<ref>`
+ * (containerd 1.6 metadata/content.go createKey; older releases joined with `-`).
+ */
 function isBackendRef(content: string, namespace: string, ref: string): boolean {
-  const prefix = `${namespace}-`;
-  if (!content.startsWith(prefix) || !content.endsWith(`-${ref}`)) return false;
-  const seq = content.slice(prefix.length, content.length - ref.length - 1);
-  return /^[0-9]+$/.test(seq);
+  for (const sep of ['/', '-']) {
+    const prefix = `${namespace}${sep}`;
+    if (!content.startsWith(prefix) || !content.endsWith(`${sep}${ref}`)) continue;
+    const seq = content.slice(prefix.length, content.length - ref.length - 1);
+    if (/^[0-9]+$/.test(seq)) return true;
+  }
+  return false;
 }
 
 async function readRef(dir: string): Promise<string | undefined> {
@@ -52,8 +59,10 @@ export async function findIngestDir(
 ): Promise<string | undefined> {
   const ingest = join(contentRoot, 'ingest');
   const dirOf = (key: string): string => join(ingest, createHash('sha256').update(key).digest('hex'));
-  const first = dirOf(`${namespace}-1-${ref}`);
-  if ((await readRef(first)) === `${namespace}-1-${ref}`) return first;
+  for (const key of [`${namespace}/1/${ref}`, `${namespace}-1-${ref}`]) {
+    const first = dirOf(key);
+    if ((await readRef(first)) === key) return first;
+  }
   let names: string[];
   try {
     names = await readdir(ingest);
