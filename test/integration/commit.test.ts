@@ -459,7 +459,11 @@ describe('commit, changes and export through ckptd', () => {
       req.end();
     });
     const deadline = Date.now() + 10_000;
-    const mounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).includes('ckptd-rootfs-');
+    // this daemon's temp mounts only (other daemons on the host may be exporting too)
+    const mounted = async () =>
+      (await readFile('/proc/self/mountinfo', 'utf8'))
+        .split('\n')
+        .some((l) => l.includes(d.dataRoot) && l.includes('ckptd-rootfs-'));
     while (((await mounted()) || (await ourLeases()).length > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
