@@ -293,6 +293,7 @@ export async function startDaemon(
     images,
     events,
     logger: logger.child({ component: 'commit' }),
+    contentDir: localContentStore(client),
   });
   routes.push((app) => registerCommitRoutes(app, commits));
   // ---- checkpoint and restore (issue 5) ----

@@ -333,7 +333,12 @@ class ProcessPipeline extends Readable {
   /** stdin is the first program's input when the pipeline was opened with `stdin: true`. */
   readonly stdin: Writable | undefined;
 
-  constructor(stages: readonly PipelineStage[], makeError: ErrorFactory, stdout?: Socket, stdin = false) {
+  constructor(
+    stages: readonly PipelineStage[],
+    makeError: ErrorFactory,
+    stdout?: Socket | number,
+    stdin = false,
+  ) {
     super({ highWaterMark: 1 << 20 });
     this.#stages = stages;
     this.#makeError = makeError;
@@ -341,7 +346,7 @@ class ProcessPipeline extends Readable {
     for (const [i, stage] of stages.entries()) {
       let child: ChildProcessWithoutNullStreams;
       try {
-        const out = i === stages.length - 1 && stdout ? stdout : 'pipe';
+        const out = i === stages.length - 1 && stdout !== undefined ? stdout : 'pipe';
         const input = upstream ?? (stdin ? 'pipe' : 'ignore');
         child = spawn(...tiedCommand(hostBinary(stage.program), stage.args), {
           stdio: [input, out, 'pipe'],
@@ -464,7 +469,7 @@ class ProcessPipeline extends Readable {
  */
 export function spawnPipeline(
   stages: readonly PipelineStage[],
-  opts: { makeError?: ErrorFactory; stdout?: Socket; stdin?: boolean } = {},
+  opts: { makeError?: ErrorFactory; stdout?: Socket | number; stdin?: boolean } = {},
 ): ProgramOutput & { readonly pids: (number | undefined)[]; readonly stdin: Writable | undefined } {
   if (stages.length === 0) throw new InternalError('spawnPipeline: no stages');
   return new ProcessPipeline(stages, opts.makeError ?? internal, opts.stdout, opts.stdin);

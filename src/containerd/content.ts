@@ -56,7 +56,7 @@ export interface WriterOptions {
   /**
    * resume continues an ingest `ref` that is partly there (containerd's STAT offset) instead of
    * starting it over: writes go on from `startOffset`, and commit needs `expected` (containerd
-   * re-hashes the whole ingest; this writer only saw the new bytes).
+   * re-hashes the whole ingest; this writer only saw the new bytes; `ingestDigest` is its hash).
    */
   resume?: boolean;
 }
@@ -222,7 +222,9 @@ export class ContentWriter extends Writable {
   readonly #inflight: Promise<void>[] = [];
   #exists = false;
   #committed: string | undefined;
+  #released = false;
   #startOffset = 0;
+  #ingestDigest: string | undefined;
   #ready: Promise<void>;
   #readyResolve!: () => void;
   #readyReject!: (err: Error) => void;
@@ -253,6 +255,14 @@ export class ContentWriter extends Writable {
   /** ready settles once the ingest is open (or the blob found to exist), or failed to open. */
   ready(): Promise<void> {
     return this.#ready;
+  }
+
+  /**
+   * ingestDigest is containerd's digest of what a resumed ingest held when it was opened
+   * (containerd hashes the data file on reopen); undefined for a new ingest.
+   */
+  get ingestDigest(): string | undefined {
+    return this.#ingestDigest;
   }
 
   /** startOffset is where a resumed ingest continued from (0 for a new one). */
@@ -291,7 +301,8 @@ export class ContentWriter extends Writable {
     };
     this.#send(stat).then(
       (res) => {
-        if (this.#opts.resume && this.#opts.expected) {
+        if (this.#opts.resume) {
+          if (res.digest) this.#ingestDigest = res.digest;
           const at = Number(res.offset);
           if (at > 0 && (!this.#opts.total || at <= this.#opts.total)) {
             this.#startOffset = at;
@@ -332,7 +343,7 @@ export class ContentWriter extends Writable {
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     const call = this.#call;
-    if (this.#committed !== undefined || this.#exists) {
+    if (this.#committed !== undefined || this.#exists || this.#released) {
       call?.end();
       callback(err);
       return;
@@ -393,6 +404,27 @@ export class ContentWriter extends Writable {
     }
     this.destroy();
     return this.#committed;
+  }
+
+  /**
+   * release ends the Write stream without committing or aborting the ingest: containerd closes
+   * its writer (and unlocks the ref) but keeps the ingest, for a later writer with `resume`
+   * (which re-reads and hashes what is there). Resolves once containerd finished the stream.
+   */
+  async release(): Promise<void> {
+    if (this.#committed !== undefined || this.#exists || this.#released) return;
+    await this.#endWrites();
+    this.#released = true;
+    const call = this.#call;
+    if (call) {
+      const closed = new Promise<void>((resolve) => {
+        call.once('status', () => resolve());
+        call.once('error', () => resolve());
+      });
+      call.end();
+      await closed;
+    }
+    this.destroy();
   }
 
   async #endWrites(): Promise<void> {

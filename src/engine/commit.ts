@@ -18,11 +18,17 @@
  * snapshots do not exist.
  */
 import type { PauseMarks } from './pause-marks.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { compressStream, sendSource, type ArchiveSource } from '../archive/compression.js';
-import type { CallContext, ContainerdClient, Descriptor } from '../containerd/index.js';
+import {
+  compressStream,
+  sendSource,
+  type ArchiveSource,
+  type ProgramOutput,
+} from '../archive/compression.js';
+import type { CallContext, ContainerdClient, ContentWriter, Descriptor } from '../containerd/index.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, wrapError } from '../errors/index.js';
 import { applyChanges } from '../oci/changes.js';
 import { mergeEnv, toStrSlice, type ContainerRequestConfig } from '../oci/container-config.js';
@@ -34,6 +40,16 @@ import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers/index.js';
 import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import { reopenIngest, writeLocalBlob, type LocalBlob } from './local-blob.js';
+import { openLocalIngest } from './local-ingest.js';
+import {
+  isEmptyPlan,
+  planUpperLayer,
+  upperLayerLayout,
+  upperLayerStream,
+  writeUpperLayer,
+  type UpperLayerPlan,
+} from './commit-upper.js';
 import { hasInitLayer, squashMounts } from './init-layer.js';
 import { TaskPauser } from './pause.js';
 import {
@@ -135,6 +151,8 @@ export interface CommitServiceOptions {
   logger: Logger;
   /** pauseMarks records on disk which containers ckptd froze (thawed at the next start after a crash). */
   pauseMarks?: PauseMarks;
+  /** contentDir finds containerd's content store root when it is local: layers are written there. */
+  contentDir?: () => Promise<string | undefined>;
 }
 
 /**
@@ -286,52 +304,33 @@ export class CommitService implements CommitBackend {
         const info = await sn.stat(src.snapshotKey, ctx);
         const parent = info.parent;
         const mediaType = layerMediaType(compression, 'oci');
-        // containerd 1.6's differ compresses only gzip: zstd is diffed uncompressed, then recompressed.
-        const diffMediaType = compression === 'zstd' ? layerMediaType('none', 'oci') : mediaType;
-        const viewKey = `ckptd-commit-view-${randomBytes(6).toString('hex')}`;
-        let layer: Descriptor;
-        let viewCreated = false;
-        try {
-          const left = opts.squash || parent === '' ? [] : await sn.view(viewKey, parent, {}, ctx);
-          viewCreated = left.length > 0;
+        // the upper dir path: overlayfs, not squashed, a compression ckptd writes itself, and a
+        // filesystem nothing writes to while it is read (frozen, or without running process)
+        const upper =
+          !opts.squash &&
+          (compression === 'none' || compression === 'zstd') &&
+          (opts.pause !== false || src.taskStatus !== 'RUNNING')
+            ? upperLayerLayout(await sn.mounts(src.snapshotKey, ctx))
+            : undefined;
+        let layer: Descriptor | undefined;
+        let diffId: string | undefined;
+        if (upper) {
           const release = await this.#pause(src, opts.pause !== false);
           try {
-            // read-only: unmounting a writable overlay syncs the whole filesystem under its
-            // upper dir (the container's new data included), which the diff does not need
-            const mounts = await sn.mounts(src.snapshotKey, ctx);
-            // the parent is the init layer (or, for a container created before init layers,
-            // the image): a squash takes the image and the changes, never the init layer
-            const right = readOnlyMounts(
-              opts.squash ? squashMounts(mounts, hasInitLayer(src.id, parent)) : mounts,
-            );
-            layer = await this.#client.diff.diff(
-              left,
-              right,
-              {
-                mediaType: diffMediaType,
-                ref: `ckptd-commit-${src.id}-${randomBytes(6).toString('hex')}`,
-              },
+            ({ layer, diffId } = await this.#upperLayer(
+              upper.upper,
+              compression === 'zstd' ? 'zstd' : 'none',
+              src.id,
               ctx,
-            );
+            ));
           } finally {
             await release();
           }
-        } finally {
-          if (viewCreated) await this.#removeSnapshot(src.snapshotter, viewKey, ctx);
-        }
-
-        let diffId: string | undefined = layer.digest;
-        if (compression === 'zstd') {
-          if (layer.digest !== EMPTY_LAYER_DIFF_ID || opts.squash) {
-            layer = await this.#zstdLayer(layer, src.id, ctx);
-          }
-        } else if (compression !== 'none') {
-          const labels = (await this.#client.content.info(layer.digest, ctx)).labels;
-          diffId = labels[LABEL_UNCOMPRESSED];
-          if (!diffId) throw wrapError('commit', new Error('the differ gave no uncompressed digest'));
+        } else {
+          ({ layer, diffId } = await this.#differLayer(src, parent, compression, opts, ctx));
         }
         if (diffId === EMPTY_LAYER_DIFF_ID && !opts.squash) diffId = undefined;
-        if (diffId !== undefined) {
+        if (diffId !== undefined && layer !== undefined) {
           await this.#client.content.update(
             { digest: layer.digest, labels: layerLabels(diffId) },
             [`labels.${LABEL_UNCOMPRESSED}`],
@@ -360,7 +359,7 @@ export class CommitService implements CommitBackend {
         const baseLayers = opts.squash || !base ? [] : base.manifest.layers;
         const layers = [
           ...baseLayers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-          ...(diffId !== undefined
+          ...(diffId !== undefined && layer !== undefined
             ? [{ mediaType: layer.media_type || mediaType, digest: layer.digest, size: Number(layer.size) }]
             : []),
         ];
@@ -387,6 +386,201 @@ export class CommitService implements CommitBackend {
       name: src.name,
     });
     return { Id: result };
+  }
+
+  /**
+   * #differLayer has containerd's Diff service compare the container's snapshot with its parent
+   * (a View of it): for snapshotters other than overlayfs, squashes, gzip, and a commit without
+   * pause of a running container. Returns the layer blob and its diffID (the EMPTY diffID for no
+   * change; the caller drops that layer).
+   */
+  async #differLayer(
+    src: CommitSource,
+    parent: string,
+    compression: LayerCompression,
+    opts: CommitOptions,
+    ctx: CallContext,
+  ): Promise<{ layer: Descriptor; diffId: string }> {
+    const sn = this.#client.snapshots(src.snapshotter);
+    const mediaType = layerMediaType(compression, 'oci');
+    // containerd 1.6's differ compresses only gzip: zstd is diffed uncompressed, then recompressed.
+    const diffMediaType = compression === 'zstd' ? layerMediaType('none', 'oci') : mediaType;
+    const viewKey = `ckptd-commit-view-${randomBytes(6).toString('hex')}`;
+    let layer: Descriptor;
+    let viewCreated = false;
+    try {
+      const left = opts.squash || parent === '' ? [] : await sn.view(viewKey, parent, {}, ctx);
+      viewCreated = left.length > 0;
+      const release = await this.#pause(src, opts.pause !== false);
+      try {
+        // read-only: unmounting a writable overlay syncs the whole filesystem under its
+        // upper dir (the container's new data included), which the diff does not need
+        const mounts = await sn.mounts(src.snapshotKey, ctx);
+        // the parent is the init layer (or, for a container created before init layers,
+        // the image): a squash takes the image and the changes, never the init layer
+        const right = readOnlyMounts(
+          opts.squash ? squashMounts(mounts, hasInitLayer(src.id, parent)) : mounts,
+        );
+        layer = await this.#client.diff.diff(
+          left,
+          right,
+          {
+            mediaType: diffMediaType,
+            ref: `ckptd-commit-${src.id}-${randomBytes(6).toString('hex')}`,
+          },
+          ctx,
+        );
+      } finally {
+        await release();
+      }
+    } finally {
+      if (viewCreated) await this.#removeSnapshot(src.snapshotter, viewKey, ctx);
+    }
+    let diffId = layer.digest;
+    if (compression === 'zstd') {
+      if (layer.digest !== EMPTY_LAYER_DIFF_ID || opts.squash) {
+        layer = await this.#zstdLayer(layer, src.id, ctx);
+      }
+    } else if (compression !== 'none') {
+      const labels = (await this.#client.content.info(layer.digest, ctx)).labels;
+      const uncompressed = labels[LABEL_UNCOMPRESSED];
+      if (!uncompressed) throw wrapError('commit', new Error('the differ gave no uncompressed digest'));
+      diffId = uncompressed;
+    }
+    return { layer, diffId };
+  }
+
+  /**
+   * #upperLayer writes the layer read from the container's overlay upper dir (commit-upper.ts)
+   * into the content store, hashed on the way (the diffID), zstd-compressed by the host's zstd
+   * when asked. Run with the container frozen or stopped. No layer for an unchanged upper dir.
+   */
+  async #upperLayer(
+    upper: string,
+    compression: 'none' | 'zstd',
+    containerId: string,
+    ctx: CallContext,
+  ): Promise<{ layer: Descriptor | undefined; diffId: string | undefined }> {
+    const plan = await planUpperLayer(upper, ctx.signal);
+    if (isEmptyPlan(plan)) return { layer: undefined, diffId: undefined };
+    const ref = `ckptd-commit-${containerId}-${randomBytes(6).toString('hex')}`;
+    const contentRoot = await this.#o.contentDir?.().catch(() => undefined);
+    if (compression === 'none' && contentRoot !== undefined) {
+      const direct = await this.#upperLayerDirect(plan, contentRoot, ref, ctx);
+      if (direct) return direct;
+    }
+    let source: ProgramOutput | undefined;
+    try {
+      source = await upperLayerStream(plan);
+      let blob: LocalBlob;
+      let diffId: string;
+      if (compression === 'zstd') {
+        const hash = createHash('sha256');
+        const tap = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        let uncompressed: string | undefined;
+        blob = await writeLocalBlob(
+          this.#client,
+          contentRoot,
+          ref,
+          [source, tap, compressStream('zstd')],
+          () => layerLabels((uncompressed = `sha256:${hash.digest('hex')}`)),
+          ctx,
+        );
+        diffId = uncompressed!;
+      } else {
+        blob = await writeLocalBlob(this.#client, contentRoot, ref, [source], (d) => layerLabels(d), ctx);
+        diffId = blob.digest;
+      }
+      await source.exited;
+      return {
+        layer: {
+          media_type: layerMediaType(compression, 'oci'),
+          digest: blob.digest,
+          size: String(blob.size),
+          annotations: {},
+        },
+        diffId,
+      };
+    } catch (err) {
+      source?.destroy();
+      await source?.exited.catch(() => undefined);
+      throw wrapError('commit: reading the upper dir', err);
+    }
+  }
+
+  /**
+   * #upperLayerDirect has GNU tar write the layer straight into a local containerd's ingest data
+   * file (no byte through Node or gRPC); the ingest is then reopened, so containerd hashes the
+   * file, and committed under that digest. undefined when the ingest is not found on this host
+   * (the caller streams the layer instead).
+   */
+  async #upperLayerDirect(
+    plan: UpperLayerPlan,
+    contentRoot: string,
+    ref: string,
+    ctx: CallContext,
+  ): Promise<{ layer: Descriptor; diffId: string } | undefined> {
+    const w = this.#client.content.writer(ref, {}, ctx);
+    w.on('error', () => undefined);
+    let reopened: ContentWriter | undefined;
+    try {
+      await w.ready();
+      await w.settled();
+      const ingest = await openLocalIngest(
+        contentRoot,
+        ctx.namespace ?? this.#client.namespace,
+        ref,
+        w.written,
+      );
+      if (ingest === undefined) {
+        this.#o.logger.warn(
+          { ref, contentRoot, written: w.written },
+          'commit: the ingest is not on this host',
+        );
+        await w.release();
+        await this.#abortIngest(ref, ctx);
+        return undefined;
+      }
+      let size: number;
+      try {
+        // no fsync here: containerd syncs the data file when it commits it
+        size = await writeUpperLayer(plan, ingest.fh, ctx.signal);
+      } finally {
+        await ingest.fh.close();
+      }
+      await w.release();
+      reopened = await reopenIngest(this.#client, ref, size, ctx);
+      // containerd hashed the data file when the ingest was reopened: that digest names the blob
+      const digest = reopened.ingestDigest;
+      if (digest === undefined) throw new Error(`containerd gave no digest for ingest ${ref}`);
+      await reopened.commit(size, digest);
+      return {
+        layer: { media_type: layerMediaType('none', 'oci'), digest, size: String(size), annotations: {} },
+        diffId: digest,
+      };
+    } catch (err) {
+      w.destroy();
+      reopened?.destroy();
+      await this.#abortIngest(ref, ctx);
+      throw wrapError('commit: writing the layer', err);
+    }
+  }
+
+  async #abortIngest(ref: string, ctx: CallContext): Promise<void> {
+    try {
+      await this.#client.content.abort(ref, {
+        ...(ctx.namespace ? { namespace: ctx.namespace } : {}),
+        ...(ctx.lease ? { lease: ctx.lease } : {}),
+        deadlineMs: CLEANUP_DEADLINE_MS,
+      });
+    } catch {
+      // NotFound: nothing left; anything else: the lease's deletion frees it
+    }
   }
 
   /**

@@ -214,7 +214,7 @@ async function walkUpper(layout: OverlayLayout, signal?: AbortSignal): Promise<W
  * (`trusted.overlay.opaque=y`, or `user.overlay.opaque` with userxattr). Node has no xattr
  * API: GNU tar reads them (--no-recursion, one header per dir) and tar-stream parses the PAX.
  */
-async function opaqueDirs(root: string, dirs: string[]): Promise<Set<string>> {
+export async function opaqueDirs(root: string, dirs: string[]): Promise<Set<string>> {
   const found = new Set<string>();
   if (dirs.length === 0) return found;
   const child = spawn(

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
+import { Readable } from 'node:stream';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,9 +209,9 @@ describe('commit, changes and export through ckptd', () => {
     const entries = await exportOf(cid);
     const cap = entries.get('capfile')!;
     assert.ok(cap.pax['SCHILY.xattr.security.capability'], 'security.capability kept');
-    // containerd's (like moby's) layer tar writer keeps security.capability only: user.* xattrs
-    // do not survive a commit on either daemon.
-    assert.equal(entries.get('foo')!.pax['SCHILY.xattr.user.note'], undefined);
+    // the layer is read from the upper dir by GNU tar: user.* xattrs survive (containerd's and
+    // moby's layer tar writers keep security.capability only)
+    assert.equal(entries.get('foo')!.pax['SCHILY.xattr.user.note'], 'hello');
     assert.equal(entries.get('fifo')!.type, 'fifo');
     assert.equal(entries.get('dangling')!.linkname, '/nowhere');
     const hl = [entries.get('hl1')!, entries.get('hl2')!];
@@ -221,6 +222,60 @@ describe('commit, changes and export through ckptd', () => {
     assert.equal(entries.get('home/user1/d/f')!.uid, 1000);
     assert.ok(!entries.has('gone.txt'));
     await docker('rm', cid);
+  });
+
+  test("the upper-dir layer means what containerd's differ layer means (same tree), with OCI whiteouts", async () => {
+    // pause=0 on a running container takes containerd's differ; the default (frozen) reads the
+    // overlay upper dir: both images must give the same root filesystem
+    const differ = await api('POST', '/commit?container=fid&repo=img&tag=differ&pause=0');
+    assert.equal(differ.status, 201, differ.body);
+    await docker('commit', 'fid', 'img:upper');
+    const treeOf = async (ref: string) => {
+      const cid = (await docker('create', ref)).trim();
+      try {
+        return await exportOf(cid);
+      } finally {
+        await docker('rm', cid);
+      }
+    };
+    const [a, b] = [await treeOf('img:differ'), await treeOf('img:upper')];
+    const names = [...new Set([...a.keys(), ...b.keys()])].sort();
+    for (const n of names) {
+      const x = a.get(n);
+      const y = b.get(n);
+      assert.ok(x && y, `${n}: in ${x ? 'the differ image only' : 'the upper-dir image only'}`);
+      const shape = (e: TarEntry) => ({
+        type: e.type === 'link' ? 'file' : e.type,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        linkname: e.type === 'symlink' ? e.linkname : null,
+        cap: e.pax['SCHILY.xattr.security.capability'] ?? null,
+      });
+      assert.deepEqual(shape(y), shape(x), n);
+      if (x.type === 'file' && y.type === 'file') assert.ok(x.data.equals(y.data), `${n}: content`);
+    }
+    assert.equal(b.get('foo')!.pax['SCHILY.xattr.user.note'], 'hello', 'user.* kept by the upper-dir layer');
+
+    // the layer itself: OCI whiteouts for the deleted file and the replaced directory, no
+    // overlayfs xattrs, no character device 0/0
+    const saved = await readTar(
+      (await execFileP('docker', ['save', 'img:upper'], {
+        env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
+        encoding: 'buffer',
+        maxBuffer: 256 << 20,
+      }).then((r) => Readable.from([r.stdout]))) as NodeJS.ReadableStream,
+    );
+    const manifest = JSON.parse(saved.get('manifest.json')!.data.toString()) as { Layers: string[] }[];
+    const top = manifest[0]!.Layers.at(-1)!;
+    const layer = await readTar(Readable.from([saved.get(top)!.data]) as NodeJS.ReadableStream);
+    assert.ok(layer.has('.wh.gone.txt'), [...layer.keys()].join(' '));
+    assert.ok(layer.has('olddir/.wh..wh..opq'), [...layer.keys()].join(' '));
+    assert.equal(layer.get('olddir/c')!.data.toString(), 'new\n');
+    for (const e of layer.values()) {
+      assert.notEqual(e.type, 'character-device', `${e.name}: an overlay whiteout device in the layer`);
+      assert.ok(!Object.keys(e.pax).some((k) => k.includes('overlay')), `${e.name}: overlay xattrs`);
+    }
   });
 
   test('docker image inspect shows the config, author, comment and history of the commit', async () => {
@@ -404,7 +459,11 @@ describe('commit, changes and export through ckptd', () => {
       req.end();
     });
     const deadline = Date.now() + 10_000;
-    const mounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).includes('ckptd-rootfs-');
+    // this daemon's temp mounts only (other daemons on the host may be exporting too)
+    const mounted = async () =>
+      (await readFile('/proc/self/mountinfo', 'utf8'))
+        .split('\n')
+        .some((l) => l.includes(d.dataRoot) && l.includes('ckptd-rootfs-'));
     while (((await mounted()) || (await ourLeases()).length > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
