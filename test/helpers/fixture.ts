@@ -93,7 +93,10 @@ export interface DockerCli {
   fails(...args: string[]): Promise<string>;
   /** api sends one request under /v1.47: an object body as JSON, a Buffer or string as it is. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult>;
-  /** apiBuffer is api with the answer's body as bytes (180 s timeout). */
+  /**
+   * apiBuffer is api with the answer's body as bytes (180 s timeout); a Buffer body goes as
+   * application/x-tar unless `headers` are given.
+   */
   apiBuffer(
     method: string,
     path: string,
@@ -221,8 +224,14 @@ export function dockerCli(o: DockerCliOptions): DockerCli {
       return assert.fail(`docker ${args.join(' ')} succeeded`);
     },
     api,
-    apiBuffer: (method, path, body, headers = {}) =>
-      httpBuffer(socket(), method, `${API}${path}`, body, headers),
+    apiBuffer: (method, path, body, headers) =>
+      httpBuffer(
+        socket(),
+        method,
+        `${API}${path}`,
+        body,
+        headers ?? (Buffer.isBuffer(body) ? { 'content-type': 'application/x-tar' } : {}),
+      ),
     request: (method, path, body, headers = {}) => httpRequest(socket(), method, path, body, headers),
     inspect: async <T>(ref: string): Promise<T> =>
       (JSON.parse(await docker('inspect', '--type', 'container', ref)) as T[])[0] as T,
