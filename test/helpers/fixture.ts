@@ -437,6 +437,9 @@ export function ckptdFixture(o: CkptdFixtureOptions): CkptdFixture {
     timeout: o.dockerTimeout,
   });
   const start = async (args: string[] = []): Promise<CkptdProcess> => {
+    // a ckptd that was killed leaves its socket directory
+    if (d && (d.child.exitCode !== null || d.child.signalCode !== null))
+      await rm(d.dir, { recursive: true, force: true });
     const where = o.containerd === 'managed' ? [] : ['--containerd', base.ctd.address];
     d = await startCkptd([...where, '--containerd-namespace', o.ns, ...(o.args ?? []), ...args], {
       dataRoot: dataRoot(),
