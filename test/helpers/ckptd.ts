@@ -89,29 +89,46 @@ export interface HttpResult {
   body: string;
 }
 
+/** HttpBufferResult is a whole HTTP response with its body as bytes (archives, images). */
+export interface HttpBufferResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
 /** httpRequest sends one request over a unix socket and reads the whole answer. */
-export function httpRequest(
+export async function httpRequest(
   socket: string,
   method: string,
   path: string,
   body?: string | Buffer,
   headers: Record<string, string> = {},
+  timeoutMs = 30_000,
 ): Promise<HttpResult> {
+  const r = await httpBuffer(socket, method, path, body, headers, timeoutMs);
+  return { ...r, body: r.body.toString() };
+}
+
+/** httpBuffer is httpRequest with the answer's body kept as bytes (default timeout 180 s). */
+export function httpBuffer(
+  socket: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+  timeoutMs = 180_000,
+): Promise<HttpBufferResult> {
   return new Promise((resolveP, reject) => {
     const req = request({ socketPath: socket, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        resolveP({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
+        resolveP({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
       );
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
     req.end(body);
   });
 }

@@ -3,21 +3,17 @@
 // destination, symlinks to `/`, a container swapping a directory for a symlink in a loop)
 // must leave a host sentinel untouched and never return host content.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
+import { before, describe, test } from 'node:test';
 import tar from 'tar-stream';
 import { decodePathStat, GoFileMode } from '../../src/archive/container-archive.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { dockerdMissing, startDockerd } from '../helpers/dockerd.js';
+import { ckptdFixture, dockerCli } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-archive';
 const IMG = 'ckptd-test/cp:latest';
 
@@ -103,51 +99,43 @@ async function xzCompress(data: Buffer): Promise<Buffer> {
 }
 
 describe('docker cp and docker save through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let work: string;
-  let dockerConfig: string;
+  const f = ckptdFixture({
+    ns: NS,
+    images: [
+      {
+        name: IMG,
+        extraLayers: [
+          [
+            { path: 'data', type: 'directory' },
+            { path: 'data/a.txt', content: 'alpha' },
+            { path: 'data/sub', type: 'directory' },
+            { path: 'data/sub/b.txt', content: 'beta', uid: 7, gid: 8 },
+            { path: 'lnk', type: 'symlink', linkname: 'data' },
+            { path: 'rootlink', type: 'symlink', linkname: '/' },
+            { path: 'hop1', type: 'symlink', linkname: 'hop2/..' },
+            { path: 'hop2', type: 'symlink', linkname: '../../..' },
+            { path: 'dest', type: 'directory' },
+          ],
+        ],
+      },
+    ],
+  });
+  const { docker } = f;
   let sentinel: string;
   let sentinelBefore: string;
 
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 120_000,
-      maxBuffer: 64 << 20,
-    });
-    return stdout;
-  };
   const put = (id: string, path: string, body: Buffer, q = '') =>
-    httpRequest(
-      d.socket,
-      'PUT',
-      `/v1.47/containers/${id}/archive?path=${encodeURIComponent(path)}${q}`,
-      body,
-      {
-        'content-type': 'application/x-tar',
-      },
-    );
-  const getTar = (
+    f.api('PUT', `/containers/${id}/archive?path=${encodeURIComponent(path)}${q}`, body, {
+      'content-type': 'application/x-tar',
+    });
+  const getTar = async (
     id: string,
     path: string,
-  ): Promise<{ status: number; entries?: Map<string, Entry>; body?: string }> =>
-    new Promise((resolve, reject) => {
-      const req = request(
-        { socketPath: d.socket, path: `/v1.47/containers/${id}/archive?path=${encodeURIComponent(path)}` },
-        (res) => {
-          if (res.statusCode !== 200) {
-            let body = '';
-            res.on('data', (c: Buffer) => (body += c.toString()));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-            return;
-          }
-          readTar(res).then((entries) => resolve({ status: 200, entries }), reject);
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+  ): Promise<{ status: number; entries?: Map<string, Entry>; body?: string }> => {
+    const r = await f.apiBuffer('GET', `/containers/${id}/archive?path=${encodeURIComponent(path)}`);
+    if (r.status !== 200) return { status: r.status, body: r.body.toString() };
+    return { status: 200, entries: await readTar(Readable.from([r.body])) };
+  };
   const sentinelState = async (): Promise<string> => {
     const names = (await readdir(sentinel)).sort();
     const parts = [];
@@ -159,44 +147,15 @@ describe('docker cp and docker save through ckptd', () => {
   };
 
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-archive-'));
-    dockerConfig = join(work, 'docker-config');
-    sentinel = await mkdtemp(join(tmpdir(), 'ckptd-sentinel-'));
+    sentinel = await f.tempDir('ckptd-sentinel-');
     await writeFile(join(sentinel, 'secret.txt'), 'HOST-SECRET');
     sentinelBefore = await sentinelState();
-    ctd = await startContainerd();
-    const tarPath = join(work, 'img.tar');
-    await buildTestImage(tarPath, {
-      name: IMG,
-      extraLayers: [
-        [
-          { path: 'data', type: 'directory' },
-          { path: 'data/a.txt', content: 'alpha' },
-          { path: 'data/sub', type: 'directory' },
-          { path: 'data/sub/b.txt', content: 'beta', uid: 7, gid: 8 },
-          { path: 'lnk', type: 'symlink', linkname: 'data' },
-          { path: 'rootlink', type: 'symlink', linkname: '/' },
-          { path: 'hop1', type: 'symlink', linkname: 'hop2/..' },
-          { path: 'hop2', type: 'symlink', linkname: '../../..' },
-          { path: 'dest', type: 'directory' },
-        ],
-      ],
-    });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tarPath]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS]);
   });
-
-  after(async () => {
-    await docker('rm', '-f', 'swap1', 'stat1').catch(() => undefined);
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-    await rm(sentinel, { recursive: true, force: true });
-  });
+  f.teardown(() => docker('rm', '-f', 'swap1', 'stat1').catch(() => undefined));
 
   test('HEAD stat header carries name, size, Go FileMode bits and the in-root link target', async () => {
     await docker('run', '-d', '--name', 'stat1', IMG, 'sleep', '100000');
-    const r = await httpRequest(d.socket, 'HEAD', '/v1.47/containers/stat1/archive?path=/lnk');
+    const r = await f.api('HEAD', '/containers/stat1/archive?path=/lnk');
     assert.equal(r.status, 200);
     const s = decodePathStat(String(r.headers['x-docker-container-path-stat']));
     assert.equal(s.name, 'lnk');
@@ -204,13 +163,11 @@ describe('docker cp and docker save through ckptd', () => {
     assert.ok(s.mode & GoFileMode.symlink);
     const dir = decodePathStat(
       String(
-        (await httpRequest(d.socket, 'HEAD', '/v1.47/containers/stat1/archive?path=/lnk/')).headers[
-          'x-docker-container-path-stat'
-        ],
+        (await f.api('HEAD', '/containers/stat1/archive?path=/lnk/')).headers['x-docker-container-path-stat'],
       ),
     );
     assert.ok(dir.mode >= GoFileMode.dir);
-    const missing = await httpRequest(d.socket, 'HEAD', '/v1.47/containers/stat1/archive?path=/nope');
+    const missing = await f.api('HEAD', '/containers/stat1/archive?path=/nope');
     assert.equal(missing.status, 404);
     const notDir = await getTar('stat1', '/data/a.txt/');
     assert.equal(notDir.status, 400);
@@ -221,7 +178,7 @@ describe('docker cp and docker save through ckptd', () => {
   });
 
   test('docker cp out: a file, a directory, through a symlink, dir/. and a symlink kept as a link', async () => {
-    const out = join(work, 'out1');
+    const out = join(f.work, 'out1');
     await mkdir(out);
     await docker('cp', 'stat1:/data/a.txt', join(out, 'a.txt'));
     assert.equal(await readFile(join(out, 'a.txt'), 'utf8'), 'alpha');
@@ -239,7 +196,7 @@ describe('docker cp and docker save through ckptd', () => {
   });
 
   test('docker cp in: a file and a directory, ownership from the tar kept', async () => {
-    const src = join(work, 'in1');
+    const src = join(f.work, 'in1');
     await mkdir(join(src, 'tree'), { recursive: true });
     await writeFile(join(src, 'f.txt'), 'from host');
     await writeFile(join(src, 'tree/x'), 'x!');
@@ -268,7 +225,7 @@ describe('docker cp and docker save through ckptd', () => {
   test('docker cp into a stopped container, copyUIDGID gives the container user, gzip/xz bodies', async () => {
     await docker('create', '--name', 'stopped1', '--user', '1000:1001', IMG, 'true');
 
-    const src = join(work, 'in2.txt');
+    const src = join(f.work, 'in2.txt');
     await writeFile(src, 'cold');
     await docker('cp', src, 'stopped1:/dest/cold.txt');
     const r = await getTar('stopped1', '/dest/cold.txt');
@@ -364,60 +321,30 @@ describe('docker cp and docker save through ckptd', () => {
   });
 
   test('docker save | docker load round trip, and the save loads into dockerd', async (t) => {
-    const file = join(work, 'save.tar');
+    const file = join(f.work, 'save.tar');
     await docker('save', '-o', file, IMG);
     const entries = await readTar((await import('node:fs')).createReadStream(file));
     assert.ok(entries.has('manifest.json') && entries.has('index.json'));
     const manifest = JSON.parse(entries.get('manifest.json')!.data.toString()) as { RepoTags: string[] }[];
     assert.deepEqual(manifest[0]!.RepoTags, [IMG]);
-    const missing = await httpRequest(d.socket, 'GET', '/v1.47/images/nope:1/get');
+    const missing = await f.api('GET', '/images/nope:1/get');
     assert.equal(missing.status, 404);
     assert.match(missing.body, /No such image: nope:1/);
     const loaded = await docker('load', '-i', file);
     assert.match(loaded, /Loaded image: ckptd-test\/cp:latest/);
 
-    if (!existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd')) {
-      t.diagnostic('dockerd not installed: skipping the load into dockerd');
+    const why = await dockerdMissing();
+    if (why) {
+      t.diagnostic(`dockerd cannot run (${why}): skipping the load into dockerd`);
       return;
     }
-    const root = await mkdtemp(join(tmpdir(), 'ckptd-dockerd-'));
-    const sock = join(root, 'docker.sock');
-    const dockerd = spawn(
-      'dockerd',
-      [
-        '--data-root',
-        join(root, 'data'),
-        '--exec-root',
-        join(root, 'exec'),
-        '--pidfile',
-        join(root, 'pid'),
-        '-H',
-        `unix://${sock}`,
-        '--iptables=false',
-        '--bridge=none',
-        '--containerd',
-        ctd.address,
-      ],
-      { stdio: 'ignore' },
-    );
+    const ref = await startDockerd();
     try {
-      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 200));
-      const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: dockerConfig };
-      let out = '';
-      for (let i = 0; i < 30; i++) {
-        try {
-          out = (await execFileP('docker', ['load', '-i', file], { env, timeout: 60_000 })).stdout;
-          break;
-        } catch (err) {
-          if (i === 29) throw err;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
+      const other = dockerCli({ socket: ref.socket, config: f.dockerConfig, timeout: 60_000 });
+      const out = await other.docker('load', '-i', file);
       assert.match(out, /Loaded image: ckptd-test\/cp:latest/);
     } finally {
-      dockerd.kill('SIGTERM');
-      await new Promise((r) => dockerd.once('exit', r));
-      await rm(root, { recursive: true, force: true }).catch(() => undefined);
+      await ref.stop();
     }
   });
 });

@@ -3,72 +3,18 @@
 // and from its cgroup, after a restore in place, under a new name, and through export + import
 // (where the caller's hostConfig is the only source of host settings: the archive brings none).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { readFile } from 'node:fs/promises';
+import { before, describe, test } from 'node:test';
+import { ckptdFixture, COUNTER, IMG } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-ckconf';
-const IMG = 'ckptd-test/busybox:latest';
-const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/c.t; mv /tmp/c.t /tmp/c; sleep 0.1; done';
 const MEMORY = 96 * 1024 * 1024;
 const HOST_CONFIG = { Memory: MEMORY, MemorySwap: MEMORY, PidsLimit: 40, CapDrop: ['ALL'] };
 
-function fetchBuffer(socket: string, method: string, path: string, body?: Buffer) {
-  return new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-    const req = request(
-      { socketPath: socket, method, path, headers: body ? { 'content-type': 'application/x-tar' } : {} },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(180_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.end(body);
-  });
-}
-
 describe('confinement survives checkpoint and restore', { timeout: 600_000 }, () => {
-  let work: string;
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dockerConfig: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 120_000,
-    });
-    return stdout.trim();
-  };
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
-    return r;
-  };
-  const until = async (what: string, fn: () => Promise<boolean>, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (await fn().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.fail(`timed out waiting for ${what}`);
-  };
+  const f = ckptdFixture({ ns: NS });
+  const { api, until } = f;
+  const docker = async (...args: string[]): Promise<string> => (await f.docker(...args)).trim();
   const counter = async (ref: string) => Number(await docker('exec', ref, 'cat', '/tmp/c'));
 
   /** confinement reads what the container's pid 1 runs under, from inside and from its cgroup. */
@@ -97,15 +43,6 @@ describe('confinement survives checkpoint and restore', { timeout: 600_000 }, ()
   };
 
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-ckconf-'));
-    dockerConfig = join(work, 'docker-config');
-    ctd = await startContainerd();
-    const img = join(work, 'img.tar');
-    await buildTestImage(img, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', img]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
     await docker(
       'run',
       '-d',
@@ -128,14 +65,10 @@ describe('confinement survives checkpoint and restore', { timeout: 600_000 }, ()
     assert.deepEqual(await confinement('conf'), CONFINED);
   });
 
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    // the counters write into their snapshots: stop them before containerd's root is removed
+  // the counters write into their snapshots: stop them before containerd's root is removed
+  f.teardown(async () => {
     for (const c of ['conf', 'conf-copy', 'conf-imp', 'conf-bare'])
       await docker('rm', '-f', c).catch(() => '');
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
   });
 
   test('restored in place, the counter continues under the same limits, capabilities and seccomp', async () => {
@@ -155,29 +88,15 @@ describe('confinement survives checkpoint and restore', { timeout: 600_000 }, ()
   });
 
   test("through export and import, the caller's hostConfig confines the new container", async () => {
-    const exp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/conf/checkpoint?export=1&leaveRunning=1',
-    );
+    const exp = await f.apiBuffer('POST', '/containers/conf/checkpoint?export=1&leaveRunning=1');
     assert.equal(exp.status, 200, exp.body.toString().slice(0, 300));
     const q = `hostConfig=${encodeURIComponent(JSON.stringify(HOST_CONFIG))}`;
-    const imp = await fetchBuffer(
-      d.socket,
-      'POST',
-      `/v1.47/containers/x/restore?import=1&name=conf-imp&${q}`,
-      exp.body,
-    );
+    const imp = await f.apiBuffer('POST', `/containers/x/restore?import=1&name=conf-imp&${q}`, exp.body);
     assert.equal(imp.status, 201, imp.body.toString());
     assert.ok((await counter('conf-imp')) > 5);
     assert.deepEqual(await confinement('conf-imp'), CONFINED);
     // without a hostConfig the import gets ckptd's defaults: no limits (the archive brings none)
-    const bare = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/x/restore?import=1&name=conf-bare',
-      exp.body,
-    );
+    const bare = await f.apiBuffer('POST', '/containers/x/restore?import=1&name=conf-bare', exp.body);
     assert.equal(bare.status, 201, bare.body.toString());
     const c = await confinement('conf-bare');
     assert.equal(c.capEff, '0000000000000000', 'CRIU restores the dumped (smaller) capability set');
@@ -187,18 +106,9 @@ describe('confinement survives checkpoint and restore', { timeout: 600_000 }, ()
   });
 
   test('a hostConfig that asks for what the create rules refuse is a 400 naming the field', async () => {
-    const exp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/conf/checkpoint?export=1&leaveRunning=1',
-    );
+    const exp = await f.apiBuffer('POST', '/containers/conf/checkpoint?export=1&leaveRunning=1');
     const q = `hostConfig=${encodeURIComponent(JSON.stringify({ PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }))}`;
-    const r = await fetchBuffer(
-      d.socket,
-      'POST',
-      `/v1.47/containers/x/restore?import=1&name=conf-bad&${q}`,
-      exp.body,
-    );
+    const r = await f.apiBuffer('POST', `/containers/x/restore?import=1&name=conf-bad&${q}`, exp.body);
     assert.equal(r.status, 400, r.body.toString());
     assert.match(r.body.toString(), /HostConfig\.PortBindings/);
     assert.equal((await api('GET', '/containers/conf-bad/json')).status, 404);

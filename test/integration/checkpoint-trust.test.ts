@@ -5,45 +5,16 @@
 // untouched archive still restores; a kept import's ckptd.dump never brings binds or host
 // networking back; checkpoint directories outside the data root and --checkpoint-dirs are 403.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { before, describe, test } from 'node:test';
 import tar from 'tar-stream';
 import { decodeImage, encodeImage, criuRoot, type MntEntry } from '../../src/criu/images.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, COUNTER, IMG } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-trust';
-const IMG = 'ckptd-test/busybox:latest';
-const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/c.t; mv /tmp/c.t /tmp/c; sleep 0.1; done';
 const CAP_SYS_ADMIN = 21;
-
-function fetchBuffer(
-  socket: string,
-  method: string,
-  path: string,
-  body?: Buffer,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(180_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.end(body);
-  });
-}
 
 interface Entry {
   header: tar.Header;
@@ -212,81 +183,34 @@ function withoutSeccomp(file: Buffer): Buffer {
 }
 
 describe('archives never choose privileges', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let work: string;
+  const f = ckptdFixture({ ns: NS, start: false });
+  const { docker, api, ctr, until } = f;
   let allowed: string;
   let archive: Buffer;
-  let dockerConfig: string;
 
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 120_000,
-    });
-    return stdout;
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
   const execOut = async (ref: string, ...cmd: string[]) => (await docker('exec', ref, ...cmd)).trim();
   const counter = async (ref: string) => Number(await execOut(ref, 'cat', '/tmp/c'));
-  const until = async (what: string, fn: () => Promise<boolean>, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (await fn().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.fail(`timed out waiting for ${what}`);
-  };
-  const ctr = async (...args: string[]) =>
-    (await execFileP('ctr', ['-a', ctd.address, '-n', NS, ...args])).stdout.trim();
   const leftovers = async () => ({
     containers: await ctr('containers', 'ls', '-q'),
     snapshots: (await ctr('snapshots', 'ls')).split('\n').length,
     leases: await ctr('leases', 'ls', '-q'),
-    staging: (await readdir(join(d.dataRoot, 'checkpoint-staging')).catch(() => [])).join(','),
+    staging: (await readdir(join(f.dataRoot, 'checkpoint-staging')).catch(() => [])).join(','),
   });
   const importArchive = (body: Buffer, query: string) =>
-    fetchBuffer(d.socket, 'POST', `/v1.47/containers/x/restore?import=1&${query}`, body, {
+    f.apiBuffer('POST', `/containers/x/restore?import=1&${query}`, body, {
       'content-type': 'application/x-tar',
     });
 
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-trust-'));
-    dockerConfig = join(work, 'docker-config');
-    allowed = join(work, 'allowed');
+    allowed = join(f.work, 'allowed');
     await mkdir(allowed);
-    await mkdir(join(work, 'outside'));
-    ctd = await startContainerd();
-    const img = join(work, 'img.tar');
-    await buildTestImage(img, { name: IMG });
-    await ctr('images', 'import', img);
-    d = await startCkptd(
-      ['--containerd', ctd.address, '--containerd-namespace', NS, '--checkpoint-dirs', allowed],
-      { dataRoot: join(work, 'data') },
-    );
+    await mkdir(join(f.work, 'outside'));
+    await f.start(['--checkpoint-dirs', allowed]);
     await docker('run', '-d', '--network', 'none', '--name', 'src', IMG, 'sh', '-c', COUNTER);
     await until('the counter to pass 5', async () => (await counter('src')) > 5);
-    const exp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/src/checkpoint?export=1&compress=none',
-    );
+    const exp = await f.apiBuffer('POST', '/containers/src/checkpoint?export=1&compress=none');
     assert.equal(exp.status, 200, exp.body.toString().slice(0, 300));
     archive = exp.body;
-  });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
   });
 
   /** refusedImport imports `body` and expects a 400 naming `re`, with nothing left behind. */
@@ -444,7 +368,7 @@ describe('archives never choose privileges', () => {
   });
 
   test("a restore under a new name takes the source container's recorded binds and tmpfs, never the dump's", async () => {
-    const vol = join(work, 'vol');
+    const vol = join(f.work, 'vol');
     await mkdir(vol);
     await docker(
       'run',
@@ -478,7 +402,7 @@ describe('archives never choose privileges', () => {
   test('checkpoint directories outside the data root and --checkpoint-dirs are 403; inside they work', async () => {
     await docker('run', '-d', '--network', 'none', '--name', 'cdir', IMG, 'sh', '-c', COUNTER);
     await until('the counter', async () => (await counter('cdir')) > 3);
-    const outside = join(work, 'outside');
+    const outside = join(f.work, 'outside');
     const r = await api('POST', '/containers/cdir/checkpoints', {
       CheckpointID: 'o1',
       CheckpointDir: outside,

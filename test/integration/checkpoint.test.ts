@@ -3,67 +3,27 @@
 // export and import under new names, and hostile archives.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, readFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { readdir, stat, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, COUNTER, IMG, until } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-cr';
-const IMG = 'ckptd-test/busybox:latest';
-// the value is written atomically (rename), so a freeze between truncate and write cannot
-// leave an empty /tmp/c in the checkpoint or in a read
 /** unpackers lists the processes run as nobody (the tar and zstd of an import). */
 async function unpackers(): Promise<string[]> {
   const { stdout } = await execFileP('ps', ['-u', '65534', '-o', 'pid=,comm=']).catch(() => ({ stdout: '' }));
   return stdout.split('\n').filter((l) => /\b(tar|zstd|gzip)\b/.test(l));
 }
-const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/c.t; mv /tmp/c.t /tmp/c; sleep 0.1; done';
 
 interface Inspect {
   Id: string;
   Name: string;
   State: { Status: string; Running: boolean; Pid: number; ExitCode: number };
-}
-
-async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-/** fetchBuffer sends a request with a streamed/binary body and reads the whole binary answer. */
-function fetchBuffer(
-  socket: string,
-  method: string,
-  path: string,
-  body?: Buffer,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(180_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.end(body);
-  });
 }
 
 async function tarOf(
@@ -95,26 +55,9 @@ async function tarOf(
 }
 
 describe('checkpoint and restore through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dockerConfig: string;
-  let work: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 120_000,
-    });
-    return stdout;
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
+  // checkpoint-dir test: a directory outside the data root must be allowed (--checkpoint-dirs)
+  const f = ckptdFixture({ ns: NS, start: false });
+  const { docker, api, ctr } = f;
   const inspect = async (ref: string): Promise<Inspect> => {
     const r = await api('GET', `/containers/${ref}/json`);
     assert.equal(r.status, 200, r.body);
@@ -128,36 +71,11 @@ describe('checkpoint and restore through ckptd', () => {
     ).trim();
     return id;
   };
-  const containers = async () =>
-    (await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'containers', 'ls', '-q'])).stdout.trim();
-  const snapshots = async () =>
-    (await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'snapshots', 'ls'])).stdout.trim().split('\n')
-      .length - 1;
-  const leases = async () =>
-    (await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'leases', 'ls', '-q'])).stdout.trim();
+  const containers = () => ctr('containers', 'ls', '-q');
+  const snapshots = async () => (await ctr('snapshots', 'ls')).split('\n').length - 1;
+  const leases = () => ctr('leases', 'ls', '-q');
 
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-cr-'));
-    dockerConfig = join(work, 'docker-config');
-    ctd = await startContainerd();
-    const img = join(work, 'img.tar');
-    await buildTestImage(img, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', img]);
-    // checkpoint-dir test: a directory outside the data root must be allowed (--checkpoint-dirs)
-    d = await startCkptd(
-      ['--containerd', ctd.address, '--containerd-namespace', NS, '--checkpoint-dirs', join(work, 'cpdir')],
-      {
-        dataRoot: join(work, 'data'),
-      },
-    );
-  });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  before(() => f.start(['--checkpoint-dirs', join(f.work, 'cpdir')]));
 
   test('a counter checkpointed with exit and restored in place continues from its value, not from 1', async () => {
     const id = await run('cnt', COUNTER);
@@ -177,7 +95,7 @@ describe('checkpoint and restore through ckptd', () => {
     const st = await inspect('cnt');
     assert.equal(st.State.Status, 'exited');
     console.log(`# inspect after checkpoint(exit): ${st.State.Status} ExitCode ${st.State.ExitCode}`);
-    const dir = join(d.dataRoot, 'containers', id, 'checkpoints', 'c1');
+    const dir = join(f.dataRoot, 'containers', id, 'checkpoints', 'c1');
     const files = await readdir(dir);
     for (const f of [
       'config.dump',
@@ -231,7 +149,7 @@ describe('checkpoint and restore through ckptd', () => {
     assert.match(msg, /CRIU: /, msg);
     console.log(`# CRIU failure message: ${msg}`);
     assert.equal((await inspect('tcp')).State.Status, 'running');
-    assert.deepEqual(await readdir(join(d.dataRoot, 'containers', id, 'checkpoints')), []);
+    assert.deepEqual(await readdir(join(f.dataRoot, 'containers', id, 'checkpoints')), []);
     await docker('rm', '-f', 'tcp');
   });
 
@@ -253,7 +171,7 @@ describe('checkpoint and restore through ckptd', () => {
     assert.match(ls, /^CHECKPOINT NAME\s*\ncp1\s*\nlive\s*$/m);
     const frozen = Number(
       await readFileInRootfsDiff(
-        join(d.dataRoot, 'containers', (await inspect('cli')).Id, 'checkpoints', 'cp1', 'rootfs-diff.tar'),
+        join(f.dataRoot, 'containers', (await inspect('cli')).Id, 'checkpoints', 'cp1', 'rootfs-diff.tar'),
         'tmp/c',
       ),
     );
@@ -273,7 +191,7 @@ describe('checkpoint and restore through ckptd', () => {
   test('checkpoint-dir works for create, ls, start and rm', async () => {
     await run('cdir', COUNTER);
     await until('the counter to pass 3', async () => (await counter('cdir')) > 3);
-    const dir = join(work, 'cpdir');
+    const dir = join(f.work, 'cpdir');
     await docker('checkpoint', 'create', '--checkpoint-dir', dir, 'cdir', 'x1');
     assert.ok((await stat(join(dir, 'x1', 'checkpoint', 'inventory.img'))).isFile());
     assert.match(await docker('checkpoint', 'ls', '--checkpoint-dir', dir, 'cdir'), /x1/);
@@ -331,11 +249,7 @@ describe('checkpoint and restore through ckptd', () => {
     const expected = (await execFileP('sh', ['-c', `seq 1 ${N} | md5sum`])).stdout.split(' ')[0];
 
     const t0 = performance.now();
-    const exp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/mem/checkpoint?export=1&compress=zstd',
-    );
+    const exp = await f.apiBuffer('POST', '/containers/mem/checkpoint?export=1&compress=zstd');
     const exportMs = performance.now() - t0;
     assert.equal(exp.status, 200, exp.body.toString().slice(0, 300));
     assert.equal(exp.headers['content-type'], 'application/zstd');
@@ -345,15 +259,9 @@ describe('checkpoint and restore through ckptd', () => {
     const ids: string[] = [];
     for (const name of ['copy1', 'copy2']) {
       const t1 = performance.now();
-      const r = await fetchBuffer(
-        d.socket,
-        'POST',
-        `/v1.47/containers/import/restore?import=1&name=${name}`,
-        exp.body,
-        {
-          'content-type': 'application/zstd',
-        },
-      );
+      const r = await f.apiBuffer('POST', `/containers/import/restore?import=1&name=${name}`, exp.body, {
+        'content-type': 'application/zstd',
+      });
       console.log(`# import+restore ${name}: ${(performance.now() - t1).toFixed(0)} ms`);
       assert.equal(r.status, 201, r.body.toString());
       ids.push((JSON.parse(r.body.toString()) as { Id: string }).Id);
@@ -416,11 +324,7 @@ describe('checkpoint and restore through ckptd', () => {
     // a real export, truncated
     await run('trunc', COUNTER);
     await until('counter', async () => (await counter('trunc')) > 2);
-    const exp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/trunc/checkpoint?export=1&compress=gzip',
-    );
+    const exp = await f.apiBuffer('POST', '/containers/trunc/checkpoint?export=1&compress=gzip');
     assert.equal(exp.status, 200);
     cases.push(['truncated', exp.body.subarray(0, Math.floor(exp.body.length / 2))]);
     // a rootfs diff escaping the rootfs
@@ -436,15 +340,9 @@ describe('checkpoint and restore through ckptd', () => {
       ),
     ]);
     for (const [what, body] of cases) {
-      const r = await fetchBuffer(
-        d.socket,
-        'POST',
-        '/v1.47/containers/x/restore?import=1&name=hostile',
-        body,
-        {
-          'content-type': 'application/x-tar',
-        },
-      );
+      const r = await f.apiBuffer('POST', '/containers/x/restore?import=1&name=hostile', body, {
+        'content-type': 'application/x-tar',
+      });
       assert.equal(r.status, 400, `${what}: ${r.status} ${r.body.toString()}`);
       assert.ok((JSON.parse(r.body.toString()) as { message: string }).message, what);
     }
@@ -453,22 +351,18 @@ describe('checkpoint and restore through ckptd', () => {
     assert.equal(await snapshots(), beforeSnapshots);
     assert.equal(await leases(), '');
     await assert.rejects(stat('/tmp/ckptd-escape'));
-    assert.deepEqual(await readdir(join(d.dataRoot, 'checkpoint-staging')).catch(() => []), []);
+    assert.deepEqual(await readdir(join(f.dataRoot, 'checkpoint-staging')).catch(() => []), []);
   });
 
   test('a client that disconnects mid-upload leaves no container, staging directory or unpacking program', async () => {
     const beforeContainers = await containers();
     await run('cut', COUNTER);
     await until('counter', async () => (await counter('cut')) > 2);
-    const exp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/cut/checkpoint?export=1&leaveRunning=1',
-    );
+    const exp = await f.apiBuffer('POST', '/containers/cut/checkpoint?export=1&leaveRunning=1');
     assert.equal(exp.status, 200);
     await docker('rm', '-f', 'cut');
     // the headers promise the whole archive; half of it is sent, then the connection is dropped
-    const sock = connect(d.socket);
+    const sock = connect(f.socket);
     await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
     sock.write(
       'POST /v1.47/containers/x/restore?import=1&name=cut-import HTTP/1.1\r\nHost: x\r\n' +
@@ -480,7 +374,7 @@ describe('checkpoint and restore through ckptd', () => {
     await until('the unpacking programs to be gone', async () => (await unpackers()).length === 0);
     await until(
       'the staging directory to be empty',
-      async () => (await readdir(join(d.dataRoot, 'checkpoint-staging')).catch(() => [])).length === 0,
+      async () => (await readdir(join(f.dataRoot, 'checkpoint-staging')).catch(() => [])).length === 0,
     );
     assert.equal(await containers(), beforeContainers);
     assert.equal(await leases(), '');
@@ -498,7 +392,7 @@ describe('checkpoint and restore through ckptd', () => {
       { name: 'config.dump', body: config },
       { name: 'checkpoint/inventory.img', body: 'x' },
     ]);
-    const r = await fetchBuffer(d.socket, 'POST', '/v1.47/containers/x/restore?import=1', body, {
+    const r = await f.apiBuffer('POST', '/containers/x/restore?import=1', body, {
       'content-type': 'application/x-tar',
     });
     assert.equal(r.status, 404, r.body.toString());

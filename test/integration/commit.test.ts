@@ -6,20 +6,15 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { ContainerdClient } from '../../src/containerd/client.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, IMG } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-commit';
-const IMG = 'ckptd-test/busybox:latest';
 
 interface TarEntry {
   name: string;
@@ -66,41 +61,38 @@ async function readTar(stream: NodeJS.ReadableStream): Promise<Map<string, TarEn
 }
 
 describe('commit, changes and export through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let client: ContainerdClient;
-  let dockerConfig: string;
-  let work: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 120_000,
-      maxBuffer: 64 << 20,
-    });
-    return stdout;
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
+  const f = ckptdFixture({
+    ns: NS,
+    images: [
+      {
+        name: IMG,
+        extraLayers: [
+          [
+            { path: 'gone.txt', content: 'delete me' },
+            { path: 'olddir', type: 'directory' },
+            { path: 'olddir/a', content: 'a' },
+            { path: 'olddir/b', content: 'b' },
+            { path: 'keep', type: 'directory' },
+            { path: 'keep/x', content: 'x' },
+          ],
+        ],
+      },
+    ],
+  });
+  const { docker, api } = f;
   const status = async (name: string): Promise<string> =>
     (await docker('inspect', '--format', '{{.State.Status}}', name)).trim();
   const containerId = async (name: string): Promise<string> =>
     (await docker('inspect', '--format', '{{.Id}}', name)).trim();
-  const ourLeases = async () => (await client.leases.list()).filter((l) => l.id.startsWith('ckptd-'));
+  const ourLeases = async () => (await f.client.leases.list()).filter((l) => l.id.startsWith('ckptd-'));
   const upperdir = async (name: string): Promise<string> => {
-    const mounts = await client.snapshots('overlayfs').mounts(await containerId(name));
+    const mounts = await f.client.snapshots('overlayfs').mounts(await containerId(name));
     const opt = mounts[0]!.options.find((o) => o.startsWith('upperdir='));
     return opt!.slice('upperdir='.length);
   };
   const exportOf = (id: string): Promise<Map<string, TarEntry>> =>
     new Promise((resolve, reject) => {
-      const req = request({ socketPath: d.socket, path: `/v1.47/containers/${id}/export` }, (res) => {
+      const req = request({ socketPath: f.socket, path: `/v1.47/containers/${id}/export` }, (res) => {
         if (res.statusCode !== 200) reject(new Error(`export: ${res.statusCode}`));
         // tar writes the body into the connection itself: close-delimited, not chunked by Node
         else if (res.headers['transfer-encoding'] !== undefined || res.headers.connection !== 'close')
@@ -110,36 +102,6 @@ describe('commit, changes and export through ckptd', () => {
       req.on('error', reject);
       req.end();
     });
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-commit-'));
-    dockerConfig = join(work, 'docker-config');
-    ctd = await startContainerd();
-    const tarPath = join(work, 'img.tar');
-    await buildTestImage(tarPath, {
-      name: IMG,
-      extraLayers: [
-        [
-          { path: 'gone.txt', content: 'delete me' },
-          { path: 'olddir', type: 'directory' },
-          { path: 'olddir/a', content: 'a' },
-          { path: 'olddir/b', content: 'b' },
-          { path: 'keep', type: 'directory' },
-          { path: 'keep/x', content: 'x' },
-        ],
-      ],
-    });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tarPath]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS]);
-    client = new ContainerdClient({ address: ctd.address, namespace: NS });
-  });
-
-  after(async () => {
-    client?.close();
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
 
   test('commit -> run keeps content, mode, owner, links, empty dirs, fifos, xattrs, whiteouts and opaque dirs', async () => {
     await docker('run', '-d', '--name', 'fid', IMG, 'sleep', '1000');
@@ -260,11 +222,7 @@ describe('commit, changes and export through ckptd', () => {
     // the layer itself: OCI whiteouts for the deleted file and the replaced directory, no
     // overlayfs xattrs, no character device 0/0
     const saved = await readTar(
-      (await execFileP('docker', ['save', 'img:upper'], {
-        env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-        encoding: 'buffer',
-        maxBuffer: 256 << 20,
-      }).then((r) => Readable.from([r.stdout]))) as NodeJS.ReadableStream,
+      Readable.from([await f.dockerBuffer('save', 'img:upper')]) as NodeJS.ReadableStream,
     );
     const manifest = JSON.parse(saved.get('manifest.json')!.data.toString()) as { Layers: string[] }[];
     const top = manifest[0]!.Layers.at(-1)!;
@@ -317,7 +275,7 @@ describe('commit, changes and export through ckptd', () => {
 
   test('docker export | tar t lists the whole root filesystem', async () => {
     const { stdout } = await execFileP('sh', ['-c', `docker export fid | tar t`], {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
+      env: { ...process.env, DOCKER_HOST: `unix://${f.socket}`, DOCKER_CONFIG: f.dockerConfig },
       maxBuffer: 64 << 20,
     });
     const names = new Set(stdout.trim().split('\n'));
@@ -361,15 +319,15 @@ describe('commit, changes and export through ckptd', () => {
       RootFS: { Layers: string[] };
     };
     assert.equal(zimg.Id, (JSON.parse(zstd.body) as { Id: string }).Id);
-    const target = (await client.images.get('docker.io/library/img:zstd')).target!;
-    const manifest = JSON.parse((await client.content.readBlob(target.digest)).toString('utf8')) as {
+    const target = (await f.client.images.get('docker.io/library/img:zstd')).target!;
+    const manifest = JSON.parse((await f.client.content.readBlob(target.digest)).toString('utf8')) as {
       layers: { mediaType: string; digest: string }[];
     };
     const top = manifest.layers[manifest.layers.length - 1]!;
     assert.equal(top.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
-    const head = await client.content.readBlob(top.digest, 64 << 20);
+    const head = await f.client.content.readBlob(top.digest, 64 << 20);
     assert.deepEqual([...head.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
-    const info = await client.content.info(top.digest);
+    const info = await f.client.content.info(top.digest);
     assert.equal(
       info.labels['containerd.io/uncompressed'],
       zimg.RootFS.Layers[zimg.RootFS.Layers.length - 1],
@@ -410,7 +368,7 @@ describe('commit, changes and export through ckptd', () => {
     const before = (await docker('images', '-q', '--no-trunc')).trim().split('\n').sort();
     await new Promise<void>((resolve) => {
       const req = request({
-        socketPath: d.socket,
+        socketPath: f.socket,
         method: 'POST',
         path: '/v1.47/commit?container=par2&repo=aborted',
       });
@@ -444,7 +402,7 @@ describe('commit, changes and export through ckptd', () => {
 
   test('an export whose client leaves mid-stream releases its mount and lease', async () => {
     await new Promise<void>((resolve, reject) => {
-      const req = request({ socketPath: d.socket, path: '/v1.47/containers/par2/export' }, (res) => {
+      const req = request({ socketPath: f.socket, path: '/v1.47/containers/par2/export' }, (res) => {
         assert.equal(res.statusCode, 200);
         res.once('data', () => {
           res.pause();
@@ -463,7 +421,7 @@ describe('commit, changes and export through ckptd', () => {
     const mounted = async () =>
       (await readFile('/proc/self/mountinfo', 'utf8'))
         .split('\n')
-        .some((l) => l.includes(d.dataRoot) && l.includes('ckptd-rootfs-'));
+        .some((l) => l.includes(f.dataRoot) && l.includes('ckptd-rootfs-'));
     while (((await mounted()) || (await ourLeases()).length > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }

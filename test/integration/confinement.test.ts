@@ -3,18 +3,14 @@
 // checkpoint round trip that keeps them. Real containerd, runc and CRIU; the docker CLI and raw HTTP.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, IMG } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-conf';
-const IMG = 'ckptd-test/busybox:latest';
 const DEFAULT_CAPS = '00000000a80425fb';
 
 /** status reads fields of a /proc/<pid>/status text. */
@@ -29,55 +25,11 @@ function status(text: string): Record<string, string> {
 }
 
 describe('confinement through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let work: string;
-  let dockerConfig: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 120_000,
-    });
-    return stdout;
-  };
-  const dockerFails = async (...args: string[]): Promise<string> => {
-    try {
-      await docker(...args);
-    } catch (err) {
-      return String((err as { stderr?: string }).stderr ?? err);
-    }
-    assert.fail(`docker ${args.join(' ')} succeeded`);
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
+  const f = ckptdFixture({ ns: NS });
+  const { docker, fails: dockerFails, api } = f;
   /** runStatus runs a container with `flags` and returns its init's /proc/self/status fields. */
   const runStatus = async (...flags: string[]) =>
     status(await docker('run', '--rm', ...flags, IMG, 'cat', '/proc/self/status'));
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-conf-'));
-    dockerConfig = join(work, 'docker-config');
-    ctd = await startContainerd();
-    const tar = join(work, 'img.tar');
-    await buildTestImage(tar, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
-  });
-
-  after(async () => {
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
 
   test("a default container has Docker's capabilities, seccomp filter mode and no no_new_privs", async () => {
     const s = await runStatus();
@@ -137,7 +89,7 @@ describe('confinement through ckptd', () => {
   });
 
   test('a custom seccomp profile file (--security-opt seccomp=FILE) blocks mkdir', async () => {
-    const profile = join(work, 'no-mkdir.json');
+    const profile = join(f.work, 'no-mkdir.json');
     await writeFile(
       profile,
       JSON.stringify({

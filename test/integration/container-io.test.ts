@@ -1,24 +1,17 @@
 // Integration: container IO (FIFOs, json-file log, attach fan-out, exec) against a real
 // containerd 1.6 and runc, driving tasks directly so it does not depend on the containers engine.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pino from 'pino';
-import { ContainerdClient } from '../../src/containerd/client.js';
 import { ContainerIOService } from '../../src/engine/io/container-io.js';
 import { containerdExecTasks, ExecService } from '../../src/engine/io/exec.js';
 import { containerdLookup } from '../../src/engine/io/lookup.js';
 import type { OutputChunk } from '../../src/engine/io/mux.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../src/errors/index.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { buildTestImage } from '../helpers/images.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
+import { ckptdFixture, containerdFixture } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const IMAGE = 'docker.io/ckptd-test/io:latest';
 
 async function collect(it: AsyncIterable<OutputChunk>): Promise<{ stdout: string; stderr: string }> {
@@ -28,69 +21,54 @@ async function collect(it: AsyncIterable<OutputChunk>): Promise<{ stdout: string
 }
 
 describe('container IO against a real containerd', { timeout: 180_000 }, () => {
-  let ctd: RunningContainerd;
-  let client: ContainerdClient;
-  let dir: string;
+  const ns = `ckptd-io-${process.pid}`;
+  const f = containerdFixture({ ns, images: [{ name: IMAGE }] });
+  const { ctr } = f;
   let io: ContainerIOService;
   let execs: ExecService;
-  const ns = `ckptd-io-${process.pid}`;
   let seq = 0;
-
-  const ctr = (...args: string[]) => execFileP('ctr', ['-a', ctd.address, '-n', ns, ...args]);
 
   /** run creates a container with `cmd` and starts its task with IO from `io.prepare`. */
   async function run(cmd: string[], opts: { tty?: boolean; openStdin?: boolean } = {}): Promise<string> {
     const id = `io-${++seq}`;
     await ctr('containers', 'create', ...(opts.tty ? ['--tty'] : []), '--', IMAGE, id, ...cmd);
     const taskIO = await io.prepare(id, { tty: opts.tty === true, openStdin: opts.openStdin === true });
-    const rootfs = await client.snapshots('overlayfs').mounts(id);
-    await client.tasks.create({ container_id: id, rootfs, ...taskIO });
-    await client.tasks.start(id);
+    const rootfs = await f.client.snapshots('overlayfs').mounts(id);
+    await f.client.tasks.create({ container_id: id, rootfs, ...taskIO });
+    await f.client.tasks.start(id);
     return id;
   }
 
   async function finish(id: string): Promise<number> {
-    const { exitStatus } = await client.tasks.wait(id);
+    const { exitStatus } = await f.client.tasks.wait(id);
     // Like dockerd: delete the task, then wait for the output to drain (with a TTY the shim
     // closes its end of the stdout FIFO only when the task is deleted).
-    await client.tasks.delete(id);
+    await f.client.tasks.delete(id);
     await io.closed(id);
     await io.release(id);
     return exitStatus;
   }
 
-  before(async () => {
-    ctd = await startContainerd();
-    client = new ContainerdClient({ address: ctd.address, namespace: ns });
-    dir = await mkdtemp(join(tmpdir(), 'ckptd-io-it-'));
-    const tar = join(dir, 'img.tar');
-    await buildTestImage(tar, { name: IMAGE });
-    await ctr('images', 'import', tar);
+  before(() => {
     const logger = pino({ level: 'silent' });
-    const lookup = containerdLookup(client);
+    const lookup = containerdLookup(f.client);
     io = new ContainerIOService({
-      execRoot: join(dir, 'exec'),
-      containersRoot: join(dir, 'containers'),
+      execRoot: join(f.work, 'exec'),
+      containersRoot: join(f.work, 'containers'),
       lookup,
       tasks: {
-        resizePty: (id, w, h, e) => client.tasks.resizePty(id, w, h, e),
-        closeIO: (id, e) => client.tasks.closeIO(id, e),
+        resizePty: (id, w, h, e) => f.client.tasks.resizePty(id, w, h, e),
+        closeIO: (id, e) => f.client.tasks.closeIO(id, e),
       },
       logger,
     });
     execs = new ExecService({
       lookup,
-      tasks: containerdExecTasks(client),
+      tasks: containerdExecTasks(f.client),
       fifoDir: (id) => io.fifoDir(id),
       logger,
     });
   });
-  after(async () => {
-    client?.close();
-    await ctd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
   test('an attach before start gets the first bytes, both streams apart, and ends with the output', async () => {
     const id = `io-${seq + 1}`;
     await ctr('containers', 'create', '--', IMAGE, id, 'sh', '-c', 'echo out; echo err >&2');
@@ -103,12 +81,12 @@ describe('container IO against a real containerd', { timeout: 180_000 }, () => {
     });
     seq++;
     const taskIO = await io.prepare(id, { tty: false, openStdin: false });
-    await client.tasks.create({
+    await f.client.tasks.create({
       container_id: id,
-      rootfs: await client.snapshots('overlayfs').mounts(id),
+      rootfs: await f.client.snapshots('overlayfs').mounts(id),
       ...taskIO,
     });
-    await client.tasks.start(id);
+    await f.client.tasks.start(id);
     const got = await collect(session.output);
     assert.deepEqual(got, { stdout: 'out\n', stderr: 'err\n' });
     assert.equal(await finish(id), 0);
@@ -168,12 +146,12 @@ describe('container IO against a real containerd', { timeout: 180_000 }, () => {
     assert.equal(session.tty, true);
     const taskIO = await io.prepare(id, { tty: true, openStdin: false });
     assert.equal(taskIO.stderr, '');
-    await client.tasks.create({
+    await f.client.tasks.create({
       container_id: id,
-      rootfs: await client.snapshots('overlayfs').mounts(id),
+      rootfs: await f.client.snapshots('overlayfs').mounts(id),
       ...taskIO,
     });
-    await client.tasks.start(id);
+    await f.client.tasks.start(id);
     const got = collect(session.output);
     assert.equal(await finish(id), 0);
     assert.deepEqual(await got, { stdout: 'tty\r\n', stderr: '' });
@@ -212,44 +190,19 @@ describe('container IO against a real containerd', { timeout: 180_000 }, () => {
     const env = await execOut(['sh', '-c', 'echo $FOO:$(pwd):$(id -u)']);
     assert.equal(env.stdout, ':/:0\n', 'the container spec process gives env, cwd and user');
     assert.throws(() => execs.execInspect('nope'), /No such exec instance: nope/);
-    await client.tasks.kill(id, 9);
+    await f.client.tasks.kill(id, 9);
     await finish(id);
     await assert.rejects(execs.execCreate(id, { Cmd: ['true'] }), ConflictError);
   });
 });
 
 describe('container IO through the real daemon with the docker CLI', { timeout: 240_000 }, () => {
-  let ctd: RunningContainerd;
-  let ckptd: CkptdProcess;
-  let dir: string;
-  const docker = (args: string[], input?: string) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(
-        'docker',
-        args,
-        { env: { ...process.env, DOCKER_HOST: `unix://${ckptd.socket}` }, timeout: 30_000 },
-        (err, stdout, stderr) =>
-          resolve({
-            code: err ? ((err as { code?: number }).code ?? 1) : 0,
-            stdout: String(stdout),
-            stderr: String(stderr),
-          }),
-      );
-      child.stdin?.end(input ?? '');
-    });
+  const f = ckptdFixture({ ns: 'default', images: [], dockerTimeout: 30_000 });
+  const docker = (args: string[], input?: string) => f.run(args, { input });
 
   before(async () => {
-    ctd = await startContainerd();
-    ckptd = await startCkptd(['--containerd', ctd.address]);
-    dir = await mkdtemp(join(tmpdir(), 'ckptd-io-cli-'));
-    const tar = join(dir, 'img.tar');
-    await buildTestImage(tar, { name: 'ckio:latest' });
-    assert.equal((await docker(['load', '-i', tar])).code, 0);
-  });
-  after(async () => {
-    await ckptd?.cleanup();
-    await ctd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    const img = await f.buildImage('img.tar', { name: 'ckio:latest' });
+    assert.equal((await docker(['load', '-i', img.path])).code, 0);
   });
 
   test('docker run prints the output and exits with the container code', async () => {
@@ -307,18 +260,14 @@ describe('container IO through the real daemon with the docker CLI', { timeout: 
     assert.deepEqual(follow, { code: 0, stdout: 'a\nb\n', stderr: '' });
 
     // an exec instance lives as long as its container, as in dockerd
-    const created = await httpRequest(
-      ckptd.socket,
-      'POST',
-      '/v1.47/containers/io-t/exec',
-      JSON.stringify({ Cmd: ['true'] }),
-      { 'content-type': 'application/json' },
-    );
+    const created = await f.api('POST', '/containers/io-t/exec', JSON.stringify({ Cmd: ['true'] }), {
+      'content-type': 'application/json',
+    });
     assert.equal(created.status, 201, created.body);
     const execId = (JSON.parse(created.body) as { Id: string }).Id;
-    assert.equal((await httpRequest(ckptd.socket, 'GET', `/v1.47/exec/${execId}/json`)).status, 200);
+    assert.equal((await f.api('GET', `/exec/${execId}/json`)).status, 200);
     await docker(['rm', '-f', 'io-t', 'io-f']);
-    const gone = await httpRequest(ckptd.socket, 'GET', `/v1.47/exec/${execId}/json`);
+    const gone = await f.api('GET', `/exec/${execId}/json`);
     assert.equal(gone.status, 404);
     assert.deepEqual(JSON.parse(gone.body), { message: `No such exec instance: ${execId}` });
   });

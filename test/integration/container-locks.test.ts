@@ -4,61 +4,21 @@
 // request answers a Docker status (no 500), and afterwards ckptd, containerd and the host agree.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, COUNTER, IMG } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-locks';
-const IMG = 'ckptd-test/busybox:latest';
-const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/c.t; mv /tmp/c.t /tmp/c; sleep 0.1; done';
 
 describe('one lock per container across services', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let work: string;
+  const f = ckptdFixture({ ns: NS });
+  const { api, ctr } = f;
+  const docker = async (...args: string[]) => (await f.docker(...args)).trim();
 
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
-  const ctr = async (...args: string[]) =>
-    (await execFileP('ctr', ['-a', ctd.address, '-n', NS, ...args])).stdout.trim();
-  const docker = async (...args: string[]) =>
-    (
-      await execFileP('docker', args, {
-        env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: join(work, 'dc') },
-        timeout: 120_000,
-      })
-    ).stdout.trim();
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-locks-'));
-    ctd = await startContainerd();
-    const img = join(work, 'img.tar');
-    await buildTestImage(img, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', img]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
-    await writeFile(join(work, 'payload'), 'cp-in\n');
-  });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  before(() => writeFile(join(f.work, 'payload'), 'cp-in\n'));
 
   for (const round of [0, 1, 2, 3, 4, 5, 6, 7]) {
     test(`round ${round}: checkpoint, stop, cp in and rm -f race on one container; every outcome is consistent`, async () => {
@@ -67,7 +27,8 @@ describe('one lock per container across services', () => {
         await docker('run', '-d', '--network', 'none', '--name', name, IMG, 'sh', '-c', COUNTER)
       ).trim();
       await new Promise((r) => setTimeout(r, 500));
-      const tarBody = (await execFileP('tar', ['-C', work, '-c', 'payload'], { encoding: 'buffer' })).stdout;
+      const tarBody = (await execFileP('tar', ['-C', f.work, '-c', 'payload'], { encoding: 'buffer' }))
+        .stdout;
       // the order the requests are sent in turns with the round
       const ops: [string, () => Promise<{ status: number; body: string }>][] = [
         ['checkpoint', () => api('POST', `/containers/${name}/checkpoint?name=c${round}`)],
@@ -75,7 +36,7 @@ describe('one lock per container across services', () => {
         [
           'cp',
           () =>
-            httpRequest(d.socket, 'PUT', `/v1.47/containers/${name}/archive?path=/tmp`, tarBody, {
+            f.api('PUT', `/containers/${name}/archive?path=/tmp`, tarBody, {
               'content-type': 'application/x-tar',
             }),
         ],

@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { after, before, describe, test } from 'node:test';
-import { ContainerdClient } from '../../src/containerd/client.js';
+import { describe, test } from 'node:test';
 import { isEvent, type EventEnvelope } from '../../src/containerd/events.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../../src/errors/index.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
+import { containerdFixture } from '../helpers/fixture.js';
 
 const MiB = 1 << 20;
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -15,25 +14,15 @@ let nsSeq = 0;
 const newNamespace = (): string => `ckptd-it-${process.pid}-${++nsSeq}`;
 
 describe('containerd client against a real containerd', { timeout: 120_000 }, () => {
-  let ctd: RunningContainerd;
-  let client: ContainerdClient;
-
-  before(async () => {
-    ctd = await startContainerd();
-    client = new ContainerdClient({ address: ctd.address, namespace: newNamespace() });
-  });
-  after(async () => {
-    client?.close();
-    await ctd?.stop();
-  });
+  const f = containerdFixture({ ns: newNamespace() });
 
   test('version reports containerd 1.6', async () => {
-    const v = await client.version.version();
+    const v = await f.client.version.version();
     assert.match(v.version, /^1\.6\./);
   });
 
   test('introspection lists the content and snapshotter plugins', async () => {
-    const plugins = await client.introspection.plugins();
+    const plugins = await f.client.introspection.plugins();
     assert.ok(plugins.some((p) => p.type === 'io.containerd.content.v1'));
     assert.ok(
       plugins.every((p) => p.id !== 'cri'),
@@ -43,16 +32,16 @@ describe('containerd client against a real containerd', { timeout: 120_000 }, ()
 
   test('namespaces can be created, listed and deleted', async () => {
     const ns = newNamespace();
-    await client.namespaces.create(ns, { owner: 'ckptd' });
-    const list = await client.namespaces.list();
+    await f.client.namespaces.create(ns, { owner: 'ckptd' });
+    const list = await f.client.namespaces.list();
     assert.ok(list.some((n) => n.name === ns && n.labels.owner === 'ckptd'));
-    await client.namespaces.delete(ns);
+    await f.client.namespaces.delete(ns);
     // containerd 1.6's Namespaces.Get answers for any name (empty labels): check the list.
-    assert.ok(!(await client.namespaces.list()).some((n) => n.name === ns));
+    assert.ok(!(await f.client.namespaces.list()).some((n) => n.name === ns));
   });
 
   test('content write + read round trip of a few MiB keeps the digest', async () => {
-    const c = client.withNamespace(newNamespace());
+    const c = f.client.withNamespace(newNamespace());
     const data = randomBytes(5 * MiB + 17);
     const digest = await c.withLease(async (ctx) => {
       const w = c.content.writer(`it-${Date.now()}`, { total: data.length, expected: sha256(data) }, ctx);
@@ -73,7 +62,7 @@ describe('containerd client against a real containerd', { timeout: 120_000 }, ()
   });
 
   test('a lease protects content until it is deleted and GC runs', async () => {
-    const c = client.withNamespace(newNamespace());
+    const c = f.client.withNamespace(newNamespace());
     const data = randomBytes(64 * 1024);
     const lease = await c.leases.create(`it-lease-${Date.now()}`, {
       'containerd.io/gc.expire': '2099-01-01T00:00:00Z',
@@ -93,7 +82,7 @@ describe('containerd client against a real containerd', { timeout: 120_000 }, ()
   });
 
   test('event subscription sees an image create event', async () => {
-    const c = client.withNamespace(newNamespace());
+    const c = f.client.withNamespace(newNamespace());
     const name = `docker.io/library/ckptd-it:${Date.now()}`;
     const ac = new AbortController();
     const events: EventEnvelope[] = [];
@@ -135,20 +124,20 @@ describe('containerd client against a real containerd', { timeout: 120_000 }, ()
   });
 
   test('with containerd killed calls fail fast with UnavailableError; after restart the same client works', async () => {
-    await client.version.version();
-    await ctd.kill();
+    await f.client.version.version();
+    await f.ctd.kill();
     const t0 = Date.now();
-    await assert.rejects(client.version.version(), (err: Error) => {
+    await assert.rejects(f.client.version.version(), (err: Error) => {
       assert.ok(err instanceof UnavailableError, `${err.name}: ${err.message}`);
       assert.match(err.message, /containerd is not available at unix:\/\//);
       return true;
     });
     assert.ok(Date.now() - t0 < 3000, `failed after ${Date.now() - t0} ms`);
-    await ctd.restart();
+    await f.ctd.restart();
     const t1 = Date.now();
     for (;;) {
       try {
-        await client.version.version();
+        await f.client.version.version();
         break;
       } catch (err) {
         assert.ok(err instanceof UnavailableError, String(err));
@@ -156,6 +145,6 @@ describe('containerd client against a real containerd', { timeout: 120_000 }, ()
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    assert.match((await client.version.version()).version, /^1\.6\./);
+    assert.match((await f.client.version.version()).version, /^1\.6\./);
   });
 });

@@ -2,19 +2,12 @@
 // docker CLI, docker-py and raw HTTP. The image is imported with ctr (the image routes are
 // another part of issue 3), so this file does not depend on POST /images/load.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { describe, test } from 'node:test';
+import { ckptdFixture, IMG, sleep, until } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-ct';
-const IMG = 'ckptd-test/busybox:latest';
 
 interface Inspect {
   Id: string;
@@ -33,71 +26,11 @@ interface Inspect {
   HostConfig: { NetworkMode: string; AutoRemove: boolean };
 }
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 describe('container lifecycle through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dockerConfig: string;
-  let dataRoot: string;
-  let work: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 60_000,
-    });
-    return stdout;
-  };
-  const dockerFails = async (...args: string[]): Promise<string> => {
-    try {
-      await docker(...args);
-    } catch (err) {
-      return String((err as { stderr?: string }).stderr ?? err);
-    }
-    assert.fail(`docker ${args.join(' ')} succeeded`);
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
-  const inspect = async (ref: string): Promise<Inspect> =>
-    JSON.parse(await docker('inspect', '--type', 'container', ref)).at(0) as Inspect;
-  const python = async (code: string): Promise<string> => {
-    const { stdout } = await execFileP('python3', ['-c', code], {
-      env: { ...process.env, CKPTD_SOCK: `unix://${d.socket}` },
-      timeout: 60_000,
-    });
-    return stdout.trim();
-  };
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-ct-'));
-    dockerConfig = join(work, 'docker-config');
-    dataRoot = join(work, 'data');
-    ctd = await startContainerd();
-    const tar = join(work, 'img.tar');
-    await buildTestImage(tar, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
-  });
-
-  after(async () => {
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  const f = ckptdFixture({ ns: NS, dockerTimeout: 60_000 });
+  const { docker, fails: dockerFails, api } = f;
+  const inspect = (ref: string) => f.inspect<Inspect>(ref);
+  const python = (code: string) => f.python(code, 60_000);
 
   test('docker run -d --network none --name tt starts a container; docker ps lists it; inspect shows the real Pid', async () => {
     const id = (await docker('run', '-d', '--network', 'none', '--name', 'tt', IMG, 'sleep', '1000')).trim();
@@ -291,7 +224,7 @@ describe('container lifecycle through ckptd', () => {
   });
 
   test('binds: a missing host source is created; :ro is read-only', async () => {
-    const src = join(work, 'bind-src');
+    const src = join(f.work, 'bind-src');
     await docker('run', '--name', 'bb', '-v', `${src}:/data`, IMG, 'sh', '-c', 'echo hi > /data/f');
     assert.equal(await readFile(join(src, 'f'), 'utf8'), 'hi\n');
     const c = JSON.parse(await docker('inspect', 'bb')) as {
@@ -305,7 +238,7 @@ describe('container lifecycle through ckptd', () => {
     await assert.rejects(docker('run', '--rm', '-v', `${src}:/data:ro`, IMG, 'sh', '-c', 'echo x > /data/g'));
     await assert.rejects(stat(join(src, 'g')));
     // an existing host file is bound as a file (it used to fail: EEXIST from a mkdir)
-    const file = join(work, 'bind-file');
+    const file = join(f.work, 'bind-file');
     await writeFile(file, 'from the host\n');
     assert.equal(
       await docker('run', '--rm', '-v', `${file}:/etc/motd:ro`, IMG, 'cat', '/etc/motd'),
@@ -431,18 +364,7 @@ print(len(c.containers.list(all=True)))
   });
 
   test('containers of other containerd clients are listed and usable', async () => {
-    await execFileP('ctr', [
-      '-a',
-      ctd.address,
-      '-n',
-      NS,
-      'run',
-      '-d',
-      `docker.io/${IMG}`,
-      'foreign',
-      'sleep',
-      '1000',
-    ]);
+    await f.ctr('run', '-d', `docker.io/${IMG}`, 'foreign', 'sleep', '1000');
     const ps = await docker('ps', '--format', '{{.Names}} {{.State}}');
     assert.match(ps, /^foreign running$/m);
     const c = await inspect('foreign');
@@ -457,12 +379,8 @@ print(len(c.containers.list(all=True)))
     await docker('run', '-d', '--name', 'keep', IMG, 'sleep', '1000');
     await docker('run', '-d', '--name', 'dies', IMG, 'sh', '-c', 'sleep 2; exit 9');
     const pid = (await inspect('keep')).State.Pid;
-    d.child.kill('SIGKILL');
-    await new Promise((r) => d.child.once('exit', r));
-    await new Promise((r) => setTimeout(r, 3000)); // `dies` exits while ckptd is down
-    const old = d;
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
-    await rm(old.dir, { recursive: true, force: true });
+    // `dies` exits while ckptd is down
+    await f.restart({ signal: 'SIGKILL', down: () => sleep(3000) });
     const keep = await inspect('keep');
     assert.equal(keep.State.Status, 'running');
     assert.equal(keep.State.Pid, pid);

@@ -2,50 +2,27 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'node:http';
 import { ContainerdClient } from '../../src/containerd/index.js';
-import { startContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
+import { ckptdFixture, until } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 
-async function docker(socket: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileP('docker', args, {
-    env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: '/nonexistent-ckptd-test' },
-    timeout: 30_000,
-  });
-  return stdout;
-}
-
-async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 describe('ckptd with a managed containerd (the default)', () => {
-  let d: CkptdProcess;
-  before(async () => {
-    // --containerd absent and nothing at /run/containerd/containerd.sock on test machines:
-    // ckptd must start its own containerd under the data root
-    d = await startCkptd(['--containerd-namespace', 'ckptd-it']);
-  });
-  after(async () => {
-    await d?.cleanup();
-  });
+  // --containerd absent and nothing at /run/containerd/containerd.sock on test machines:
+  // ckptd must start its own containerd under the data root
+  const f = ckptdFixture({ ns: 'ckptd-it', containerd: 'managed', images: [], dockerTimeout: 30_000 });
+  const { docker } = f;
 
   test('the unix socket is 0660 and not world-accessible', async () => {
-    const st = await stat(d.socket);
+    const st = await stat(f.socket);
     assert.equal(st.mode & 0o777, 0o660);
   });
 
   test('docker version shows the Server section with ckptd’s version and API 1.47', async () => {
-    const server = JSON.parse(await docker(d.socket, 'version', '--format', '{{json .Server}}')) as {
+    const server = JSON.parse(await docker('version', '--format', '{{json .Server}}')) as {
       Version: string;
       ApiVersion: string;
       Components: { Name: string; Version: string }[];
@@ -63,12 +40,9 @@ describe('ckptd with a managed containerd (the default)', () => {
   });
 
   test('docker info prints real figures', async () => {
-    const info = JSON.parse(await docker(d.socket, 'info', '--format', '{{json .}}')) as Record<
-      string,
-      unknown
-    >;
+    const info = JSON.parse(await docker('info', '--format', '{{json .}}')) as Record<string, unknown>;
     assert.equal(info.Driver, 'overlayfs');
-    assert.equal(info.DockerRootDir, d.dataRoot);
+    assert.equal(info.DockerRootDir, f.dataRoot);
     assert.equal(info.NCPU, (await import('node:os')).availableParallelism());
     assert.equal(info.MemTotal, (await import('node:os')).totalmem());
     assert.equal(info.KernelVersion, (await import('node:os')).release());
@@ -80,7 +54,7 @@ describe('ckptd with a managed containerd (the default)', () => {
   test('python3-docker reads /version', async () => {
     const { stdout } = await execFileP('python3', [
       '-c',
-      `import docker, json; print(json.dumps(docker.DockerClient(base_url="unix://${d.socket}").version()))`,
+      `import docker, json; print(json.dumps(docker.DockerClient(base_url="unix://${f.socket}").version()))`,
     ]);
     const v = JSON.parse(stdout) as { ApiVersion: string; Components: unknown[] };
     assert.equal(v.ApiVersion, '1.47');
@@ -88,21 +62,18 @@ describe('ckptd with a managed containerd (the default)', () => {
 
   test('a managed containerd that dies is restarted, and ckptd serves again without a restart', async () => {
     const pid = Number(
-      (await execFileP('pgrep', ['-f', `${d.dataRoot}/containerd/config.toml`])).stdout.trim().split('\n')[0],
+      (await execFileP('pgrep', ['-f', `${f.dataRoot}/containerd/config.toml`])).stdout.trim().split('\n')[0],
     );
     assert.ok(pid > 0);
     process.kill(pid, 'SIGKILL');
-    await until(
-      'containerd back',
-      async () => (await httpRequest(d.socket, 'GET', '/version')).status === 200,
-    );
+    await until('containerd back', async () => (await f.request('GET', '/version')).status === 200);
   });
 
   test('SIGTERM ends open event streams, exits 0 at once and stops the managed containerd', async () => {
-    const cfg = `${d.dataRoot}/containerd/config.toml`;
+    const cfg = `${f.dataRoot}/containerd/config.toml`;
     // a long stream is open: shutdown must end it rather than wait out --shutdown-timeout (15 s)
     const streamEnded = new Promise<void>((resolve, reject) => {
-      const req = request({ socketPath: d.socket, path: '/events' }, (res) => {
+      const req = request({ socketPath: f.socket, path: '/events' }, (res) => {
         res.resume();
         res.on('end', () => resolve());
         res.on('error', () => resolve());
@@ -113,7 +84,7 @@ describe('ckptd with a managed containerd (the default)', () => {
     });
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
-    assert.equal(await d.stop(), 0);
+    assert.equal(await f.d.stop(), 0);
     await streamEnded;
     assert.ok(Date.now() - t0 < 10_000, `shutdown took ${Date.now() - t0} ms`);
     await until('managed containerd gone', async () => {
@@ -128,26 +99,17 @@ describe('ckptd with a managed containerd (the default)', () => {
 });
 
 describe('ckptd --containerd PATH (an external containerd)', () => {
-  let ctd: Awaited<ReturnType<typeof startContainerd>>;
-  let d: CkptdProcess;
-  before(async () => {
-    ctd = await startContainerd();
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', 'ckptd-ext']);
-  });
-  after(async () => {
-    await d?.cleanup();
-    await ctd?.stop();
-  });
+  const f = ckptdFixture({ ns: 'ckptd-ext', images: [] });
 
   test('uses the given containerd instead of starting one', async () => {
-    const r = await httpRequest(d.socket, 'GET', '/info');
+    const r = await f.request('GET', '/info');
     assert.equal(r.status, 200);
     const info = JSON.parse(r.body) as { DriverStatus: [string, string][] };
     assert.deepEqual(
       info.DriverStatus.find(([k]) => k === 'containerd socket'),
-      ['containerd socket', ctd.address],
+      ['containerd socket', f.ctd.address],
     );
-    await assert.rejects(stat(join(d.dataRoot, 'containerd', 'containerd.sock')));
+    await assert.rejects(stat(join(f.dataRoot, 'containerd', 'containerd.sock')));
   });
 
   test('/events streams containerd’s events translated to Docker’s, and replays them with since/until', async () => {
@@ -155,7 +117,7 @@ describe('ckptd --containerd PATH (an external containerd)', () => {
     const lines: string[] = [];
     let headersAt = 0;
     const filters = encodeURIComponent(JSON.stringify({ type: { image: true } }));
-    const req = request({ socketPath: d.socket, path: `/v1.47/events?filters=${filters}` });
+    const req = request({ socketPath: f.socket, path: `/v1.47/events?filters=${filters}` });
     const gotLine = new Promise<void>((resolve, reject) => {
       req.on('response', (res) => {
         headersAt = Date.now();
@@ -176,7 +138,7 @@ describe('ckptd --containerd PATH (an external containerd)', () => {
     req.end();
     await until('events headers', async () => headersAt > 0);
     // another containerd client (ctr-like) creates an image record in ckptd's namespace
-    const c = new ContainerdClient({ address: ctd.address, namespace: 'ckptd-ext' });
+    const c = new ContainerdClient({ address: f.ctd.address, namespace: 'ckptd-ext' });
     const digest = `sha256:${'1'.repeat(64)}`;
     try {
       await c.images.create({
@@ -200,7 +162,7 @@ describe('ckptd --containerd PATH (an external containerd)', () => {
     assert.equal(ev.Actor.ID, 'docker.io/library/evtest:1');
     // the same event comes back from the daemon's history, and the stream ends at `until`
     const now = Math.ceil(Date.now() / 1000) + 1;
-    const past = await httpRequest(d.socket, 'GET', `/events?since=${t0}&until=${now}&filters=${filters}`);
+    const past = await f.request('GET', `/events?since=${t0}&until=${now}&filters=${filters}`);
     assert.equal(past.status, 200);
     const actions = past.body
       .trim()
@@ -210,21 +172,18 @@ describe('ckptd --containerd PATH (an external containerd)', () => {
   });
 
   test('with containerd killed, /_ping answers and containerd routes are 503; after a restart ckptd serves again', async () => {
-    await ctd.kill();
-    const ping = await httpRequest(d.socket, 'GET', '/_ping');
+    await f.ctd.kill();
+    const ping = await f.request('GET', '/_ping');
     assert.equal(ping.status, 200);
     assert.equal(ping.body, 'OK');
     const t0 = Date.now();
-    const v = await httpRequest(d.socket, 'GET', '/version');
+    const v = await f.request('GET', '/version');
     assert.equal(v.status, 503);
     assert.match((JSON.parse(v.body) as { message: string }).message, /containerd/);
     assert.ok(Date.now() - t0 < 10_000, 'a 503 comes quickly, not after a long hang');
-    assert.equal((await httpRequest(d.socket, 'GET', '/info')).status, 503);
-    await ctd.restart();
-    await until(
-      'containerd back',
-      async () => (await httpRequest(d.socket, 'GET', '/version')).status === 200,
-    );
-    assert.equal((await httpRequest(d.socket, 'GET', '/info')).status, 200);
+    assert.equal((await f.request('GET', '/info')).status, 503);
+    await f.ctd.restart();
+    await until('containerd back', async () => (await f.request('GET', '/version')).status === 200);
+    assert.equal((await f.request('GET', '/info')).status, 200);
   });
 });

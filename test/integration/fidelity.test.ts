@@ -3,20 +3,14 @@
 // ownership, exec output across many docker-py runs, a failed exec, restore of a stored
 // checkpoint under a new name, docker load of a layer that breaks out of its root.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
 import { decodePathStat, GoFileMode } from '../../src/archive/container-archive.js';
-import { ContainerdClient } from '../../src/containerd/client.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
+import { ckptdFixture } from '../helpers/fixture.js';
 import { buildTestImage } from '../helpers/images.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-fidelity';
 const IMG = 'ckptd-test/fidelity:latest';
 
@@ -27,70 +21,14 @@ interface Run {
 }
 
 describe('everyday fidelity with dockerd (docker CLI, docker-py)', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let client: ContainerdClient;
-  let work: string;
-  let dockerConfig: string;
-
-  const docker = async (...args: string[]): Promise<Run> => {
-    try {
-      const { stdout, stderr } = await execFileP('timeout', ['-k', '5', '60', 'docker', ...args], {
-        env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-        maxBuffer: 16 << 20,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof e.code === 'number' ? e.code : 1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? '',
-      };
-    }
-  };
-  const ok = async (...args: string[]): Promise<string> => {
-    const r = await docker(...args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
-  const python = async (code: string): Promise<string> => {
-    const { stdout } = await execFileP('python3', ['-c', code], {
-      env: { ...process.env, CKPTD_SOCK: `unix://${d.socket}` },
-      timeout: 300_000,
-    });
-    return stdout.trim();
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-fidelity-'));
-    dockerConfig = join(work, 'docker-config');
-    await mkdir(dockerConfig);
-    ctd = await startContainerd();
-    const tarPath = join(work, 'img.tar');
-    await buildTestImage(tarPath, { name: IMG, extraLayers: [[{ path: 'dest', type: 'directory' }]] });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tarPath]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
-    client = new ContainerdClient({ address: ctd.address, namespace: NS });
+  const fx = ckptdFixture({
+    ns: NS,
+    images: [{ name: IMG, extraLayers: [[{ path: 'dest', type: 'directory' }]] }],
+    dockerTimeout: 60_000,
   });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    client?.close();
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  const { ok, api } = fx;
+  const docker = (...args: string[]): Promise<Run> => fx.run(args);
+  const python = (code: string) => fx.python(code, 300_000);
 
   test('restore of a stored checkpoint under a new name on a data root where no import ran', async () => {
     await ok(
@@ -106,7 +44,7 @@ describe('everyday fidelity with dockerd (docker CLI, docker-py)', () => {
       'echo kept > /f; sleep 100000',
     );
     assert.equal((await ok('exec', 'ck1', 'cat', '/f')).trim(), 'kept');
-    assert.equal(existsSync(join(d.dataRoot, 'checkpoint-staging')), false, 'no staging dir yet');
+    assert.equal(existsSync(join(fx.dataRoot, 'checkpoint-staging')), false, 'no staging dir yet');
     assert.match(await ok('checkpoint', 'create', '--leave-running', 'ck1', 'cp1'), /cp1/);
     const r = await api('POST', '/containers/ck1/restore?checkpoint=cp1&name=ck1b');
     assert.equal(r.status, 201, r.body);
@@ -117,7 +55,7 @@ describe('everyday fidelity with dockerd (docker CLI, docker-py)', () => {
 
   test('HEAD archive of / is a directory (ModeDir|0755, no link target), as dockerd answers', async () => {
     await ok('run', '-d', '--network', 'none', '--name', 'st', IMG, 'sleep', '100000');
-    const r = await httpRequest(d.socket, 'HEAD', '/v1.47/containers/st/archive?path=/');
+    const r = await fx.api('HEAD', '/containers/st/archive?path=/');
     assert.equal(r.status, 200);
     const s = decodePathStat(String(r.headers['x-docker-container-path-stat']));
     assert.equal(s.name, '/');
@@ -127,7 +65,7 @@ describe('everyday fidelity with dockerd (docker CLI, docker-py)', () => {
   });
 
   test('docker cp FILE and DIR into / of a running and a stopped container', async () => {
-    const src = join(work, 'cp-src');
+    const src = join(fx.work, 'cp-src');
     await mkdir(join(src, 'tree/sub'), { recursive: true });
     await writeFile(join(src, 'f.txt'), 'file at root\n');
     await writeFile(join(src, 'tree/sub/x'), 'x in tree\n');
@@ -148,7 +86,7 @@ describe('everyday fidelity with dockerd (docker CLI, docker-py)', () => {
   });
 
   test('docker cp -a keeps the host owner, onto a new name and into a directory', async () => {
-    const f = join(work, 'owned.txt');
+    const f = join(fx.work, 'owned.txt');
     await writeFile(f, 'owned\n');
     await chown(f, 1234, 1234);
     await ok('run', '-d', '--network', 'none', '--name', 'own', IMG, 'sleep', '100000');
@@ -293,11 +231,11 @@ print(r.exit_code, r.output.decode().strip())
 
   test('docker load of a layer that breaks out of its root (../x, 40 × ..) is refused and leaves nothing', async () => {
     const snapshotsBefore: string[] = [];
-    for await (const s of client.snapshots('overlayfs').list()) snapshotsBefore.push(s.name);
-    const imagesBefore = (await client.images.list()).map((i) => i.name).sort();
+    for await (const s of fx.client.snapshots('overlayfs').list()) snapshotsBefore.push(s.name);
+    const imagesBefore = (await fx.client.images.list()).map((i) => i.name).sort();
     const blobs = async (): Promise<string[]> => {
       const out: string[] = [];
-      for await (const b of client.content.list()) out.push(b.digest);
+      for await (const b of fx.client.content.list()) out.push(b.digest);
       return out.sort();
     };
     const blobsBefore = await blobs();
@@ -306,7 +244,7 @@ print(r.exit_code, r.output.decode().strip())
       ['deep', `${'../'.repeat(40)}x`],
       ['abs-up', '/../x'],
     ] as const) {
-      const archive = join(work, `breakout-${tag}.tar`);
+      const archive = join(fx.work, `breakout-${tag}.tar`);
       await buildTestImage(archive, {
         name: `ckptd-test/breakout:${tag}`,
         extraLayers: [[{ path, content: 'escaped' }]],
@@ -316,16 +254,16 @@ print(r.exit_code, r.output.decode().strip())
       assert.match(r.stdout + r.stderr, /is outside of the layer root: breakout/, tag);
     }
     assert.equal((await ok('images', '-q', 'ckptd-test/breakout')).trim(), '');
-    assert.deepEqual((await client.images.list()).map((i) => i.name).sort(), imagesBefore);
-    assert.deepEqual(await client.leases.list(), []);
+    assert.deepEqual((await fx.client.images.list()).map((i) => i.name).sort(), imagesBefore);
+    assert.deepEqual(await fx.client.leases.list(), []);
     const snapshotsAfter: string[] = [];
-    for await (const s of client.snapshots('overlayfs').list()) snapshotsAfter.push(s.name);
+    for await (const s of fx.client.snapshots('overlayfs').list()) snapshotsAfter.push(s.name);
     assert.deepEqual(snapshotsAfter.sort(), snapshotsBefore.sort());
     // once the load's lease is gone, containerd's GC (run by a sync lease delete) keeps no
     // blob of it
-    await client.leases.create('it-gc-trigger', {});
-    await client.leases.delete('it-gc-trigger', { sync: true });
-    assert.deepEqual(await client.content.listStatuses(), []);
+    await fx.client.leases.create('it-gc-trigger', {});
+    await fx.client.leases.delete('it-gc-trigger', { sync: true });
+    assert.deepEqual(await fx.client.content.listStatuses(), []);
     assert.deepEqual(await blobs(), blobsBefore);
   });
 });

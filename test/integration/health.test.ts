@@ -4,18 +4,13 @@
 // filter) and `docker events` show; the health a checkpoint/restore and a ckptd restart keep.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, IMG, sleep } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-hc';
-const IMG = 'ckptd-test/busybox:latest';
 const S = 1_000_000_000;
 
 interface HealthLog {
@@ -35,39 +30,10 @@ interface Inspect {
   Config: { Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number } };
 }
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 45_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('health checks through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dockerConfig: string;
-  let dataRoot: string;
-  let work: string;
-
-  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig });
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, { env: env(), timeout: 120_000 });
-    return stdout;
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
-  const inspect = async (ref: string): Promise<Inspect> =>
-    JSON.parse(await docker('inspect', '--type', 'container', ref)).at(0) as Inspect;
+  const f = ckptdFixture({ ns: NS, untilTimeout: 45_000, untilInterval: 200 });
+  const { docker, api, until } = f;
+  const inspect = (ref: string) => f.inspect<Inspect>(ref);
   const health = async (ref: string): Promise<Health | undefined> => (await inspect(ref)).State.Health;
   const status = async (ref: string): Promise<string> => (await health(ref))?.Status ?? 'none';
   const events = async (since: number, id: string): Promise<string[]> =>
@@ -86,24 +52,6 @@ describe('health checks through ckptd', () => {
     )
       .trim()
       .split('\n');
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-hc-'));
-    dockerConfig = join(work, 'docker-config');
-    dataRoot = join(work, 'data');
-    ctd = await startContainerd();
-    const tar = join(work, 'img.tar');
-    await buildTestImage(tar, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
-  });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
 
   test('docker run --health-cmd: starting, then healthy once the check passes; inspect --format, ps, events', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
@@ -453,9 +401,9 @@ describe('health checks through ckptd', () => {
     await docker('checkpoint', 'rm', 'hck', 'cp1');
 
     // an exported checkpoint imported as a new container carries the healthcheck and its health
-    const tar = join(work, 'hck.tar');
+    const tar = join(f.work, 'hck.tar');
     const curl = (...args: string[]) =>
-      execFileP('curl', ['-sS', '--fail-with-body', '--unix-socket', d.socket, ...args], {
+      execFileP('curl', ['-sS', '--fail-with-body', '--unix-socket', f.socket, ...args], {
         timeout: 120_000,
       });
     await curl('-X', 'POST', '-o', tar, 'http://x/v1.47/containers/hck/checkpoint?export=1');
@@ -494,8 +442,7 @@ describe('health checks through ckptd', () => {
       '1000',
     );
     await until('hrs healthy', async () => (await status('hrs')) === 'healthy');
-    await d.stop();
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
+    await f.restart({ signal: 'SIGTERM' });
     const h = await health('hrs');
     assert.equal(h?.Status, 'healthy');
     const lastEnd = h?.Log.at(-1)?.End ?? '';

@@ -4,19 +4,14 @@
 // docker-modem's JSON-echo bodies) still work.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, IMG, sleep } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-limits';
-const IMG = 'ckptd-test/busybox:latest';
 const READ_TIMEOUT_S = 2;
 const MAX_CONNECTIONS = 150;
 
@@ -27,8 +22,6 @@ async function rssKiB(pid: number): Promise<number> {
   assert.ok(m, 'VmRSS in /proc/<pid>/status');
   return Number(m[1]);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface RawClient {
   socket: net.Socket;
@@ -51,50 +44,16 @@ function rawConnect(path: string): Promise<RawClient> {
 }
 
 describe('HTTP limits of the daemon', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let work: string;
-  let dockerConfig: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 60_000,
-    });
-    return stdout;
-  };
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-limits-'));
-    dockerConfig = join(work, 'docker-config');
-    ctd = await startContainerd();
-    const tar = join(work, 'img.tar');
-    await buildTestImage(tar, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
-    d = await startCkptd(
-      [
-        '--containerd',
-        ctd.address,
-        '--containerd-namespace',
-        NS,
-        '--read-timeout',
-        String(READ_TIMEOUT_S),
-        '--max-connections',
-        String(MAX_CONNECTIONS),
-      ],
-      { dataRoot: join(work, 'data') },
-    );
+  const f = ckptdFixture({
+    ns: NS,
+    args: ['--read-timeout', String(READ_TIMEOUT_S), '--max-connections', String(MAX_CONNECTIONS)],
+    dockerTimeout: 60_000,
   });
-
-  after(async () => {
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  const { docker } = f;
 
   test('100 clients stalling on 1 MB bodies get 408 within the read timeout; RSS comes back', async (t) => {
-    const pid = d.child.pid as number;
-    for (let i = 0; i < 20; i++) await httpRequest(d.socket, 'GET', '/v1.47/containers/json?all=1');
+    const pid = f.d.child.pid as number;
+    for (let i = 0; i < 20; i++) await f.api('GET', '/containers/json?all=1');
     await sleep(1000);
     const baseline = await rssKiB(pid);
 
@@ -103,7 +62,7 @@ describe('HTTP limits of the daemon', () => {
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const clients: RawClient[] = [];
     for (let i = 0; i < 100; i++) {
-      const c = await rawConnect(d.socket);
+      const c = await rawConnect(f.socket);
       c.socket.write(
         'POST /v1.47/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n' +
           `Content-Length: ${size}\r\n\r\n{"Image":"`,
@@ -140,12 +99,12 @@ describe('HTTP limits of the daemon', () => {
     t.diagnostic(report);
     assert.ok(after <= baseline + 40 * 1024, report);
     // The daemon still answers.
-    assert.equal((await httpRequest(d.socket, 'GET', '/_ping')).status, 200, report);
+    assert.equal((await f.request('GET', '/_ping')).status, 200, report);
   });
 
   test('a bodyless route refuses a body; {} and the query repeated (docker-modem) pass', async () => {
     await docker('create', '--name', 'bl', IMG, 'sleep', '1000');
-    let r = await httpRequest(d.socket, 'POST', '/v1.47/containers/bl/start', '{"Privileged":true}', {
+    let r = await f.api('POST', '/containers/bl/start', '{"Privileged":true}', {
       'content-type': 'application/json',
     });
     assert.equal(r.status, 400);
@@ -154,36 +113,30 @@ describe('HTTP limits of the daemon', () => {
       'POST /containers/{id}/start takes no request body (body field "Privileged" is not a query parameter); send its options as query parameters',
     );
     assert.equal(JSON.parse(await docker('inspect', 'bl'))[0].State.Running, false);
-    r = await httpRequest(d.socket, 'POST', '/v1.47/containers/bl/start', '{}', {
+    r = await f.api('POST', '/containers/bl/start', '{}', {
       'content-type': 'application/json',
     });
     assert.equal(r.status, 204, r.body);
-    r = await httpRequest(
-      d.socket,
-      'POST',
-      '/v1.47/containers/bl/kill?signal=SIGKILL',
-      '{"signal":"SIGKILL"}',
-      {
-        'content-type': 'application/json',
-      },
-    );
+    r = await f.api('POST', '/containers/bl/kill?signal=SIGKILL', '{"signal":"SIGKILL"}', {
+      'content-type': 'application/json',
+    });
     assert.equal(r.status, 204, r.body);
     await docker('rm', '-f', 'bl');
   });
 
   test('connections beyond --max-connections are closed at once; the daemon serves again after', async () => {
     const held: RawClient[] = [];
-    for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await rawConnect(d.socket));
+    for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await rawConnect(f.socket));
     await sleep(200);
-    const extra = await rawConnect(d.socket);
+    const extra = await rawConnect(f.socket);
     const ms = await extra.closed;
     assert.ok(ms < 2000, `refused after ${ms} ms`);
     assert.equal(extra.received(), '');
-    assert.match(d.logs(), /connection refused: 150 connections open \(max-connections 150\)/);
+    assert.match(f.d.logs(), /connection refused: 150 connections open \(max-connections 150\)/);
     for (const c of held) c.socket.destroy();
     await Promise.all(held.map((c) => c.closed));
     await sleep(200);
-    assert.equal((await httpRequest(d.socket, 'GET', '/_ping')).status, 200);
+    assert.equal((await f.request('GET', '/_ping')).status, 200);
   });
 
   test('docker CLI and docker-py still work: run, logs, exec, stop, wait, kill', async () => {
@@ -211,7 +164,7 @@ print(ct.logs().decode().split()[0])
 ct.remove()
 `,
       ],
-      { env: { ...process.env, CKPTD_SOCK: `unix://${d.socket}` }, timeout: 60_000 },
+      { env: { ...process.env, CKPTD_SOCK: `unix://${f.socket}` }, timeout: 60_000 },
     );
     assert.deepEqual(stdout.trim().split('\n'), ['py-exec', '137', 'py']);
   });

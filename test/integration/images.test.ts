@@ -1,27 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { ContainerdClient } from '../../src/containerd/client.js';
 import { chainIds } from '../../src/oci/manifest.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage, type TestImage } from '../helpers/images.js';
+import { ckptdFixture, type Run } from '../helpers/fixture.js';
+import { type TestImage } from '../helpers/images.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-images-it';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** tamperLayer copies a docker-save archive, flipping one byte inside its first layer.tar. */
 async function tamperLayer(src: string, dst: string): Promise<void> {
@@ -49,56 +40,23 @@ async function tamperLayer(src: string, dst: string): Promise<void> {
 }
 
 describe('images through the docker CLI and docker-py (real containerd)', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dir: string;
-  let client: ContainerdClient;
+  const f = ckptdFixture({ ns: NS, images: [], dockerTimeout: 60_000 });
+  const { ok } = f;
+  const docker = (...args: string[]): Promise<Run> => f.run(args);
   let img: TestImage;
   let oci: TestImage;
 
-  const docker = async (...args: string[]): Promise<Run> => {
-    try {
-      const { stdout, stderr } = await execFileP('docker', args, {
-        env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: join(dir, 'docker-config') },
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof e.code === 'number' ? e.code : 1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? '',
-      };
-    }
-  };
-  const ok = async (...args: string[]): Promise<string> => {
-    const r = await docker(...args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')} failed: ${r.stderr}`);
-    return r.stdout;
-  };
   const repoTags = async (): Promise<string[]> =>
     (await ok('images', '--format', '{{.Repository}}:{{.Tag}}')).split('\n').filter(Boolean).sort();
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ckptd-images-it-'));
-    await mkdir(join(dir, 'docker-config'));
-    ctd = await startContainerd();
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS]);
-    client = new ContainerdClient({ address: ctd.address, namespace: NS });
-    img = await buildTestImage(join(dir, 'img.tar'));
-    oci = await buildTestImage(join(dir, 'oci.tar'), {
+    img = await f.buildImage('img.tar');
+    oci = await f.buildImage('oci.tar', {
       format: 'oci+docker',
       name: 'ckptd-test/oci:v1',
       extraLayers: [[{ path: 'hello.txt', content: 'hello\n' }]],
       labels: { 'org.example.kind': 'oci' },
     });
-  });
-  after(async () => {
-    client?.close();
-    await d?.cleanup();
-    await ctd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   test('docker load of a docker-save archive prints "Loaded image" and unpacks the chain snapshot', async () => {
@@ -106,11 +64,11 @@ describe('images through the docker CLI and docker-py (real containerd)', () => 
     assert.match(out, /Loaded image: ckptd-test\/busybox:latest/);
     assert.deepEqual(await repoTags(), ['ckptd-test/busybox:latest']);
     const top = chainIds(img.diffIds).at(-1)!;
-    const info = await client.snapshots('overlayfs').stat(top);
+    const info = await f.client.snapshots('overlayfs').stat(top);
     assert.equal(info.kind, 'COMMITTED');
     // runnable: a container rootfs prepared on the chain holds bin/busybox
     const key = `it-view-${Date.now()}`;
-    const mounts = await client.snapshots('overlayfs').view(key, top);
+    const mounts = await f.client.snapshots('overlayfs').view(key, top);
     try {
       const m = mounts[0]!;
       const lower =
@@ -122,7 +80,7 @@ describe('images through the docker CLI and docker-py (real containerd)', () => 
               .split(':')[0] ?? '');
       assert.ok((await stat(join(lower, 'bin/busybox'))).size > 100_000);
     } finally {
-      await client.snapshots('overlayfs').remove(key);
+      await f.client.snapshots('overlayfs').remove(key);
     }
   });
 
@@ -149,7 +107,7 @@ describe('images through the docker CLI and docker-py (real containerd)', () => 
     ['xz', 'xz', ['-c', '-T1']],
   ] as const) {
     test(`docker load of a ${kind}-compressed archive`, async () => {
-      const path = join(dir, `img.${kind}`);
+      const path = join(f.work, `img.${kind}`);
       await execFileP('sh', ['-c', `${cmd} ${args.join(' ')} < "${img.path}" > "${path}"`]);
       const out = await ok('load', '-i', path);
       assert.match(out, /Loaded image: ckptd-test\/busybox:latest/);
@@ -213,7 +171,7 @@ describe('images through the docker CLI and docker-py (real containerd)', () => 
   });
 
   test('an unknown image is 404 {"message":"No such image: x"}', async () => {
-    const res = await httpRequest(d.socket, 'GET', '/v1.47/images/x/json');
+    const res = await f.api('GET', '/images/x/json');
     assert.equal(res.status, 404);
     assert.deepEqual(JSON.parse(res.body), { message: 'No such image: x' });
     const r = await docker('image', 'inspect', 'x');
@@ -222,7 +180,7 @@ describe('images through the docker CLI and docker-py (real containerd)', () => 
 
   test('docker rmi of an image used by a container is a 409 unless forced', async () => {
     // a container record as the containers engine creates it (image = full name)
-    await client.containers.create({
+    await f.client.containers.create({
       id: 'imgtestuser0000000000000000000000000000000000000000000000000000',
       image: 'docker.io/ckptd-test/oci:v1',
       runtime: { name: 'io.containerd.runc.v2' },
@@ -236,7 +194,7 @@ describe('images through the docker CLI and docker-py (real containerd)', () => 
         /conflict: unable to remove repository reference "ckptd-test\/oci:v1" \(must force\) - container imgtestuser0 is using its referenced image [0-9a-f]{12}/,
       );
     } finally {
-      await client.containers.delete('imgtestuser0000000000000000000000000000000000000000000000000000');
+      await f.client.containers.delete('imgtestuser0000000000000000000000000000000000000000000000000000');
     }
     const out = await ok('rmi', 'ckptd-test/oci:v1');
     assert.match(out, /Untagged: ckptd-test\/oci:v1/);
@@ -246,27 +204,27 @@ describe('images through the docker CLI and docker-py (real containerd)', () => 
   test('a tampered layer (diffID mismatch) fails the load, tags nothing and leaves no lease or content', async () => {
     await ok('rmi', 'ckptd-test/busybox');
     assert.deepEqual(await repoTags(), []);
-    const bad = join(dir, 'bad.tar');
+    const bad = join(f.work, 'bad.tar');
     await tamperLayer(img.path, bad);
     const r = await docker('load', '-i', bad);
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, /invalid diffID for layer 0/);
     assert.deepEqual(await repoTags(), []);
-    assert.deepEqual(await client.images.list(), []);
-    assert.deepEqual(await client.leases.list(), []);
+    assert.deepEqual(await f.client.images.list(), []);
+    assert.deepEqual(await f.client.leases.list(), []);
     // once the lease is gone, the GC (triggered by a sync delete) leaves no blob behind
-    await client.leases.create('it-gc-trigger', {});
-    await client.leases.delete('it-gc-trigger', { sync: true });
+    await f.client.leases.create('it-gc-trigger', {});
+    await f.client.leases.delete('it-gc-trigger', { sync: true });
     const blobs = [];
-    for await (const b of client.content.list()) blobs.push(b.digest);
+    for await (const b of f.client.content.list()) blobs.push(b.digest);
     assert.deepEqual(blobs, []);
-    assert.deepEqual(await client.content.listStatuses(), []);
+    assert.deepEqual(await f.client.content.listStatuses(), []);
   });
 
   test('docker-py loads, lists and gets images', async () => {
     const script = `
 import docker, sys
-c = docker.DockerClient(base_url="unix://${d.socket}")
+c = docker.DockerClient(base_url="unix://${f.socket}")
 imgs = c.images.load(open(${JSON.stringify(img.path)}, "rb"))
 print("loaded", imgs[0].id, imgs[0].tags)
 print("list", sorted(t for i in c.images.list() for t in i.tags))

@@ -6,22 +6,13 @@
 // keep working; a read-only container stays read-only across a checkpoint restore. Real
 // containerd, runc and CRIU, driven by the docker CLI and the API.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { before, describe, test } from 'node:test';
 import tar from 'tar-stream';
-import { ContainerdClient } from '../../src/containerd/client.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, IMG } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-initlayer';
-const IMG = 'ckptd-test/busybox:latest';
 
 interface Entry {
   type: string;
@@ -62,26 +53,6 @@ async function tarEntries(
   return out;
 }
 
-function fetchBuffer(
-  socket: string,
-  method: string,
-  path: string,
-  body?: Buffer,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(180_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.end(body);
-  });
-}
-
 /** What dockerd's init layer adds to the test image (which has /dev, /proc and /sys). */
 const DOCKERD_INIT = [
   '.dockerenv',
@@ -95,30 +66,12 @@ const DOCKERD_INIT = [
 ];
 
 describe('init layer', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let client: ContainerdClient;
-  let work: string;
+  const f = ckptdFixture({ ns: NS });
+  const { docker, api } = f;
   let hostDir: string;
   let imageNames: Set<string>;
   let imageLayers: number;
 
-  const dockerRaw = (...args: string[]) =>
-    execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: join(work, 'docker-config') },
-      timeout: 120_000,
-      maxBuffer: 64 << 20,
-      encoding: 'buffer',
-    });
-  const docker = async (...args: string[]): Promise<string> => (await dockerRaw(...args)).stdout.toString();
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
   const layersOf = async (image: string) =>
     (JSON.parse(await docker('image', 'inspect', image)) as { RootFS: { Layers: string[] } }[])[0]!.RootFS
       .Layers;
@@ -127,10 +80,10 @@ describe('init layer', () => {
       .split('\n')
       .filter((l) => l !== '')
       .sort();
-  const exportOf = async (name: string) => tarEntries((await dockerRaw('export', name)).stdout);
+  const exportOf = async (name: string) => tarEntries(await f.dockerBuffer('export', name));
   const snapshotNames = async (): Promise<string[]> => {
     const out: string[] = [];
-    for await (const s of client.snapshots('overlayfs').list()) out.push(s.name);
+    for await (const s of f.client.snapshots('overlayfs').list()) out.push(s.name);
     return out.sort();
   };
   const ourSnapshots = async () => (await snapshotNames()).filter((n) => !n.startsWith('sha256:'));
@@ -157,43 +110,26 @@ describe('init layer', () => {
     ).trim();
 
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-initlayer-'));
-    hostDir = join(work, 'host');
+    hostDir = join(f.work, 'host');
     await mkdir(hostDir);
-    ctd = await startContainerd();
-    const img = join(work, 'img.tar');
-    await buildTestImage(img, { name: IMG });
     // the image's own entries, from its layer tars
     imageNames = new Set();
     imageLayers = 0;
-    for (const [name, e] of await tarEntries(await readFile(img))) {
+    for (const [name, e] of await tarEntries(await readFile(f.images[0]!.path))) {
       if (!name.endsWith('layer.tar') && !name.startsWith('blobs/')) continue;
       const inner = await tarEntries(e.data).catch(() => undefined);
       if (inner === undefined || inner.size === 0) continue;
       imageLayers++;
       for (const n of inner.keys()) imageNames.add(n);
     }
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', img]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
-    client = new ContainerdClient({ address: ctd.address, namespace: NS });
-  });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    client?.close();
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
   });
 
   test("a container's snapshot sits on its <id>-init snapshot, on the image's chain", async () => {
     const id = (await docker('create', '--name', 'shape', IMG, 'true')).trim();
-    const sn = client.snapshots('overlayfs');
+    const sn = f.client.snapshots('overlayfs');
     // containerd's GC (run by a sync lease delete) keeps it: the parent of a live snapshot
-    await client.leases.create('it-gc-trigger', {});
-    await client.leases.delete('it-gc-trigger', { sync: true });
+    await f.client.leases.create('it-gc-trigger', {});
+    await f.client.leases.delete('it-gc-trigger', { sync: true });
     const info = await sn.stat(id);
     assert.equal(info.parent, `${id}-init`);
     const init = await sn.stat(`${id}-init`);
@@ -244,7 +180,7 @@ describe('init layer', () => {
     const layers = await layersOf('wr:1');
     assert.equal(layers.length, imageLayers + 1, id);
     // the new layer holds the user's files and nothing of the init layer
-    const blob = await client.content.readBlob(layers.at(-1)!, 64 << 20);
+    const blob = await f.client.content.readBlob(layers.at(-1)!, 64 << 20);
     const names = [...(await tarEntries(blob)).keys()].sort();
     assert.deepEqual(names, ['etc', 'etc/added', 'new.txt', 'newdir']);
     assert.equal((await docker('run', '--rm', 'wr:1', 'cat', '/new.txt')).trim(), 'hi');
@@ -253,7 +189,9 @@ describe('init layer', () => {
     assert.equal(sq.status, 201, sq.body);
     const sqLayers = await layersOf('wr:squash');
     assert.equal(sqLayers.length, 1);
-    const sqNames = new Set((await tarEntries(await client.content.readBlob(sqLayers[0]!, 64 << 20))).keys());
+    const sqNames = new Set(
+      (await tarEntries(await f.client.content.readBlob(sqLayers[0]!, 64 << 20))).keys(),
+    );
     assert.ok(sqNames.has('new.txt') && sqNames.has('bin/busybox'), [...sqNames].join(' '));
     assert.deepEqual([...sqNames].filter((n) => !imageNames.has(n)).sort(), [
       'etc/added',
@@ -270,7 +208,7 @@ describe('init layer', () => {
     const id = await runLoop('ck');
     const r = await api('POST', '/containers/ck/checkpoint?name=c1&leaveRunning=1');
     assert.equal(r.status, 201, r.body);
-    const dir = join(d.dataRoot, 'containers', id, 'checkpoints', 'c1');
+    const dir = join(f.dataRoot, 'containers', id, 'checkpoints', 'c1');
     const diff = await tarEntries(await readFile(join(dir, 'rootfs-diff.tar')));
     assert.deepEqual([...diff.keys()], []);
     assert.deepEqual(JSON.parse(await readFile(join(dir, 'deleted.files'), 'utf8').catch(() => '[]')), []);
@@ -279,7 +217,7 @@ describe('init layer', () => {
     const n = await api('POST', '/containers/ck/restore?checkpoint=c1&name=ck2');
     assert.equal(n.status, 201, n.body);
     const id2 = (JSON.parse(n.body) as { Id: string }).Id;
-    assert.equal((await client.snapshots('overlayfs').stat(id2)).parent, `${id2}-init`);
+    assert.equal((await f.client.snapshots('overlayfs').stat(id2)).parent, `${id2}-init`);
     assert.deepEqual(await diffOf('ck2'), []);
     assert.ok((await exportOf('ck2')).has('.dockerenv'));
 
@@ -296,24 +234,14 @@ describe('init layer', () => {
       '-c',
       'while true; do sleep 0.2; done',
     );
-    const exp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/ckp/checkpoint?export=1&leaveRunning=1',
-    );
+    const exp = await f.apiBuffer('POST', '/containers/ckp/checkpoint?export=1&leaveRunning=1');
     assert.equal(exp.status, 200, exp.body.toString().slice(0, 300));
-    const imp = await fetchBuffer(
-      d.socket,
-      'POST',
-      '/v1.47/containers/import/restore?import=1&name=ck3',
-      exp.body,
-      {
-        'content-type': 'application/x-tar',
-      },
-    );
+    const imp = await f.apiBuffer('POST', '/containers/import/restore?import=1&name=ck3', exp.body, {
+      'content-type': 'application/x-tar',
+    });
     assert.equal(imp.status, 201, imp.body.toString());
     const id3 = (JSON.parse(imp.body.toString()) as { Id: string }).Id;
-    assert.equal((await client.snapshots('overlayfs').stat(id3)).parent, `${id3}-init`);
+    assert.equal((await f.client.snapshots('overlayfs').stat(id3)).parent, `${id3}-init`);
     assert.deepEqual(await diffOf('ck3'), []);
     await docker('rm', '-f', 'ck', 'ck2', 'ckp', 'ck3');
     assert.deepEqual(await ourSnapshots(), []);
@@ -334,7 +262,7 @@ describe('init layer', () => {
       )
     ).trim();
     // remake its snapshot the old way: directly on the image's chain
-    const sn = client.snapshots('overlayfs');
+    const sn = f.client.snapshots('overlayfs');
     const chain = (await sn.stat(`${id}-init`)).parent;
     await sn.remove(id);
     await sn.remove(`${id}-init`);
@@ -365,9 +293,9 @@ describe('init layer', () => {
   test('a read-only container restored from a checkpoint (in place and under a new name) is still read-only', async () => {
     await runLoop('ro', '--read-only');
     const touch = async (name: string) =>
-      dockerRaw('exec', name, 'touch', '/written').then(
+      docker('exec', name, 'touch', '/written').then(
         () => 'written',
-        (e: { stderr: Buffer }) => e.stderr.toString().trim(),
+        (e: { stderr: string }) => e.stderr.trim(),
       );
     assert.match(await touch('ro'), /Read-only file system/);
     const ck = await api('POST', '/containers/ro/checkpoint?name=r1');
@@ -396,12 +324,12 @@ describe('init layer', () => {
     });
     assert.notEqual(r.status, 201, r.body);
     assert.deepEqual(await snapshotNames(), before);
-    assert.deepEqual(await client.leases.list(), []);
+    assert.deepEqual(await f.client.leases.list(), []);
   });
 
   test('every container removed: no snapshot of ckptd is left', async () => {
     assert.equal((await docker('ps', '-aq')).trim(), '');
     assert.deepEqual(await ourSnapshots(), []);
-    await writeFile(join(work, 'done'), '');
+    await writeFile(join(f.work, 'done'), '');
   });
 });

@@ -2,82 +2,36 @@
 // docker CLI and raw HTTP: every option is read back from inside the container (cmdline, id -G,
 // resolv.conf, mountinfo, namespace links, hostname), and refused values are 400s naming the field.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, readlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { describe, test } from 'node:test';
+import { ckptdFixture, IMG } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-proc';
-const IMG = 'ckptd-test/busybox:latest';
 const GROUP = 'root:x:0:\nnogroup:x:65534:\nuser1:x:1000:\nstaff:x:50:\n';
 
 describe('namespace and process options through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dockerConfig: string;
-  let work: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 60_000,
-    });
-    return stdout;
-  };
-  const dockerFails = async (...args: string[]): Promise<string> => {
-    try {
-      await docker(...args);
-    } catch (err) {
-      return String((err as { stderr?: string }).stderr ?? err);
-    }
-    assert.fail(`docker ${args.join(' ')} succeeded`);
-  };
+  const f = ckptdFixture({
+    ns: NS,
+    images: [{ name: IMG, extraLayers: [[{ path: 'etc/group', content: GROUP }]] }],
+    dockerTimeout: 60_000,
+  });
+  const { docker, fails: dockerFails, api } = f;
   const run = (...args: string[]) => docker('run', '--rm', ...args);
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
   /** create400 posts a create and expects a 400 whose message matches. */
   const create400 = async (body: Record<string, unknown>, re: RegExp) => {
     const r = await api('POST', '/containers/create', { Image: IMG, Cmd: ['true'], ...body });
     assert.equal(r.status, 400, r.body);
     assert.match((JSON.parse(r.body) as { message: string }).message, re);
   };
-  const inspect = async (ref: string) =>
-    (JSON.parse(await docker('inspect', '--type', 'container', ref)) as Record<string, unknown>[])[0] as {
+  const inspect = (ref: string) =>
+    f.inspect<{
       Path: string;
       Args: string[];
       HostConfig: Record<string, unknown>;
       Mounts: Record<string, unknown>[];
-    };
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-proc-'));
-    dockerConfig = join(work, 'docker-config');
-    ctd = await startContainerd();
-    const tar = join(work, 'img.tar');
-    await buildTestImage(tar, { name: IMG, extraLayers: [[{ path: 'etc/group', content: GROUP }]] });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
-  });
-
-  after(async () => {
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+    }>(ref);
 
   test('--init runs the command under /sbin/docker-init (tini); inspect keeps the user command and Init', async () => {
     const cmdline = await run('--init', IMG, 'cat', '/proc/1/cmdline');
@@ -127,7 +81,7 @@ describe('namespace and process options through ckptd', () => {
   });
 
   test('--mount type=bind,readonly binds the host dir read-only; inspect Mounts shows it as dockerd', async () => {
-    const src = join(work, 'bindsrc');
+    const src = join(f.work, 'bindsrc');
     await mkdir(src, { recursive: true });
     await writeFile(join(src, 'f'), 'hello\n');
     const out = await run(
@@ -172,7 +126,7 @@ describe('namespace and process options through ckptd', () => {
       /HostConfig\.Mounts: VolumeOptions\.Subpath \(volume-subpath\) is not supported by ckptd/,
     );
     await create400(
-      { HostConfig: { Binds: [`${work}:/d`], Mounts: [{ Type: 'bind', Source: work, Target: '/d' }] } },
+      { HostConfig: { Binds: [`${f.work}:/d`], Mounts: [{ Type: 'bind', Source: f.work, Target: '/d' }] } },
       /Duplicate mount point: \/d/,
     );
     await create400(

@@ -4,52 +4,20 @@
 // operation's result is complete or absent, never half made.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { ckptdFixture, IMG } from '../helpers/fixture.js';
 
 const execFileP = promisify(execFile);
 const NS = 'ckptd-recovery';
-const IMG = 'ckptd-test/busybox:latest';
 
 describe('crash recovery', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let work: string;
-  let dataRoot: string;
-
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
-  const ctr = async (...args: string[]) =>
-    (await execFileP('ctr', ['-a', ctd.address, '-n', NS, ...args])).stdout.trim();
-  const docker = async (...args: string[]) =>
-    (
-      await execFileP('docker', args, {
-        env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: join(work, 'dc') },
-        timeout: 120_000,
-      })
-    ).stdout.trim();
-  const start = async () => {
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
-  };
-  const kill9 = async () => {
-    d.child.kill('SIGKILL');
-    await new Promise((r) => d.child.once('exit', r)).catch(() => undefined);
-    if (d.child.exitCode === null && d.child.signalCode === null)
-      await new Promise((r) => setTimeout(r, 200));
-  };
+  const f = ckptdFixture({ ns: NS });
+  const { api, ctr, start, kill9 } = f;
+  const docker = async (...args: string[]) => (await f.docker(...args)).trim();
   const mountsUnder = async (dir: string) =>
     (await execFileP('cat', ['/proc/self/mountinfo'])).stdout
       .split('\n')
@@ -62,50 +30,33 @@ describe('crash recovery', () => {
   const taskStatus = async (id: string) =>
     ((await ctr('tasks', 'ls')).split('\n').find((l) => l.startsWith(id)) ?? '').split(/\s+/)[2];
 
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-recovery-'));
-    dataRoot = join(work, 'data');
-    ctd = await startContainerd();
-    const img = join(work, 'img.tar');
-    await buildTestImage(img, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', img]);
-    await start();
-  });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
-
   test('leftovers of a killed run (its leases, temp mounts, a frozen container, torn record writes) are cleaned at start; others are not touched', async () => {
     const id = await docker('run', '-d', '--network', 'none', '--name', 'frozen', IMG, 'sleep', '100000');
     await kill9();
     // what a run killed mid-commit leaves: its lease, its temp rootfs mount, the container frozen with its mark
-    await ctr('leases', 'create', '--id', 'ckptd-killed', `io.ckptd.data-root=${dataRoot}`);
+    await ctr('leases', 'create', '--id', 'ckptd-killed', `io.ckptd.data-root=${f.dataRoot}`);
     await ctr('leases', 'create', '--id', 'ckptd-other-root', 'io.ckptd.data-root=/somewhere/else');
-    const tmpMount = join(dataRoot, 'tmp', 'ckptd-rootfs-left');
+    const tmpMount = join(f.dataRoot, 'tmp', 'ckptd-rootfs-left');
     await mkdir(tmpMount, { recursive: true });
     await execFileP('mount', ['-t', 'tmpfs', 'tmpfs', tmpMount]);
     await ctr('tasks', 'pause', id);
-    await writeFile(join(dataRoot, 'containers', id, 'paused-by-ckptd'), '');
-    await writeFile(join(dataRoot, 'containers', id, '.tmp-state.json-dead'), '{"torn');
+    await writeFile(join(f.dataRoot, 'containers', id, 'paused-by-ckptd'), '');
+    await writeFile(join(f.dataRoot, 'containers', id, '.tmp-state.json-dead'), '{"torn');
     try {
       await start();
       const leases = (await ctr('leases', 'ls', '-q')).split('\n');
       assert.ok(!leases.includes('ckptd-killed'), 'the killed run’s lease is gone');
       assert.ok(leases.includes('ckptd-other-root'), 'a lease of another data root is kept');
-      assert.deepEqual(await mountsUnder(join(dataRoot, 'tmp')), [], 'temp mounts left');
-      assert.deepEqual(await readdir(join(dataRoot, 'tmp')), []);
+      assert.deepEqual(await mountsUnder(join(f.dataRoot, 'tmp')), [], 'temp mounts left');
+      assert.deepEqual(await readdir(join(f.dataRoot, 'tmp')), []);
       assert.equal(await taskStatus(id), 'RUNNING', 'the container ckptd froze runs again');
-      const files = await readdir(join(dataRoot, 'containers', id));
+      const files = await readdir(join(f.dataRoot, 'containers', id));
       assert.ok(
         !files.includes('paused-by-ckptd') && !files.some((f) => f.startsWith('.tmp-')),
         files.join(),
       );
-      assert.match(d.logs(), /recovery: deleted leases a previous run left/);
-      assert.match(d.logs(), /recovery: resumed containers a previous run left frozen/);
+      assert.match(f.d.logs(), /recovery: deleted leases a previous run left/);
+      assert.match(f.d.logs(), /recovery: resumed containers a previous run left frozen/);
       // a user's own pause is not a ckptd freeze: it survives a restart
       await docker('pause', 'frozen');
       await kill9();
@@ -144,7 +95,7 @@ describe('crash recovery', () => {
     await start();
     assert.equal(await taskStatus(id), 'RUNNING', 'not left paused or frozen');
     assert.equal(await ctr('leases', 'ls', '-q'), '', 'a lease was left');
-    assert.deepEqual(await mountsUnder(dataRoot), []);
+    assert.deepEqual(await mountsUnder(f.dataRoot), []);
     const images = await docker('images', '--format', '{{.Repository}}:{{.Tag}}');
     if (images.includes('crash:mid')) {
       // it finished before the kill: then it is whole
@@ -171,11 +122,11 @@ describe('crash recovery', () => {
       'dd if=/dev/urandom of=/tmp/f bs=1M count=48 2>/dev/null; while true; do sleep 1; done',
     );
     await new Promise((r) => setTimeout(r, 3000));
-    const archive = join(work, 'exp.tar.zst');
+    const archive = join(f.work, 'exp.tar.zst');
     const res = await new Promise<number>((resolve, reject) => {
       const req = request(
         {
-          socketPath: d.socket,
+          socketPath: f.socket,
           method: 'POST',
           path: '/v1.47/containers/exp/checkpoint?export=1&leaveRunning=1',
         },
@@ -195,7 +146,7 @@ describe('crash recovery', () => {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     const req = request({
-      socketPath: d.socket,
+      socketPath: f.socket,
       method: 'POST',
       path: '/v1.47/containers/x/restore?import=1&name=imported',
       headers: { 'content-type': 'application/x-tar', 'transfer-encoding': 'chunked' },
@@ -209,7 +160,7 @@ describe('crash recovery', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(await nobodyProcs(), [], 'an unpacker outlived the daemon');
     await start();
-    assert.deepEqual(await readdir(join(dataRoot, 'checkpoint-staging')).catch(() => []), []);
+    assert.deepEqual(await readdir(join(f.dataRoot, 'checkpoint-staging')).catch(() => []), []);
     assert.equal(await ctr('leases', 'ls', '-q'), '');
     assert.equal(
       (await docker('ps', '-aq')).split('\n').filter(Boolean).length,

@@ -3,19 +3,12 @@
 // host, from inside the container (ulimit, oom_score_adj, /dev), and through inspect; what
 // cannot be applied is a 400 naming the field; `docker update` changes the live limits.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { access, mkdtemp, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { after, describe, test } from 'node:test';
+import { ckptdFixture, IMG } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-res';
-const IMG = 'ckptd-test/busybox:latest';
 const MB = 1024 * 1024;
 const PARENT = 'ckptd-res-parent';
 const CGROUP_V1 = await access('/sys/fs/cgroup/cgroup.controllers').then(
@@ -36,37 +29,9 @@ describe(
   'container resources through ckptd',
   { skip: !CGROUP_V1 && 'these tests read cgroup v1 files' },
   () => {
-    let ctd: RunningContainerd;
-    let d: CkptdProcess;
-    let work: string;
-
-    const docker = async (...args: string[]): Promise<string> => {
-      const { stdout } = await execFileP('docker', args, {
-        env: {
-          ...process.env,
-          DOCKER_HOST: `unix://${d.socket}`,
-          DOCKER_CONFIG: join(work, 'docker-config'),
-        },
-        timeout: 60_000,
-      });
-      return stdout.trim();
-    };
-    const dockerFails = async (...args: string[]): Promise<string> => {
-      try {
-        await docker(...args);
-      } catch (err) {
-        return String((err as { stderr?: string }).stderr ?? err);
-      }
-      assert.fail(`docker ${args.join(' ')} succeeded`);
-    };
-    const api = (method: string, path: string, body?: unknown) =>
-      httpRequest(
-        d.socket,
-        method,
-        `/v1.47${path}`,
-        body === undefined ? undefined : JSON.stringify(body),
-        body === undefined ? {} : { 'content-type': 'application/json' },
-      );
+    const f = ckptdFixture({ ns: NS, dockerTimeout: 60_000 });
+    const { fails: dockerFails, api } = f;
+    const docker = async (...args: string[]): Promise<string> => (await f.docker(...args)).trim();
     const pidOf = async (name: string) => Number(await docker('inspect', '-f', '{{.State.Pid}}', name));
     const hostConfig = async (name: string) =>
       (
@@ -75,25 +40,14 @@ describe(
         }[]
       )[0]!.HostConfig;
 
-    before(async () => {
-      work = await mkdtemp(join(tmpdir(), 'ckptd-res-'));
-      ctd = await startContainerd();
-      const tar = join(work, 'img.tar');
-      await buildTestImage(tar, { name: IMG });
-      await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
-      d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-        dataRoot: join(work, 'data'),
-      });
-    });
-
-    after(async () => {
+    f.teardown(async () => {
       await docker('rm', '-f', 'mem', 'cpu', 'proc', 'dev', 'par', 'upd').catch(() => undefined);
-      await d?.cleanup();
-      await ctd?.stop();
+    });
+    // after the daemons stopped (the fixture's after() runs first)
+    after(async () => {
       for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
         await rmdir(join('/sys/fs/cgroup', c, PARENT)).catch(() => undefined);
       }
-      await rm(work, { recursive: true, force: true });
     });
 
     test('a container run without resource options gets no limits', async () => {

@@ -2,19 +2,12 @@
 // by the docker CLI and raw HTTP: what `docker inspect`, `docker ps` and `docker events` show, as
 // dockerd shows it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { describe, test } from 'node:test';
+import { ckptdFixture, IMG, sleep, until } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-rs';
-const IMG = 'ckptd-test/busybox:latest';
 
 interface Inspect {
   Id: string;
@@ -31,64 +24,10 @@ interface Inspect {
   HostConfig: { RestartPolicy: { Name: string; MaximumRetryCount: number }; AutoRemove: boolean };
 }
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('restart policies and failed starts through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dockerConfig: string;
-  let dataRoot: string;
-  let work: string;
-
-  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig });
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, { env: env(), timeout: 60_000 });
-    return stdout;
-  };
-  const dockerFails = async (...args: string[]): Promise<string> => {
-    try {
-      await docker(...args);
-    } catch (err) {
-      return String((err as { stderr?: string }).stderr ?? err);
-    }
-    assert.fail(`docker ${args.join(' ')} succeeded`);
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
-  const inspect = async (ref: string): Promise<Inspect> =>
-    JSON.parse(await docker('inspect', '--type', 'container', ref)).at(0) as Inspect;
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-rs-'));
-    dockerConfig = join(work, 'docker-config');
-    dataRoot = join(work, 'data');
-    ctd = await startContainerd();
-    const tar = join(work, 'img.tar');
-    await buildTestImage(tar, { name: IMG });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', tar]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
-  });
-
-  after(async () => {
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  const f = ckptdFixture({ ns: NS, dockerTimeout: 60_000 });
+  const { docker, fails: dockerFails, api } = f;
+  const inspect = (ref: string) => f.inspect<Inspect>(ref);
 
   test('on-failure:2 with exit 3 restarts exactly twice (RestartCount 2), then stays exited; events die/start', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
@@ -105,7 +44,9 @@ describe('restart policies and failed starts through ckptd', () => {
     assert.equal(c.RestartCount, 2);
     assert.equal(c.State.ExitCode, 3);
     assert.deepEqual(c.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
-    const persisted = JSON.parse(await readFile(join(dataRoot, 'containers', id, 'state.json'), 'utf8')) as {
+    const persisted = JSON.parse(
+      await readFile(join(f.dataRoot, 'containers', id, 'state.json'), 'utf8'),
+    ) as {
       RestartCount: number;
     };
     assert.equal(persisted.RestartCount, 2);
@@ -228,12 +169,7 @@ describe('restart policies and failed starts through ckptd', () => {
   test('docker run --rm nosuchcmd exits 127 at once with dockerd message; the container is gone', async () => {
     const before = (await docker('ps', '-aq')).trim();
     const t0 = Date.now();
-    const r = await execFileP('timeout', ['-k', '5', '30', 'docker', 'run', '--rm', IMG, 'nosuchcmd'], {
-      env: env(),
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
-    );
+    const r = await f.run(['run', '--rm', IMG, 'nosuchcmd'], { timeout: 30_000 });
     assert.equal(r.code, 127, r.stderr);
     assert.ok(Date.now() - t0 < 10_000, 'within seconds');
     assert.match(
@@ -246,11 +182,7 @@ describe('restart policies and failed starts through ckptd', () => {
 
   test('docker run --rm of a directory exits 126; -w naming a file exits 125 with dockerd words', async () => {
     const before = (await docker('ps', '-aq')).trim();
-    const run = (...args: string[]) =>
-      execFileP('timeout', ['-k', '5', '30', 'docker', 'run', '--rm', ...args], { env: env() }).then(
-        () => ({ code: 0, stderr: '' }),
-        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
-      );
+    const run = (...args: string[]) => f.run(['run', '--rm', ...args], { timeout: 30_000 });
     let r = await run(IMG, '/etc');
     assert.equal(r.code, 126, r.stderr);
     assert.match(r.stderr, /exec: "\/etc": (permission denied|is a directory)/);
@@ -284,11 +216,14 @@ describe('restart policies and failed starts through ckptd', () => {
       ru: (await inspect('ru')).State.Pid,
       rn: (await inspect('rn')).State.Pid,
     };
-    await d.stop();
-    // their tasks die while ckptd is down
-    for (const pid of Object.values(pids)) process.kill(pid, 'SIGKILL');
-    await sleep(500);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], { dataRoot });
+    await f.restart({
+      signal: 'SIGTERM',
+      down: async () => {
+        // their tasks die while ckptd is down
+        for (const pid of Object.values(pids)) process.kill(pid, 'SIGKILL');
+        await sleep(500);
+      },
+    });
     for (const name of ['ra', 'ru']) {
       await until(`${name} running again`, async () => (await inspect(name)).State.Status === 'running');
       const c = await inspect(name);

@@ -3,42 +3,13 @@
 // anonymous volumes of an image VOLUME removed by `rm -v`, --mount options read back from
 // /proc/self/mountinfo inside the container, and checkpoint archives carrying volumes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
-import { httpRequest, startCkptd, type CkptdProcess } from '../helpers/ckptd.js';
-import { buildTestImage } from '../helpers/images.js';
+import { before, describe, test } from 'node:test';
+import { ckptdFixture, IMG } from '../helpers/fixture.js';
 
-const execFileP = promisify(execFile);
 const NS = 'ckptd-vol';
-const IMG = 'ckptd-test/busybox:latest';
 const VIMG = 'ckptd-test/withvol:latest';
-
-/** fetchBuffer sends a request with a binary body and reads the whole binary answer. */
-function fetchBuffer(
-  socket: string,
-  method: string,
-  path: string,
-  body?: Buffer,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(180_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.end(body);
-  });
-}
 
 /** mountLine is the /proc/self/mountinfo line of `point` (fields split). */
 function mountLine(mountinfo: string, point: string): string[] | undefined {
@@ -49,34 +20,22 @@ function mountLine(mountinfo: string, point: string): string[] | undefined {
 }
 
 describe('volumes through ckptd', () => {
-  let ctd: RunningContainerd;
-  let d: CkptdProcess;
-  let dockerConfig: string;
-  let work: string;
-
-  const docker = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execFileP('docker', args, {
-      env: { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: dockerConfig },
-      timeout: 120_000,
-    });
-    return stdout;
-  };
-  const dockerFails = async (...args: string[]): Promise<string> => {
-    try {
-      await docker(...args);
-    } catch (err) {
-      return String((err as { stderr?: string }).stderr ?? err);
-    }
-    assert.fail(`docker ${args.join(' ')} succeeded`);
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    httpRequest(
-      d.socket,
-      method,
-      `/v1.47${path}`,
-      body === undefined ? undefined : JSON.stringify(body),
-      body === undefined ? {} : { 'content-type': 'application/json' },
-    );
+  // /seed: a directory owned by 1234 with mode 0750 and a file, for copy-up
+  const f = ckptdFixture({
+    ns: NS,
+    images: [
+      {
+        name: IMG,
+        extraLayers: [
+          [
+            { path: 'seed', type: 'directory', mode: 0o750, uid: 1234, gid: 1234 },
+            { path: 'seed/hello', content: 'from the image\n', mode: 0o640, uid: 1234, gid: 1235 },
+          ],
+        ],
+      },
+    ],
+  });
+  const { docker, fails: dockerFails, api } = f;
   const volumeNames = async (...filters: string[]): Promise<string[]> =>
     (await docker('volume', 'ls', '-q', ...filters.flatMap((f) => ['-f', f])))
       .split('\n')
@@ -84,35 +43,10 @@ describe('volumes through ckptd', () => {
       .sort();
 
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ckptd-vol-'));
-    dockerConfig = join(work, 'docker-config');
-    ctd = await startContainerd();
-    const img = join(work, 'img.tar');
-    // /seed: a directory owned by 1234 with mode 0750 and a file, for copy-up
-    await buildTestImage(img, {
-      name: IMG,
-      extraLayers: [
-        [
-          { path: 'seed', type: 'directory', mode: 0o750, uid: 1234, gid: 1234 },
-          { path: 'seed/hello', content: 'from the image\n', mode: 0o640, uid: 1234, gid: 1235 },
-        ],
-      ],
-    });
-    await execFileP('ctr', ['-a', ctd.address, '-n', NS, 'images', 'import', img]);
-    d = await startCkptd(['--containerd', ctd.address, '--containerd-namespace', NS], {
-      dataRoot: join(work, 'data'),
-    });
     // an image with `VOLUME /seed`
     await docker('create', '--name', 'base', IMG, 'true');
     await docker('commit', '-c', 'VOLUME /seed', 'base', VIMG);
     await docker('rm', 'base');
-  });
-
-  after(async () => {
-    if (process.env.CKPTD_TEST_LOGS) console.log(d?.logs());
-    await d?.cleanup();
-    await ctd?.stop();
-    await rm(work, { recursive: true, force: true });
   });
 
   test('docker volume create, ls, inspect, rm and prune answer as dockerd', async () => {
@@ -123,7 +57,7 @@ describe('volumes through ckptd', () => {
     assert.equal(v?.Driver, 'local');
     assert.equal(v?.Scope, 'local');
     assert.deepEqual(v?.Labels, { team: 'a' });
-    assert.equal(v?.Mountpoint, join(d.dataRoot, 'volumes', 'vol-a', '_data'));
+    assert.equal(v?.Mountpoint, join(f.dataRoot, 'volumes', 'vol-a', '_data'));
     assert.match(String(v?.CreatedAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.ok((await stat(String(v?.Mountpoint))).isDirectory());
     assert.deepEqual(await volumeNames('label=team=a'), ['vol-a']);
@@ -186,7 +120,7 @@ describe('volumes through ckptd', () => {
     assert.deepEqual(m, {
       Type: 'volume',
       Name: 'shared',
-      Source: join(d.dataRoot, 'volumes', 'shared', '_data'),
+      Source: join(f.dataRoot, 'volumes', 'shared', '_data'),
       Destination: '/mnt',
       Driver: 'local',
       Mode: '',
@@ -253,7 +187,7 @@ describe('volumes through ckptd', () => {
     await docker('run', '--rm', '-v', '/other', VIMG, 'true');
     assert.deepEqual(await volumeNames(), before);
     // a bind at the VOLUME's path replaces the anonymous volume
-    const host = join(work, 'bindsrc');
+    const host = join(f.work, 'bindsrc');
     await mkdir(host, { recursive: true });
     await docker('run', '--rm', '-v', `${host}:/seed`, VIMG, 'touch', '/seed/bound');
     assert.ok((await stat(join(host, 'bound'))).isFile());
@@ -261,7 +195,7 @@ describe('volumes through ckptd', () => {
   });
 
   test('--mount options are in force inside: readonly binds and volumes, tmpfs size and mode, volume-subpath refused', async () => {
-    const host = join(work, 'ro');
+    const host = join(f.work, 'ro');
     await mkdir(host, { recursive: true });
     const script =
       'cat /proc/self/mountinfo; echo ===; touch /b/x 2>&1 || true; touch /v/x 2>&1 || true; stat -c %a /t';
@@ -349,19 +283,18 @@ describe('volumes through ckptd', () => {
     const ids = async () => (await docker('exec', 'ck', 'cat', '/data/f', '/seed/g')).trim();
     for (let i = 0; i < 100 && (await ids().catch(() => '')) !== 'named\nanon'; i++)
       await new Promise((r) => setTimeout(r, 100));
-    const lean = await fetchBuffer(
-      d.socket,
+    const lean = await f.apiBuffer(
       'POST',
-      '/v1.47/containers/ck/checkpoint?export=1&compress=none&leaveRunning=1&ignoreVolumes=1',
+      '/containers/ck/checkpoint?export=1&compress=none&leaveRunning=1&ignoreVolumes=1',
     );
     assert.equal(lean.status, 200, lean.body.toString().slice(0, 300));
     assert.ok(!lean.body.includes('volumes/ckdata.tar'), 'ignoreVolumes left the volumes out');
-    const exp = await fetchBuffer(d.socket, 'POST', '/v1.47/containers/ck/checkpoint?export=1&compress=none');
+    const exp = await f.apiBuffer('POST', '/containers/ck/checkpoint?export=1&compress=none');
     assert.equal(exp.status, 200, exp.body.toString().slice(0, 300));
     assert.ok(exp.body.includes('volumes/ckdata.tar'));
 
     const importAs = (name: string, body: Buffer, extra = '') =>
-      fetchBuffer(d.socket, 'POST', `/v1.47/containers/x/restore?import=1&name=${name}${extra}`, body, {
+      f.apiBuffer('POST', `/containers/x/restore?import=1&name=${name}${extra}`, body, {
         'content-type': 'application/x-tar',
       });
     // podman's rule: the archive's named volume exists here: refused, nothing created
