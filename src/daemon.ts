@@ -1,6 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { PauseMarks } from './engine/pause-marks.js';
 import { clearTempRoot, LEASE_DATA_ROOT_LABEL, removeOwnLeases } from './engine/recovery.js';
+import { settleInterruptedCheckpoints } from './engine/checkpoint-recovery.js';
 import { useTempRoot } from './host/temp-dirs.js';
 import { ContainerLocks } from './engine/container-locks.js';
 import { join } from 'node:path';
@@ -119,6 +120,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   );
   await useTempRoot(join(config.dataRoot, 'tmp'));
   const pauseMarks = new PauseMarks(config.dataRoot);
+  // a dump a killed run left going ends first: CRIU re-freezes a leave-running container (issue 16)
+  await settleInterruptedCheckpoints(join(config.dataRoot, 'containers'), recoveryLog);
   await pauseMarks
     .recover({ get: (id) => client.tasks.get(id), resume: (id) => client.tasks.resume(id) }, recoveryLog)
     .catch((err: unknown) => recoveryLog.warn({ err }, 'recovery: cannot check frozen containers yet'));
