@@ -2,6 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { PauseMarks } from './engine/pause-marks.js';
 import { clearTempRoot, LEASE_DATA_ROOT_LABEL, removeOwnLeases } from './engine/recovery.js';
 import { settleInterruptedCheckpoints } from './engine/checkpoint-recovery.js';
+import { ReconnectRecovery } from './engine/reconnect-recovery.js';
 import { useTempRoot } from './host/temp-dirs.js';
 import { ContainerLocks } from './engine/container-locks.js';
 import { join } from 'node:path';
@@ -126,6 +127,17 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     .recover({ get: (id) => client.tasks.get(id), resume: (id) => client.tasks.resume(id) }, recoveryLog)
     .catch((err: unknown) => recoveryLog.warn({ err }, 'recovery: cannot check frozen containers yet'));
   await clearTempRoot(join(config.dataRoot, 'tmp'), recoveryLog);
+  // the same recovery (minus what this run holds) each time containerd comes back (issue 16)
+  const reconnects = new ReconnectRecovery({
+    onReconnect: (fn) => client.connection.onReconnect(fn),
+    leases: client.leases,
+    leaseInUse: (id) => client.leaseInUse(id),
+    tasks: { get: (id) => client.tasks.get(id), resume: (id) => client.tasks.resume(id) },
+    pauseMarks,
+    dataRoot: config.dataRoot,
+    logger: recoveryLog,
+  });
+  reconnects.start();
 
   const events = new EventsService({
     source: { subscribe: (filters, signal) => client.events.subscribe(filters, { signal, namespace: '' }) },
@@ -349,6 +361,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     });
   } catch (err) {
     await events.stop();
+    await reconnects.stop();
     client.close();
     await managed?.stop();
     throw err;
@@ -381,6 +394,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
         }
         await app.close();
         await events.stop();
+        await reconnects.stop();
         client.close();
         await managed?.stop();
         logger.info('ckptd stopped');

@@ -225,6 +225,39 @@ export class Connection {
     return this.#mapCallError(err, method, ctx);
   }
 
+  /**
+   * onReconnect calls fn each time the channel becomes READY again after having lost its
+   * connection (containerd restarted, or its socket went away and came back); a first READY
+   * is not a reconnect. Returns the function that stops watching. Nothing here connects: the
+   * calls ckptd keeps making (the event subscription, task waits) bring the channel back.
+   */
+  onReconnect(fn: () => void): () => void {
+    const channel = this.#client.getChannel();
+    let stopped = false;
+    let lost = false;
+    let everReady = false;
+    const watch = (): void => {
+      if (stopped || this.#closed) return;
+      const state = channel.getConnectivityState(false);
+      if (state === grpc.connectivityState.READY) {
+        if (lost) {
+          lost = false;
+          fn();
+        }
+        everReady = true;
+      } else if (everReady && state !== grpc.connectivityState.SHUTDOWN) {
+        lost = true;
+      }
+      if (state === grpc.connectivityState.SHUTDOWN) return;
+      // re-armed at each change, and hourly (a watch must have a deadline)
+      channel.watchConnectivityState(state, Date.now() + 3_600_000, () => watch());
+    };
+    watch();
+    return () => {
+      stopped = true;
+    };
+  }
+
   /** close shuts the channel down; in-flight calls fail, later calls reject. */
   close(): void {
     if (this.#closed) return;

@@ -588,11 +588,14 @@ export class CheckpointService implements CheckpointBackend {
           if (captured.status === 'rejected') throw captured.reason;
         } finally {
           if (paused) {
-            await client.tasks.resume(id).then(
-              () => this.#o.pauseMarks?.clear(id),
-              (err: unknown) =>
-                this.#o.logger?.warn({ err, id }, 'resuming the container after its checkpoint failed'),
-            );
+            await client.tasks
+              .resume(id)
+              .then(
+                () => this.#o.pauseMarks?.clear(id),
+                (err: unknown) =>
+                  this.#o.logger?.warn({ err, id }, 'resuming the container after its checkpoint failed'),
+              )
+              .finally(() => this.#o.pauseMarks?.done(id)); // issue 16: a failed thaw is the reconnect recovery's
           }
         }
       } else {

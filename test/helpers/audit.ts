@@ -3,14 +3,10 @@
 // tasks), on the host (mounts, unpacking processes, staging and temp directories) and in ckptd's
 // records (pause marks, torn writes, half checkpoints). `takeBaseline` records the state before
 // an operation; `audit` lists every difference that is a leftover (an empty list is clean).
-import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ContainerdClient } from '../../src/containerd/client.js';
 import { LEASE_DATA_ROOT_LABEL } from '../../src/engine/recovery.js';
-
-const execFileP = promisify(execFile);
 
 /** AuditTarget names the containerd and the ckptd data root to audit. */
 export interface AuditTarget {
@@ -77,16 +73,36 @@ export async function takeBaseline(t: AuditTarget): Promise<Baseline> {
   }));
 }
 
-/** leftoverProcesses lists live unpackers (tar/zstd/gzip run as nobody) and CRIU processes. */
-export async function leftoverProcesses(): Promise<string[]> {
-  const out = (await execFileP('ps', ['-e', '-o', 'pid=,user=,stat=,comm=']).catch(() => ({ stdout: '' })))
-    .stdout;
-  return out
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .filter((l) => !/^\d+\s+\S+\s+Z/.test(l)) // a zombie holds nothing
-    .filter((l) => /^\d+\s+(nobody|65534)\s+\S+\s+(tar|zstd|gzip|pigz)$/.test(l) || /\scriu$/.test(l));
+/**
+ * leftoverProcesses lists the processes working in the data root (named in their command line,
+ * holding a file or their cwd under it) other than ckptd itself, containerd, its shims and the
+ * containers (whose files live under a managed containerd's directory): an unpacker, a tar of a
+ * cp or an export, a CRIU dump in a checkpoint directory.
+ */
+export async function leftoverProcesses(dataRoot: string, exclude: number[] = []): Promise<string[]> {
+  const out: string[] = [];
+  const own = (p: string) =>
+    (p === dataRoot || p.startsWith(`${dataRoot}/`)) && !p.startsWith(`${dataRoot}/containerd/`);
+  for (const name of await readdir('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid || exclude.includes(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const comm = /\((.*)\)\s+(\S)/.exec(stat);
+    if (!comm || comm[2] === 'Z') continue; // gone, or a zombie holding nothing
+    if (/^(containerd|containerd-shim.*)$/.test(comm[1] ?? '')) continue;
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const links = [
+      await readlink(`/proc/${pid}/cwd`).catch(() => ''),
+      ...(await Promise.all(
+        (await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])).map((fd) =>
+          readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''),
+        ),
+      )),
+    ];
+    const hit = [...args, ...links].find(own);
+    if (hit !== undefined) out.push(`${pid} ${comm[1]} (${hit})`);
+  }
+  return out;
 }
 
 /**
@@ -101,7 +117,7 @@ export async function leftoverProcesses(): Promise<string[]> {
 export async function audit(
   t: AuditTarget,
   base: Baseline,
-  opts: { containersGone?: string[]; containersAdded?: string[] } = {},
+  opts: { containersGone?: string[]; containersAdded?: string[]; ckptdPid?: number } = {},
 ): Promise<string[]> {
   const problems: string[] = [];
   await collectGarbage(t);
@@ -150,6 +166,7 @@ export async function audit(
       problems.push(`mount ${m} left`);
   for (const m of await mountPointsUnder(t.containerdDir))
     if (!base.containerdMounts.has(m)) problems.push(`containerd mount ${m} left`);
-  for (const p of await leftoverProcesses()) problems.push(`process ${p} left`);
+  for (const p of await leftoverProcesses(t.dataRoot, opts.ckptdPid === undefined ? [] : [opts.ckptdPid]))
+    problems.push(`process ${p} left`);
   return problems;
 }
