@@ -227,14 +227,16 @@ export class Connection {
 
   /**
    * onReconnect calls fn each time the channel becomes READY again after having lost its
-   * connection (containerd restarted, or its socket went away and came back); a first READY
-   * is not a reconnect. Returns the function that stops watching. Nothing here connects: the
+   * connection (containerd restarted, or its socket went away and came back), or becomes
+   * READY for the first time when it was not at the call. Returns the function that stops watching. Nothing here connects: the
    * calls ckptd keeps making (the event subscription, task waits) bring the channel back.
    */
   onReconnect(fn: () => void): () => void {
     const channel = this.#client.getChannel();
     let stopped = false;
-    let lost = false;
+    // a channel not READY when the watch begins (containerd down at start) counts as lost:
+    // its first READY runs what could not run then
+    let lost = channel.getConnectivityState(false) !== grpc.connectivityState.READY;
     let everReady = false;
     const watch = (): void => {
       if (stopped || this.#closed) return;

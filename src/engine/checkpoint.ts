@@ -557,6 +557,7 @@ export class CheckpointService implements CheckpointBackend {
         try {
           await client.tasks.checkpoint(id, { options: ckOpts }, { deadlineMs: 30 * 60_000 });
         } catch (err) {
+          if (isEngineError(err) && err.kind === 'Unavailable') throw err; // issue 16: containerd went away: a 503, not a stop
           const log = await readFile(join(ckDir, 'dump.log'), 'utf8').catch(() => '');
           const reason = criuLogError(log);
           const msg = err instanceof Error ? err.message : String(err);

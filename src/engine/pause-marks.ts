@@ -7,6 +7,7 @@
  */
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NotFoundError } from '../errors/index.js';
 
 const MARK = 'paused-by-ckptd';
 
@@ -34,6 +35,9 @@ export class PauseMarks {
   readonly #containersDir: string;
   /** #live: containers an operation of this run froze and has not finished with. */
   readonly #live = new Set<string>();
+  /** #pending: marked containers a recovery could not check or thaw yet (containerd away). */
+  readonly #pending = new Set<string>();
+  #onDone: (() => void) | undefined;
 
   constructor(dataRoot: string) {
     this.#containersDir = join(dataRoot, 'containers');
@@ -57,6 +61,17 @@ export class PauseMarks {
    */
   done(id: string): void {
     this.#live.delete(id);
+    this.#onDone?.();
+  }
+
+  /** onDone registers what runs when an operation ends with its thaw failed (the reconnect recovery). */
+  onDone(fn: () => void): void {
+    this.#onDone = fn;
+  }
+
+  /** pending tells whether a recovery left marked containers it could not thaw yet. */
+  get pending(): boolean {
+    return this.#pending.size > 0;
   }
 
   /** isLive tells whether an operation of this run still holds the freeze of id. */
@@ -80,12 +95,24 @@ export class PauseMarks {
         while (Date.now() < deadline && (await opts.busy(id))) await new Promise((r) => setTimeout(r, 250));
         if (opts.skip?.(id)) continue; // an operation of this run took it meanwhile
       }
-      const task = await tasks.get(id).catch(() => undefined);
+      let task: { status: unknown } | undefined;
+      try {
+        task = await tasks.get(id);
+      } catch (err) {
+        // gone (deleted): nothing to thaw; containerd away: keep the mark for the next try
+        if (!(err instanceof NotFoundError)) {
+          this.#pending.add(id);
+          log.warn({ err, id }, 'recovery: cannot check a container a previous operation froze yet');
+          continue;
+        }
+      }
+      this.#pending.delete(id);
       if (task !== undefined && String(task.status) === 'PAUSED') {
         try {
           await tasks.resume(id);
           thawed.push(id);
         } catch (err) {
+          this.#pending.add(id);
           log.warn({ err, id }, 'recovery: cannot resume a container a previous run froze');
           continue;
         }

@@ -31,6 +31,9 @@ export class ReconnectRecovery {
   #unwatch: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  #stopped = false;
+  #retryMs = 500;
+  #retry: NodeJS.Timeout | undefined;
   /** runs counts the completed recoveries (tests and logs). */
   runs = 0;
 
@@ -40,6 +43,9 @@ export class ReconnectRecovery {
 
   /** start watches the connection. */
   start(): void {
+    // an operation whose thaw failed (containerd away) ended: its container is recovery's now
+    this.#o.pauseMarks.onDone(() => this.trigger());
+    if (this.#o.pauseMarks.pending) this.trigger(); // the start-up recovery could not thaw them
     this.#unwatch ??= this.#o.onReconnect(() => {
       this.#o.logger.warn({}, 'containerd connection is back: recovering what the interruption left');
       this.trigger();
@@ -48,6 +54,9 @@ export class ReconnectRecovery {
 
   /** trigger runs a recovery now (or once more after the running one). */
   trigger(): void {
+    if (this.#stopped) return;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = undefined;
     if (this.#running) {
       this.#again = true;
       return;
@@ -60,12 +69,21 @@ export class ReconnectRecovery {
         if (this.#again) {
           this.#again = false;
           this.trigger();
+        } else if (this.#o.pauseMarks.pending && !this.#stopped) {
+          // containerd is not back yet for them: try again, backing off to 30 s
+          this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
+          this.#retry = setTimeout(() => this.trigger(), this.#retryMs);
+          this.#retry.unref();
+        } else {
+          this.#retryMs = 500;
         }
       });
   }
 
   /** stop stops watching and waits for a recovery in progress. */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
     this.#unwatch?.();
     // a thaw waiting for a dump is not worth holding the shutdown for: the next start does it
     await Promise.race([this.#running, new Promise((r) => setTimeout(r, 2000).unref())]);
