@@ -205,7 +205,10 @@ describe('crash safety of checkpoint, export, cp, load and pull', () => {
     // the export's body is close-delimited (tar writes into the connection itself): a cut export
     // ends like a whole one at the HTTP level, and only its size (no end-of-archive blocks) tells
     console.log(`# export answer: ${JSON.stringify(r).slice(0, 120)}, ${req.received()} bytes`);
-    assert.ok('error' in r || req.received() < 48 * MiB, `the export answered whole: ${req.received()} bytes`);
+    assert.ok(
+      'error' in r || req.received() < 48 * MiB,
+      `the export answered whole: ${req.received()} bytes`,
+    );
     assert.equal(await taskStatus(id), 'RUNNING');
     await docker('rm', '-f', 'exp');
   });
