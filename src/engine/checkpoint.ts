@@ -581,7 +581,10 @@ export class CheckpointService implements CheckpointBackend {
         const paused = status === 'RUNNING';
         if (paused) {
           await this.#o.pauseMarks?.mark(id);
-          await client.tasks.pause(id);
+          await client.tasks.pause(id).catch((err: unknown) => {
+            this.#o.pauseMarks?.done(id); // issue 16: paused or not, the mark is recovery's now
+            throw err;
+          });
         }
         try {
           const [dumped, captured] = await Promise.allSettled([dump(), captureRootfs()]);

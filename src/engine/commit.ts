@@ -251,7 +251,8 @@ export class CommitService implements CommitBackend {
           try {
             await o.client.tasks.pause(id);
           } catch (err) {
-            await o.pauseMarks?.clear(id); // not frozen: nothing to thaw
+            // frozen or not (containerd may have died after the freeze): recovery checks and thaws
+            o.pauseMarks?.done(id);
             throw err;
           }
         },
