@@ -279,6 +279,15 @@ for (const mode of ['external', 'managed'] as const) {
           ),
           'ckptd did not reconnect',
         );
+        // a freeze whose thaw failed while containerd was away is thawed by the recovery, once
+        // containerd answers again (it retries with back-off)
+        assert.ok(
+          await waitFor(
+            async () => (await docker('inspect', '-f', '{{.State.Paused}}', 'busy')) === 'false',
+            60_000,
+          ),
+          'busy stays paused',
+        );
         await op.after?.();
         // the reconnect recovery cleans what the failed operation held
         let problems: string[] = [];
