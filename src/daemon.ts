@@ -1,6 +1,8 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { PauseMarks } from './engine/pause-marks.js';
 import { clearTempRoot, LEASE_DATA_ROOT_LABEL, removeOwnLeases } from './engine/recovery.js';
+import { settleInterruptedCheckpoints } from './engine/checkpoint-recovery.js';
+import { ReconnectRecovery } from './engine/reconnect-recovery.js';
 import { useTempRoot } from './host/temp-dirs.js';
 import { ContainerLocks } from './engine/container-locks.js';
 import { join } from 'node:path';
@@ -127,10 +129,23 @@ export async function startDaemon(
   );
   await useTempRoot(join(config.dataRoot, 'tmp'));
   const pauseMarks = new PauseMarks(config.dataRoot);
+  // a dump a killed run left going ends first: CRIU re-freezes a leave-running container (issue 16)
+  await settleInterruptedCheckpoints(join(config.dataRoot, 'containers'), recoveryLog);
   await pauseMarks
     .recover({ get: (id) => client.tasks.get(id), resume: (id) => client.tasks.resume(id) }, recoveryLog)
     .catch((err: unknown) => recoveryLog.warn({ err }, 'recovery: cannot check frozen containers yet'));
   await clearTempRoot(join(config.dataRoot, 'tmp'), recoveryLog);
+  // the same recovery (minus what this run holds) each time containerd comes back (issue 16)
+  const reconnects = new ReconnectRecovery({
+    onReconnect: (fn) => client.connection.onReconnect(fn),
+    leases: client.leases,
+    leaseInUse: (id) => client.leaseInUse(id),
+    tasks: { get: (id) => client.tasks.get(id), resume: (id) => client.tasks.resume(id) },
+    pauseMarks,
+    dataRoot: config.dataRoot,
+    logger: recoveryLog,
+  });
+  reconnects.start();
 
   // container view (issue 14): list/inspect from memory, fed by the events subscription below
   const containerView = new ContainerView({
@@ -377,6 +392,7 @@ export async function startDaemon(
     });
   } catch (err) {
     await events.stop();
+    await reconnects.stop();
     client.close();
     await managed?.stop();
     throw err;
@@ -409,6 +425,7 @@ export async function startDaemon(
         }
         await app.close();
         await events.stop();
+        await reconnects.stop();
         client.close();
         await managed?.stop();
         logger.info('ckptd stopped');

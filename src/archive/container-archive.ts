@@ -26,11 +26,13 @@ import {
   mkdir,
   open,
   readdir,
+  rename,
   rmdir,
   symlink,
   unlink,
   type Stats,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
@@ -63,6 +65,10 @@ const readdirP = promisify(readdir) as (p: string) => Promise<string[]>;
 const rmdirP = promisify(rmdir);
 const symlinkP = promisify(symlink) as (target: string, p: string) => Promise<void>;
 const unlinkP = promisify(unlink);
+const renameP = promisify(rename);
+
+/** CP_PARTIAL_PREFIX names a file being extracted by docker cp (renamed to its own name when whole). */
+export const CP_PARTIAL_PREFIX = '.ckptd-cp-partial-';
 
 // ---- path stat ----
 
@@ -588,26 +594,36 @@ export async function extractTar(
         }
         case 'file':
         case 'contiguous-file': {
+          // written under a temporary name and renamed when whole: a copy cut short (a killed
+          // daemon, a dropped client) never leaves a half file under the entry's name
+          const partial = `${CP_PARTIAL_PREFIX}${randomBytes(6).toString('hex')}`;
           const fd = await openNoFollow(
             pfd,
-            baseN,
+            partial,
             constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
             0o600,
           );
+          let renamed = false;
           try {
-            await pipeline(
-              entry,
-              createWriteStream('', { fd, autoClose: false, highWaterMark: READ_CHUNK }),
-              {
-                signal: opts.signal,
-              },
-            );
-            await fchownP(fd, owner.uid, owner.gid);
-            await fchmodP(fd, mode);
-            const t = h.mtime ?? new Date();
-            await futimesP(fd, t, t);
+            try {
+              await pipeline(
+                entry,
+                createWriteStream('', { fd, autoClose: false, highWaterMark: READ_CHUNK }),
+                {
+                  signal: opts.signal,
+                },
+              );
+              await fchownP(fd, owner.uid, owner.gid);
+              await fchmodP(fd, mode);
+              const t = h.mtime ?? new Date();
+              await futimesP(fd, t, t);
+            } finally {
+              await closeFd(fd);
+            }
+            await renameP(at(pfd, partial), at(pfd, baseN));
+            renamed = true;
           } finally {
-            await closeFd(fd);
+            if (!renamed) await unlinkP(at(pfd, partial)).catch(() => undefined);
           }
           break;
         }

@@ -34,6 +34,8 @@ export interface ContainerdClientOptions {
   connection?: Connection;
   /** leaseLabels go on every lease withLease creates (ckptd: its data root, to find its own after a crash). */
   leaseLabels?: Record<string, string>;
+  /** liveLeases is shared by the namespace views of one client (the leases their withLease holds). */
+  liveLeases?: Set<string>;
 }
 
 /** WithLeaseOptions tune withLease. */
@@ -86,6 +88,7 @@ export class ContainerdClient {
   readonly #defaults: CallContext;
   readonly #leaseLabels: Record<string, string>;
   readonly #snapshotters = new Map<string, SnapshotService>();
+  readonly #liveLeases: Set<string>;
 
   constructor(opts: ContainerdClientOptions) {
     this.#ownsConnection = opts.connection === undefined;
@@ -99,6 +102,7 @@ export class ContainerdClient {
     this.namespace = opts.namespace;
     this.#logger = opts.logger;
     this.#leaseLabels = opts.leaseLabels ?? {};
+    this.#liveLeases = opts.liveLeases ?? new Set();
     const d: CallContext = { namespace: opts.namespace };
     this.#defaults = d;
     this.version = new VersionService(this.#conn, d);
@@ -118,6 +122,14 @@ export class ContainerdClient {
     return this.#conn;
   }
 
+  /**
+   * leaseInUse tells whether lease id is held by a withLease of this client (or of its
+   * namespace views) that has not ended: recovery after a reconnect deletes only the others.
+   */
+  leaseInUse(id: string): boolean {
+    return this.#liveLeases.has(id);
+  }
+
   /** snapshots returns the adapter of one snapshotter (containerd's `SnapshotService(name)`). */
   snapshots(snapshotter: string): SnapshotService {
     let s = this.#snapshotters.get(snapshotter);
@@ -135,6 +147,7 @@ export class ContainerdClient {
       namespace,
       connection: this.#conn,
       leaseLabels: this.#leaseLabels,
+      liveLeases: this.#liveLeases,
       ...(this.#logger ? { logger: this.#logger } : {}),
     });
   }
@@ -156,10 +169,17 @@ export class ContainerdClient {
     const labels = { ...this.#leaseLabels, ...opts.labels, [GC_EXPIRE_LABEL]: rfc3339(expireAt) };
     const createCtx: CallContext = { namespace };
     if (outer.signal) createCtx.signal = outer.signal;
-    await this.leases.create(id, labels, createCtx);
+    this.#liveLeases.add(id);
+    try {
+      await this.leases.create(id, labels, createCtx);
+    } catch (err) {
+      this.#liveLeases.delete(id);
+      throw err;
+    }
     try {
       return await fn({ ...outer, namespace, lease: id });
     } finally {
+      this.#liveLeases.delete(id);
       try {
         await this.leases.delete(id, {}, { namespace, deadlineMs: LEASE_DELETE_TIMEOUT_MS });
       } catch (err) {

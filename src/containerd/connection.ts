@@ -225,6 +225,41 @@ export class Connection {
     return this.#mapCallError(err, method, ctx);
   }
 
+  /**
+   * onReconnect calls fn each time the channel becomes READY again after having lost its
+   * connection (containerd restarted, or its socket went away and came back), or becomes
+   * READY for the first time when it was not at the call. Returns the function that stops watching. Nothing here connects: the
+   * calls ckptd keeps making (the event subscription, task waits) bring the channel back.
+   */
+  onReconnect(fn: () => void): () => void {
+    const channel = this.#client.getChannel();
+    let stopped = false;
+    // a channel not READY when the watch begins (containerd down at start) counts as lost:
+    // its first READY runs what could not run then
+    let lost = channel.getConnectivityState(false) !== grpc.connectivityState.READY;
+    let everReady = false;
+    const watch = (): void => {
+      if (stopped || this.#closed) return;
+      const state = channel.getConnectivityState(false);
+      if (state === grpc.connectivityState.READY) {
+        if (lost) {
+          lost = false;
+          fn();
+        }
+        everReady = true;
+      } else if (everReady && state !== grpc.connectivityState.SHUTDOWN) {
+        lost = true;
+      }
+      if (state === grpc.connectivityState.SHUTDOWN) return;
+      // re-armed at each change, and hourly (a watch must have a deadline)
+      channel.watchConnectivityState(state, Date.now() + 3_600_000, () => watch());
+    };
+    watch();
+    return () => {
+      stopped = true;
+    };
+  }
+
   /** close shuts the channel down; in-flight calls fail, later calls reject. */
   close(): void {
     if (this.#closed) return;

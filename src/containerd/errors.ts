@@ -38,6 +38,19 @@ const TRANSPORT_FAILURE =
 const DEADLINE_BEFORE_CONNECT = /Waiting for LB pick|waiting for name resolution/i;
 
 /**
+ * isContainerdGone tells whether err is a transport failure of a containerd call (containerd
+ * died, restarted or never answered) rather than containerd answering UNAVAILABLE itself (an
+ * ingest "ref ... locked"): retrying the same call on a broken stream is pointless then.
+ */
+export function isContainerdGone(err: unknown): boolean {
+  if (!(err instanceof EngineError) || err.kind !== 'Unavailable') return false;
+  const cause = err.cause;
+  if (!isServiceError(cause)) return /^containerd is not available at /.test(err.message);
+  const details = cause.details || cause.message;
+  return TRANSPORT_FAILURE.test(details) || DEADLINE_BEFORE_CONNECT.test(details);
+}
+
+/**
  * fromGrpcError maps a gRPC failure to the EngineError subclass for its status code, once, at
  * the edge of the containerd layer (containerd's errgrpc.ToNative). Non-gRPC errors become
  * InternalError; EngineErrors pass through. The original error is kept as `cause`.

@@ -7,7 +7,7 @@ export type { ContainerdClientOptions, ContainerdLogger, WithLeaseOptions } from
 export { DEFAULT_LEASE_EXPIRE_MS, LEASE_DELETE_TIMEOUT_MS } from './client.js';
 export { Connection, DEFAULT_UNARY_DEADLINE_MS, MAX_MESSAGE_BYTES, normalizeAddress } from './connection.js';
 export type { CallContext } from './connection.js';
-export { fromGrpcError } from './errors.js';
+export { fromGrpcError, isContainerdGone } from './errors.js';
 export { ContentWriter, WRITE_CHUNK_BYTES } from './content.js';
 export type { ContentInfo, ContentStatus, ReadOptions, WriterOptions } from './content.js';
 export { decodeEnvelope, isEvent } from './events.js';

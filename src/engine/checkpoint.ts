@@ -557,6 +557,7 @@ export class CheckpointService implements CheckpointBackend {
         try {
           await client.tasks.checkpoint(id, { options: ckOpts }, { deadlineMs: 30 * 60_000 });
         } catch (err) {
+          if (isEngineError(err) && err.kind === 'Unavailable') throw err; // issue 16: containerd went away: a 503, not a stop
           const log = await readFile(join(ckDir, 'dump.log'), 'utf8').catch(() => '');
           const reason = criuLogError(log);
           const msg = err instanceof Error ? err.message : String(err);
@@ -580,7 +581,10 @@ export class CheckpointService implements CheckpointBackend {
         const paused = status === 'RUNNING';
         if (paused) {
           await this.#o.pauseMarks?.mark(id);
-          await client.tasks.pause(id);
+          await client.tasks.pause(id).catch((err: unknown) => {
+            this.#o.pauseMarks?.done(id); // issue 16: paused or not, the mark is recovery's now
+            throw err;
+          });
         }
         try {
           const [dumped, captured] = await Promise.allSettled([dump(), captureRootfs()]);
@@ -588,11 +592,14 @@ export class CheckpointService implements CheckpointBackend {
           if (captured.status === 'rejected') throw captured.reason;
         } finally {
           if (paused) {
-            await client.tasks.resume(id).then(
-              () => this.#o.pauseMarks?.clear(id),
-              (err: unknown) =>
-                this.#o.logger?.warn({ err, id }, 'resuming the container after its checkpoint failed'),
-            );
+            await client.tasks
+              .resume(id)
+              .then(
+                () => this.#o.pauseMarks?.clear(id),
+                (err: unknown) =>
+                  this.#o.logger?.warn({ err, id }, 'resuming the container after its checkpoint failed'),
+              )
+              .finally(() => this.#o.pauseMarks?.done(id)); // issue 16: a failed thaw is the reconnect recovery's
           }
         }
       } else {

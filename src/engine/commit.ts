@@ -266,11 +266,21 @@ export class CommitService implements CommitBackend {
         get: (id) => o.client.tasks.get(id),
         pause: async (id) => {
           await o.pauseMarks?.mark(id);
-          await o.client.tasks.pause(id);
+          try {
+            await o.client.tasks.pause(id);
+          } catch (err) {
+            // frozen or not (containerd may have died after the freeze): recovery checks and thaws
+            o.pauseMarks?.done(id);
+            throw err;
+          }
         },
         resume: async (id, ctx) => {
-          await o.client.tasks.resume(id, ctx);
-          await o.pauseMarks?.clear(id);
+          try {
+            await o.client.tasks.resume(id, ctx);
+            await o.pauseMarks?.clear(id);
+          } finally {
+            o.pauseMarks?.done(id); // a failed thaw (containerd away) is recovery's at the reconnect
+          }
         },
       },
       o.logger,

@@ -10,6 +10,7 @@
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { CallContext, ContentWriter } from '../containerd/index.js';
+import { isContainerdGone } from '../containerd/index.js';
 import {
   CancelledError,
   EngineError,
@@ -372,7 +373,12 @@ async function downloadLayer(
       writer.destroy();
       writer = undefined;
       // Locked: another pull is writing this layer; wait for it (containerd's remotes do the same).
-      if (err instanceof EngineError && err.kind === 'Unavailable' && opened < 1200) {
+      if (
+        err instanceof EngineError &&
+        err.kind === 'Unavailable' &&
+        !isContainerdGone(err) &&
+        opened < 1200
+      ) {
         await sleep(500, signal);
         continue;
       }
@@ -391,7 +397,11 @@ async function downloadLayer(
           break;
         } catch (err) {
           if (signal.aborted) throw err;
-          const retryable = err instanceof EngineError ? err.kind === 'Unavailable' : isNetError(err);
+          // a registry that is away is retried; a containerd that went away broke the writer
+          const retryable =
+            err instanceof EngineError
+              ? err.kind === 'Unavailable' && !isContainerdGone(err)
+              : isNetError(err);
           if (!retryable || attempt >= DOWNLOAD_ATTEMPTS) throw err;
           for (let s = attempt; s > 0; s--) {
             sink(status(id, `Retrying in ${s} second${s > 1 ? 's' : ''}`));

@@ -34,11 +34,14 @@ export async function removeOwnLeases(
   leases: RecoveryLeases,
   dataRoot: string,
   log: RecoveryLogger,
+  /** inUse names the leases this run holds (after a reconnect: only the others are left over). */
+  inUse: (id: string) => boolean = () => false,
 ): Promise<string[]> {
   const own = await leases.list([`labels."${LEASE_DATA_ROOT_LABEL}"==${JSON.stringify(dataRoot)}`]);
   const removed: string[] = [];
   for (const l of own) {
     if (l.labels?.[LEASE_DATA_ROOT_LABEL] !== dataRoot) continue; // the filter is the server's: check again
+    if (inUse(l.id)) continue;
     try {
       await leases.delete(l.id, { sync: false });
       removed.push(l.id);
