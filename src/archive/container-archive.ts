@@ -37,7 +37,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { InvalidArgumentError, isEngineError } from '../errors/index.js';
+import { InvalidArgumentError, isEngineError, isNoSpace } from '../errors/index.js';
 import { pipelineSource, type ArchiveSource } from './compression.js';
 import {
   at,
@@ -601,7 +601,11 @@ export async function extractTar(
               {
                 signal: opts.signal,
               },
-            );
+            ).catch(async (err: unknown) => {
+              // a full disk: the partial file would keep the space the copy could not use
+              if (isNoSpace(err)) await unlinkP(at(pfd, baseN)).catch(() => undefined);
+              throw err;
+            });
             await fchownP(fd, owner.uid, owner.gid);
             await fchmodP(fd, mode);
             const t = h.mtime ?? new Date();
