@@ -30,6 +30,12 @@
 # Registries (issue 13, case group `registry`, not in the default set): pull and push of an image
 # with a 512 MiB layer (BENCH_REG_MIB) against docker-registry on loopback, ckptd vs dockerd:
 #   BENCH_CASES=registry npm run bench
+# Sustained load (issue 16, case group `load`, not in the default set): BENCH_LOAD_CLIENTS (8)
+# clients for BENCH_LOAD_SECONDS (60) s mixing create/start/exec/logs/stop/rm, commit, cp in and
+# out, checkpoint and restore, export, list and inspect over HTTP (bench/load.ts); one summary
+# line; fails on an unexpected error, a leak (leases, snapshots, mounts, fds, processes back to
+# baseline) or RSS above 120% of the first ten seconds' peak:
+#   BENCH_CASES=load npm run bench
 # BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -256,6 +262,13 @@ if case_on cp; then
 fi
 if case_on save || case_on cp; then
   printf '\nckptd peak RSS so far (VmHWM): %s kB\n' "$(awk '/VmHWM/{print $2}' /proc/$CKPTD_PID/status)"
+fi
+
+if case_on load; then
+  log "sustained load: ${BENCH_LOAD_CLIENTS:-8} clients for ${BENCH_LOAD_SECONDS:-60} s"
+  node --import tsx bench/load.ts --socket "$W/ckptd.sock" --pid "$CKPTD_PID" --data-root "$W/ckptd" \
+    --containerd "$W/ckptd/containerd/containerd.sock" --namespace default --image "$BIMG" \
+    --clients "${BENCH_LOAD_CLIENTS:-8}" --seconds "${BENCH_LOAD_SECONDS:-60}" | tee "$W/load.log"
 fi
 
 if case_on registry; then . bench/registry.sh; fi

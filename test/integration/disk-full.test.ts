@@ -282,6 +282,18 @@ describe('a full data root (loop-mounted ext4)', { skip: !isRoot && 'needs root 
     const r = await api('POST', '/containers/ck/checkpoints', { CheckpointID: 'full', Exit: false });
     assert.equal(r.status, 201, r.body);
     assert.equal((await api('DELETE', '/containers/ck/checkpoints/full')).status, 204);
+    // with exit (the rootfs captured frozen, then CRIU's dump ends the task), then restored
+    const x = await api('POST', '/containers/ck/checkpoints', { CheckpointID: 'full2', Exit: true });
+    assert.equal(x.status, 201, x.body);
+    const st = JSON.parse((await api('GET', '/containers/ck/json')).body) as { State: { Status: string } };
+    assert.equal(st.State.Status, 'exited');
+    const rs = await api('POST', '/containers/ck/restore?checkpoint=full2');
+    assert.equal(rs.status, 201, rs.body);
+    assert.equal(
+      (await docker('exec', 'ck', 'sh', '-c', 'wc -c < /data')).stdout.trim(),
+      String(PAYLOAD_MIB * MiB),
+    );
+    assert.equal((await api('DELETE', '/containers/ck/checkpoints/full2')).status, 204);
   });
 
   test('checkpoint import fails with 507 and creates no container', async () => {
