@@ -34,6 +34,8 @@ export interface LoadOptions {
   image: string;
   clients: number;
   seconds: number;
+  /** one untimed pass over every operation first (default true) */
+  warmup?: boolean;
   /** where to print progress (default: nothing) */
   log?: (line: string) => void;
 }
@@ -189,24 +191,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** runLoad runs the clients, then measures and judges. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const say = o.log ?? (() => undefined);
-  const baseline = await gauges(o);
   const agent = agentFor(o.clients);
-  const ops: Record<string, number> = {};
-  const lat: number[] = [];
+  let ops: Record<string, number> = {};
+  let lat: number[] = [];
   const errors: string[] = [];
-  const t0 = Date.now();
-  const deadline = t0 + o.seconds * 1000;
+  let t0 = Date.now();
+  let deadline = t0;
   let rssPeak10s = 0;
   const rssSamples: number[] = [];
-  const sampler = setInterval(() => {
-    void rssKiB(o.pid).then(
-      (r) => {
-        rssSamples.push(r);
-        if (Date.now() - t0 <= 10_000) rssPeak10s = Math.max(rssPeak10s, r);
-      },
-      () => undefined,
-    );
-  }, 500);
+  const startSampler = () =>
+    setInterval(() => {
+      void rssKiB(o.pid).then(
+        (r) => {
+          rssSamples.push(r);
+          if (Date.now() - t0 <= 10_000) rssPeak10s = Math.max(rssPeak10s, r);
+        },
+        () => undefined,
+      );
+    }, 500);
 
   /** op times one request and checks its status; false (and an error recorded) otherwise. */
   const op = async (
@@ -234,10 +236,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     (r: Reply) =>
       codes.includes(r.status);
 
-  const client = async (n: number) => {
-    const cpData = Buffer.alloc(4096, n);
+  const client = async (n: number, once = false) => {
+    const cpData = Buffer.alloc(4096, n + 1);
     const cpTar = tarOf('f', cpData);
-    for (let i = 0; Date.now() < deadline; i++) {
+    for (let i = 0; once ? i < 2 : Date.now() < deadline; i++) {
       const name = `load-${process.pid}-${n}-${i}`;
       const created = await op('create', is(201), () =>
         call(o, agent, 'POST', `/containers/create?name=${name}`, {
@@ -312,6 +314,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       }
     }
   };
+  // warm-up (errors count, nothing else): every code path of the daemon loaded and its pools
+  // grown before the baseline and the first ten seconds' RSS peak are taken
+  if (o.warmup !== false) {
+    say('load: warm-up (one client, each operation once)');
+    await client(-1, true);
+    ops = {};
+    lat = [];
+    await sleep(2000);
+  }
+  const baseline = await gauges(o);
+  t0 = Date.now();
+  deadline = t0 + o.seconds * 1000;
+  const sampler = startSampler();
   say(`load: ${o.clients} clients for ${o.seconds} s`);
   await Promise.all(Array.from({ length: o.clients }, (_, n) => client(n)));
   const ran = (Date.now() - t0) / 1000;

@@ -167,7 +167,13 @@ const NO_SPACE_TEXT = /no space left on device|disk quota exceeded|\bENOSPC\b|\b
 export function isNoSpace(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 16; depth++) {
     if (e instanceof NoSpaceError) return true;
-    const x = e as { code?: unknown; message?: unknown; details?: unknown; cause?: unknown; errors?: unknown };
+    const x = e as {
+      code?: unknown;
+      message?: unknown;
+      details?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
     if (x.code === 'ENOSPC' || x.code === 'EDQUOT') return true;
     if (typeof x.message === 'string' && NO_SPACE_TEXT.test(x.message)) return true;
     if (typeof x.details === 'string' && NO_SPACE_TEXT.test(x.details)) return true;

@@ -28,7 +28,8 @@ export function toHttpError(err: unknown, request?: FastifyRequest): HttpError {
     if (err.kind === 'Cancelled') return { status: 503, message: err.message };
     // a full disk an inner layer wrapped as an internal failure (a CRIU or tar stderr, an
     // ENOSPC kept as cause): 507, as the typed NoSpaceError
-    if (err.kind === 'Internal' && isNoSpace(err)) return { status: 507, message: withNoSpaceText(err.message) };
+    if (err.kind === 'Internal' && isNoSpace(err))
+      return { status: 507, message: withNoSpaceText(err.message) };
     return { status: httpStatusOf(err), message: err.message };
   }
   const e = err as Partial<FastifyError> & { name?: string };

@@ -97,9 +97,9 @@ test('a container holding a zombie (an exited child not yet reaped) checkpoints 
     { env },
   );
   const api = (m: string, p: string) => httpRequest(d.socket, m, `/v1.47${p}`);
-  const cp = await api('POST', '/containers/zomb/checkpoint?name=z');
+  const cp = await api('POST', '/containers/zomb/checkpoint?name=z1');
   assert.equal(cp.status, 201, cp.body);
-  const rs = await api('POST', '/containers/zomb/restore?checkpoint=z');
+  const rs = await api('POST', '/containers/zomb/restore?checkpoint=z1');
   assert.equal(rs.status, 201, rs.body);
   const ps = (await execFileP('docker', ['exec', 'zomb', 'ps', '-o', 'stat,comm'], { env })).stdout;
   assert.match(ps, /Z\s+sleep/, ps);
