@@ -41,6 +41,19 @@ after(async () => {
       // gone with its ckptd
     }
   }
+  // shims (and their containers) a failed test left: theirs address lies under the data root
+  const { stdout } = await execFileP('pgrep', [
+    '-f',
+    `containerd-shim-runc-v2 .*-address ${dataRoot}/`,
+  ]).catch(() => ({ stdout: '' }));
+  for (const shim of stdout.split('\n').filter((l) => l.trim() !== '')) {
+    await execFileP('pkill', ['-KILL', '-P', shim]).catch(() => undefined);
+    try {
+      process.kill(Number(shim), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4])
