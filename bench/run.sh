@@ -33,6 +33,12 @@
 # API at N running containers (issue 14, case group `api-running`, not in the default set): GET
 # /containers/json and /containers/{id}/json with BENCH_RUNNING (100) running containers on each:
 #   BENCH_CASES=api-running npm run bench
+# Sustained load (issue 16, case group `load`, not in the default set): BENCH_LOAD_CLIENTS (8)
+# clients for BENCH_LOAD_SECONDS (60) s mixing create/start/exec/logs/stop/rm, commit, cp in and
+# out, checkpoint and restore, export, list and inspect over HTTP (bench/load.ts); one summary
+# line; fails on an unexpected error, a leak (leases, snapshots, mounts, fds, processes back to
+# baseline) or RSS above 120% of the first ten seconds' peak:
+#   BENCH_CASES=load npm run bench
 # BENCH_OUT (optional) keeps the tables, ckptd's printStats answers and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -262,6 +268,13 @@ if case_on save || case_on cp; then
 fi
 
 if case_on api-running; then . bench/api-running.sh; fi
+if case_on load; then
+  log "sustained load: ${BENCH_LOAD_CLIENTS:-8} clients for ${BENCH_LOAD_SECONDS:-60} s"
+  node --import tsx bench/load.ts --socket "$W/ckptd.sock" --pid "$CKPTD_PID" --data-root "$W/ckptd" \
+    --containerd "$W/ckptd/containerd/containerd.sock" --namespace default --image "$BIMG" \
+    --clients "${BENCH_LOAD_CLIENTS:-8}" --seconds "${BENCH_LOAD_SECONDS:-60}" | tee "$W/load.log"
+fi
+
 if case_on registry; then . bench/registry.sh; fi
 if case_on checkpoint; then . bench/checkpoint.sh; fi
 if case_on migration; then . bench/migration.sh; fi

@@ -38,6 +38,7 @@ import {
   InternalError,
   InvalidArgumentError,
   isEngineError,
+  noSpaceError,
   type EngineError,
 } from '../errors/index.js';
 import {
@@ -305,6 +306,9 @@ export async function extractCheckpointArchive(
 
 /** programError is the error of a failed decompressor or tar: the archive is at fault. */
 function programError(message: string): EngineError {
+  // tar's "Cannot write: No space left on device": the host is full, not the archive at fault
+  const full = noSpaceError(`unpacking the checkpoint archive: ${message.replaceAll('/usr/bin/', '')}`);
+  if (full) return full;
   if (/unexpected (EOF|end)|premature end|truncated/i.test(message)) {
     return invalid('unexpected end of data (truncated archive?)');
   }
@@ -401,6 +405,8 @@ function toArchiveError(err: unknown, signal: AbortSignal): EngineError {
   if (signal.aborted)
     return new CancelledError('checkpoint import cancelled', { cause: signal.reason ?? err });
   if (isEngineError(err)) return err;
+  const full = noSpaceError(err);
+  if (full) return full;
   const msg = err instanceof Error ? err.message : String(err);
   if (/unexpected end|premature close|aborted/i.test(msg))
     return invalid('unexpected end of data (truncated archive?)');

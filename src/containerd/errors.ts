@@ -6,6 +6,7 @@ import {
   FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
+  NoSpaceError,
   NotFoundError,
   NotImplementedError,
   PermissionDeniedError,
@@ -63,6 +64,11 @@ export function fromGrpcError(err: unknown, info: GrpcCallInfo): EngineError {
   }
   const details = err.details || err.message;
   const opts = { cause: err };
+  // containerd reports a full disk as Unknown/Internal with the errno text (content writers,
+  // snapshotters, the diff applier): one 507 kind, whatever the status code.
+  if (/no space left on device|disk quota exceeded/i.test(details)) {
+    return new NoSpaceError(`containerd${callName(info)}: ${details}`, opts);
+  }
   const unavailable = (): UnavailableError =>
     new UnavailableError(`containerd is not available at ${info.address}: ${details}`, opts);
   switch (err.code) {

@@ -491,6 +491,9 @@ function checkCgroups(cg: CgroupEntry): void {
   }
 }
 
+/** TASK_DEAD is CRIU's task_state of a zombie (compel's COMPEL_TASK_DEAD). */
+const TASK_DEAD = 2;
+
 function threadOf(file: string): string {
   return /^core-(\d+)\.img$/.exec(file)?.[1] ?? file;
 }
@@ -521,6 +524,9 @@ export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec, ct
   for (const [file, core] of img.cores) {
     const tid = threadOf(file);
     const tc = core.thread_core;
+    // a zombie (a child exited, not yet reaped: a shell's `sleep` at the freeze) is dumped by CRIU
+    // with no thread_core and restored only to exit again: no credentials, nothing to run
+    if (tc === undefined && core.tc?.task_state === TASK_DEAD) continue;
     if (tc?.creds === undefined) refuse(file, `thread ${tid} has no credentials (thread_core.creds)`);
     checkCreds(file, tid, tc.creds, spec);
     const mode = tc.seccomp_mode ?? core.tc?.old_seccomp_mode ?? leaderMode.get(tid) ?? SECCOMP_MODE.disabled;
@@ -601,6 +607,14 @@ export function checkCheckpointImages(img: CheckpointImages, spec: TrustSpec, ct
     }
   }
   for (const t of img.pstree.slice(1)) {
+    // a zombie has no namespace ids of its own: CRIU recreates it from its parent, only to exit
+    const zombie = img.cores.get(`core-${t.pid}.img`);
+    if (
+      zombie?.thread_core === undefined &&
+      zombie?.tc?.task_state === TASK_DEAD &&
+      !img.ids.has(`ids-${t.pid}.img`)
+    )
+      continue;
     const [f, ids] = idsOf(t.pid);
     for (const [type, field] of Object.entries(NS_FIELDS)) {
       if (ids[field] === rootTask[field]) continue;

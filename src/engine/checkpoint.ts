@@ -604,9 +604,31 @@ export class CheckpointService implements CheckpointBackend {
         }
       } else {
         await this.#o.containers.endRestartPolicy(id); // restoring needs it stopped
-        await dump();
-        stopping(); // the exit ends the suspended monitor // CRIU stops the task: the rootfs is quiet now
-        await captureRootfs();
+        // [issue 16: disk full] the rootfs is captured first, frozen, so that a capture that
+        // fails (ENOSPC) leaves the process running: CRIU's exit kills it only once all is written
+        const paused = status === 'RUNNING';
+        if (paused) {
+          await this.#o.pauseMarks?.mark(id);
+          await client.tasks.pause(id);
+        }
+        let dumped = false;
+        try {
+          await captureRootfs();
+          await dump();
+          dumped = true;
+          stopping(); // the exit ends the suspended monitor
+        } finally {
+          // after a dump the killed task dies once thawed; after a failure it runs on
+          if (paused) {
+            await client.tasks.resume(id).then(
+              () => this.#o.pauseMarks?.clear(id),
+              (err: unknown) => {
+                if (dumped) return this.#o.pauseMarks?.clear(id);
+                this.#o.logger?.warn({ err, id }, 'resuming the container after its checkpoint failed');
+              },
+            );
+          }
+        }
       }
       // Verify what CRIU left (containerd 1.6 can report success for an incomplete checkpoint).
       const images = await readdir(imagesDir);

@@ -16,6 +16,7 @@ export type ErrorKind =
   | 'NotModified'
   | 'Unavailable'
   | 'Cancelled'
+  | 'InsufficientStorage'
   | 'Internal';
 
 /** ERROR_CODES documents every error code ckptd emits; a unit test keeps it complete. */
@@ -31,6 +32,9 @@ export const ERROR_CODES = {
   CKPTD_NOT_MODIFIED: 'Nothing to do: the object is already in the requested state.',
   CKPTD_UNAVAILABLE: 'containerd (or another backend) cannot be reached right now; retry later.',
   CKPTD_CANCELLED: 'The operation was cancelled (client gone, daemon shutting down, deadline).',
+  CKPTD_NO_SPACE:
+    'The host has no space left where the operation writes (data root, containerd root): ' +
+    'free space and retry; what the operation had written is removed.',
   CKPTD_INTERNAL: 'An unexpected failure; the message says which action failed.',
   CKPTD_API_VERSION: 'The client asked for an API version outside the supported range.',
 } as const;
@@ -50,6 +54,7 @@ const defaultCode: Record<ErrorKind, ErrorCode> = {
   NotModified: 'CKPTD_NOT_MODIFIED',
   Unavailable: 'CKPTD_UNAVAILABLE',
   Cancelled: 'CKPTD_CANCELLED',
+  InsufficientStorage: 'CKPTD_NO_SPACE',
   Internal: 'CKPTD_INTERNAL',
 };
 
@@ -120,6 +125,14 @@ export class UnavailableError extends EngineError {
 export class CancelledError extends EngineError {
   readonly kind = 'Cancelled' as const;
 }
+/**
+ * NoSpaceError: the disk (or quota) where the operation writes is full (HTTP 507 Insufficient
+ * Storage). Build it with noSpaceError (no-space.ts), which keeps "no space left on device" in
+ * the message whatever layer (Node fs, containerd, tar, zstd, CRIU) reported it.
+ */
+export class NoSpaceError extends EngineError {
+  readonly kind = 'InsufficientStorage' as const;
+}
 /** InternalError: unexpected failure (HTTP 500). */
 export class InternalError extends EngineError {
   readonly kind = 'Internal' as const;
@@ -150,5 +163,49 @@ export function wrapError(action: string, err: unknown): EngineError {
     return new Ctor(`${action}: ${err.message}`, { code: err.code, cause: err });
   }
   const msg = err instanceof Error ? err.message : String(err);
+  if (isNoSpace(err)) return new NoSpaceError(withNoSpaceText(`${action}: ${msg}`), { cause: err });
   return new InternalError(`${action}: ${msg}`, { cause: err });
+}
+
+const NO_SPACE_TEXT = /no space left on device|disk quota exceeded|\bENOSPC\b|\bEDQUOT\b/i;
+
+/**
+ * isNoSpace says whether err (or an error in its cause chain) is a full disk or quota: a Node
+ * errno ENOSPC/EDQUOT, or a message saying so (containerd's gRPC details, the stderr of tar,
+ * zstd or CRIU that a caller put into its message).
+ */
+export function isNoSpace(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 16; depth++) {
+    if (e instanceof NoSpaceError) return true;
+    const x = e as {
+      code?: unknown;
+      message?: unknown;
+      details?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
+    if (x.code === 'ENOSPC' || x.code === 'EDQUOT') return true;
+    if (typeof x.message === 'string' && NO_SPACE_TEXT.test(x.message)) return true;
+    if (typeof x.details === 'string' && NO_SPACE_TEXT.test(x.details)) return true;
+    if (typeof e === 'string') return NO_SPACE_TEXT.test(e);
+    if (Array.isArray(x.errors) && x.errors.some((a) => isNoSpace(a))) return true;
+    e = x.cause;
+  }
+  return false;
+}
+
+/** withNoSpaceText makes sure a message names the cause in the words users search for. */
+export function withNoSpaceText(msg: string): string {
+  return /no space left on device/i.test(msg) ? msg : `${msg}: no space left on device`;
+}
+
+/**
+ * noSpaceError returns err as a NoSpaceError (HTTP 507, message naming "no space left on
+ * device") when it is a full disk, and undefined otherwise.
+ */
+export function noSpaceError(err: unknown): NoSpaceError | undefined {
+  if (err instanceof NoSpaceError) return err;
+  if (!isNoSpace(err)) return undefined;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new NoSpaceError(withNoSpaceText(msg), { cause: err });
 }

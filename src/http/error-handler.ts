@@ -3,7 +3,7 @@
  * `httpstatus.FromError` would pick. Mirrors moby `daemon/server/httputils/errors.go`.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { httpStatusOf, isEngineError } from '../errors/index.js';
+import { httpStatusOf, isEngineError, isNoSpace, withNoSpaceText } from '../errors/index.js';
 import { requestedApiVersion, supportsJsonErrors } from './api-version.js';
 import { routeName } from './body-policy.js';
 import { isClientGone, recordError } from './request-context.js';
@@ -26,6 +26,10 @@ export function toHttpError(err: unknown, request?: FastifyRequest): HttpError {
   if (isEngineError(err)) {
     // A live client only sees a cancellation when the daemon is going away: retryable.
     if (err.kind === 'Cancelled') return { status: 503, message: err.message };
+    // a full disk an inner layer wrapped as an internal failure (a CRIU or tar stderr, an
+    // ENOSPC kept as cause): 507, as the typed NoSpaceError
+    if (err.kind === 'Internal' && isNoSpace(err))
+      return { status: 507, message: withNoSpaceText(err.message) };
     return { status: httpStatusOf(err), message: err.message };
   }
   const e = err as Partial<FastifyError> & { name?: string };
@@ -47,7 +51,9 @@ export function toHttpError(err: unknown, request?: FastifyRequest): HttpError {
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return { status: e.statusCode, message: e.message ?? 'bad request' };
   }
-  return { status: 500, message: err instanceof Error ? err.message : String(err) };
+  const message = err instanceof Error ? err.message : String(err);
+  if (isNoSpace(err)) return { status: 507, message: withNoSpaceText(message) };
+  return { status: 500, message };
 }
 
 /**

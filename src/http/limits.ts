@@ -109,11 +109,13 @@ export function watchRequestBody(
   logger: Logger,
   release?: MemoryRelease,
 ): void {
+  const socket = req.socket;
+  // req.socket is null once the response detached it (an early answer, e.g. a 507 while the
+  // client still sends): the connection captured here is the one to close
   res.once('finish', () => {
-    if (!req.complete) req.socket.destroySoon();
+    if (!req.complete) socket.destroySoon();
   });
   if (req.complete) return;
-  const socket = req.socket;
   const bytesAtStart = socket.bytesRead;
   res.once('close', () => {
     if (!req.complete) release?.abandoned(socket.bytesRead - bytesAtStart);

@@ -172,7 +172,14 @@ export class ContainerIOService implements ContainerIO, ContainerIOBackend {
   async #startRun(id: string, tty: boolean, fifos: ProcessFifos): Promise<void> {
     const logPath = this.logPath(id);
     await mkdir(join(this.#opts.containersRoot, id), { recursive: true, mode: 0o710 });
-    const log = new JsonLogWriter(logPath, { maxSize: this.#opts.maxLogSize ?? undefined });
+    const log = new JsonLogWriter(logPath, {
+      maxSize: this.#opts.maxLogSize ?? undefined,
+      onError: (err) =>
+        this.#opts.logger.warn(
+          { err, container: id },
+          'writing the container log failed: its lines are dropped until the file can be written again',
+        ),
+    });
     const hub = this.#hub(id);
     let resolveClosed!: () => void;
     const closed = new Promise<void>((r) => (resolveClosed = r));

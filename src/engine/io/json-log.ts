@@ -124,7 +124,16 @@ export class LineSplitter {
 export interface JsonLogWriterOptions {
   /** maxSize rotates the file when a line would take it past this many bytes (0: never). */
   maxSize?: number;
+  /**
+   * onError hears a failed write (a full disk): the lines written until the file can be
+   * written again are dropped, as dockerd's json-file logger drops them, rather than blocking
+   * the container on its full output pipe. At most one call a minute.
+   */
+  onError?: (err: Error) => void;
 }
+
+/** REOPEN_MS is how often a failed log file is opened again (a full disk may have space again). */
+const REOPEN_MS = 1000;
 
 /**
  * JsonLogWriter appends entries to a json-file log, rotating to `<path>.1` (one old file kept,
@@ -143,6 +152,7 @@ export class JsonLogWriter {
   constructor(path: string, opts: JsonLogWriterOptions = {}) {
     this.path = path;
     this.#maxSize = opts.maxSize ?? DEFAULT_MAX_LOG_SIZE;
+    this.#onError = opts.onError;
     let size = 0;
     try {
       size = statSync(path).size;
@@ -157,8 +167,38 @@ export class JsonLogWriter {
     // Opened synchronously: a rotation right after must find the file (a regular file opens at once).
     const fd = openSync(this.path, 'a', 0o640);
     const out = createWriteStream('', { fd });
-    out.on('error', () => undefined); // surfaced through write()/close() callers' logs
+    out.on('error', (err) => this.#fail(out, err));
     return out;
+  }
+
+  // [issue 16] a write that failed (ENOSPC) destroyed the stream: the writer drops lines until
+  // the file can be reopened and written, and never leaves a caller waiting for a 'drain'.
+  #failedAt = 0;
+  #warnedAt = 0;
+  #onError: ((err: Error) => void) | undefined;
+
+  #fail(out: WriteStream, err: Error): void {
+    if (out !== this.#out || this.#failedAt !== 0) return;
+    this.#failedAt = Date.now();
+    if (this.#failedAt - this.#warnedAt < 60_000) return;
+    this.#warnedAt = this.#failedAt;
+    this.#onError?.(err);
+  }
+
+  /** #usable reopens a failed file once in a while; false while the line must be dropped. */
+  #usable(): boolean {
+    if (this.#failedAt === 0 && !this.#out.destroyed) return true;
+    if (Date.now() - this.#failedAt < REOPEN_MS) return false;
+    try {
+      this.#out.destroy();
+      this.#out = this.#open();
+      this.#position = statSync(this.path).size;
+      this.#failedAt = 0;
+      return true;
+    } catch {
+      this.#failedAt = Date.now();
+      return false;
+    }
   }
 
   /** position is the size the current file will have once queued writes land. */
@@ -168,6 +208,7 @@ export class JsonLogWriter {
 
   /** write appends one entry; false means "wait for drained()". */
   write(e: LogEntry): boolean {
+    if (!this.#usable()) return true;
     const line = encodeLogLine(e);
     const size = Buffer.byteLength(line);
     if (this.#maxSize > 0 && this.#position > 0 && this.#position + size > this.#maxSize) this.#rotate();
@@ -187,9 +228,26 @@ export class JsonLogWriter {
 
   /** drained resolves once the current file's buffered writes are flushed below the high-water mark. */
   async drained(): Promise<void> {
-    if (!this.#out.writableNeedDrain) return;
-    await once(this.#out, 'drain');
+    const out = this.#out;
+    if (!out.writableNeedDrain || out.destroyed) return;
+    // one wait per stream, however many lines hit the mark; a failed write destroys the
+    // stream: 'close' comes, 'drain' never does
+    if (this.#drainOf !== out || this.#drainWait === undefined) {
+      this.#drainOf = out;
+      this.#drainWait = new Promise<void>((resolve) => {
+        const done = () => {
+          out.off('drain', done).off('close', done);
+          if (this.#drainOf === out) this.#drainWait = undefined;
+          resolve();
+        };
+        out.on('drain', done).on('close', done);
+      });
+    }
+    await this.#drainWait;
   }
+
+  #drainOf: WriteStream | undefined;
+  #drainWait: Promise<void> | undefined;
 
   /** close flushes and closes the file. */
   async close(): Promise<void> {

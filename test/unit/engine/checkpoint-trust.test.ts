@@ -273,6 +273,24 @@ describe('checkpoint images against the container spec', () => {
     checkCheckpointImages(images(), spec());
   });
 
+  test('a zombie (task_state TASK_DEAD, no thread_core) passes; a live task without credentials does not', () => {
+    const zombie = (state: number) =>
+      images((i) => {
+        const z = core('sleep');
+        delete z.thread_core;
+        z.tc!.task_state = state;
+        i.cores.set('core-78.img', z);
+        // as CRIU dumps one: in the tree, no ids-78.img
+        i.pstree.push({ pid: 78, ppid: 1, pgid: 1, sid: 1, threads: [78] });
+      });
+    checkCheckpointImages(zombie(2), spec());
+    refused(
+      zombie(1),
+      spec(),
+      'checkpoint image core-78.img: thread 78 has no credentials (thread_core.creds)',
+    );
+  });
+
   test('wordBits reads CRIU capability words', () => {
     assert.deepEqual(wordBits([0x5, 0x1]), [0, 2, 32]);
     assert.deepEqual(wordBits([0xa80425fb, 0]).length, 14);

@@ -109,3 +109,31 @@ test('readLogEntries stops the current file at endOffset (a follower takes the r
   await w.close();
   assert.deepEqual(await collect(readLogEntries(path, { endOffset: offset })), ['stdout:line 1']);
 });
+
+test('a full disk (writes to /dev/full fail with ENOSPC): lines are dropped, nobody waits, one warning', async () => {
+  const errors: Error[] = [];
+  const w = new JsonLogWriter('/dev/full', { onError: (err) => errors.push(err) });
+  const big = (i: number): LogEntry => ({
+    stream: 'stdout',
+    log: `${'x'.repeat(64 << 10)} ${i}\n`,
+    timeNano: T0,
+  });
+  // past the high-water mark at once: the caller is told to wait for drained()
+  assert.equal(w.write(big(0)), false);
+  const drained = w.drained();
+  await Promise.race([
+    drained,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('drained() never resolved')), 5000)),
+  ]);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]?.message ?? '', /ENOSPC/);
+  // while the file fails, lines are dropped without back-pressure (the container is not blocked)
+  for (let i = 1; i < 100; i++) assert.equal(w.write(big(i)), true);
+  await w.drained();
+  // a reopen a second later fails again: no second warning within the minute
+  await new Promise((r) => setTimeout(r, 1100));
+  w.write(big(100));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(errors.length, 1);
+  await w.close();
+});
