@@ -185,6 +185,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     images,
     events,
     insecureRegistries: config.insecureRegistries,
+    certsDir: config.registryCertsDir,
   });
   routes.push((app) => {
     registerRegistryRoutes(app, distribution);
