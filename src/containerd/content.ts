@@ -222,7 +222,6 @@ export class ContentWriter extends Writable {
   readonly #inflight: Promise<void>[] = [];
   #exists = false;
   #committed: string | undefined;
-  #released = false;
   #startOffset = 0;
   #ready: Promise<void>;
   #readyResolve!: () => void;
@@ -333,7 +332,7 @@ export class ContentWriter extends Writable {
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     const call = this.#call;
-    if (this.#committed !== undefined || this.#exists || this.#released) {
+    if (this.#committed !== undefined || this.#exists) {
       call?.end();
       callback(err);
       return;
@@ -390,27 +389,6 @@ export class ContentWriter extends Writable {
     }
     this.destroy();
     return this.#committed;
-  }
-
-  /**
-   * release ends the Write stream without committing or aborting the ingest: containerd closes
-   * its writer (and unlocks the ref) but keeps the ingest, for a later writer with `resume`
-   * (which re-reads and hashes what is there). Resolves once containerd finished the stream.
-   */
-  async release(): Promise<void> {
-    if (this.#committed !== undefined || this.#exists || this.#released) return;
-    await this.#endWrites();
-    this.#released = true;
-    const call = this.#call;
-    if (call) {
-      const closed = new Promise<void>((resolve) => {
-        call.once('status', () => resolve());
-        call.once('error', () => resolve());
-      });
-      call.end();
-      await closed;
-    }
-    this.destroy();
   }
 
   async #endWrites(): Promise<void> {
