@@ -215,6 +215,7 @@ export async function startDaemon(
     images,
     events,
     insecureRegistries: config.insecureRegistries,
+    certsDir: config.registryCertsDir,
   });
   routes.push((app) => {
     registerRegistryRoutes(app, distribution);

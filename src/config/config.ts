@@ -25,6 +25,8 @@ export interface Config {
   maxConnections: number;
   /** insecureRegistries may be reached over plain HTTP (host[:port] or CIDR; loopback always may). */
   insecureRegistries: string[];
+  /** registryCertsDir holds `<host:port>/{*.crt,*.cert,*.key}` as dockerd's /etc/docker/certs.d. */
+  registryCertsDir: string;
 }
 
 /** DEFAULT_CONFIG holds dockerd-like defaults. */
@@ -41,6 +43,7 @@ export const DEFAULT_CONFIG: Config = {
   readTimeout: 30,
   maxConnections: 1024,
   insecureRegistries: [],
+  registryCertsDir: '/etc/docker/certs.d',
 };
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -68,6 +71,8 @@ const fileKeyMap: Record<string, keyof Config> = {
   maxConnections: 'maxConnections',
   'insecure-registries': 'insecureRegistries',
   insecureRegistries: 'insecureRegistries',
+  'registry-certs-dir': 'registryCertsDir',
+  registryCertsDir: 'registryCertsDir',
 };
 
 /** loadConfigFile reads a JSON config file and returns the keys it sets. */
@@ -135,6 +140,9 @@ export function validateConfig(c: Config): Config {
     throw new InvalidArgumentError('insecure-registries must be a list of host[:port] or CIDR entries');
   }
   validateInsecureRegistries(c.insecureRegistries);
+  if (typeof c.registryCertsDir !== 'string' || !c.registryCertsDir.startsWith('/')) {
+    throw new InvalidArgumentError('registry-certs-dir must be an absolute path');
+  }
   return c;
 }
 

@@ -26,6 +26,8 @@ Options:
       --max-connections int       Most open API connections over all hosts (default 1024)
       --insecure-registry list    Registry (host[:port] or CIDR) that may be reached over plain
                                   HTTP; loopback registries always may (repeatable)
+      --registry-certs-dir string Per-registry TLS files: <dir>/<host:port>/*.crt (CAs),
+                                  *.cert + *.key (client pair) (default "/etc/docker/certs.d")
       --config string             JSON config file with the same keys (flags win)
   -v, --version                   Print version and exit
   -h, --help                      Print this help and exit
@@ -58,6 +60,7 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
         'read-timeout': { type: 'string' },
         'max-connections': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
+        'registry-certs-dir': { type: 'string' },
         config: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -80,6 +83,7 @@ export async function parseFlags(argv: string[]): Promise<ParsedFlags> {
   if (v.snapshotter !== undefined) fromFlags.snapshotter = v.snapshotter;
   if (v['checkpoint-dirs'] !== undefined) fromFlags.checkpointDirs = v['checkpoint-dirs'];
   if (v['insecure-registry'] !== undefined) fromFlags.insecureRegistries = v['insecure-registry'];
+  if (v['registry-certs-dir'] !== undefined) fromFlags.registryCertsDir = v['registry-certs-dir'];
   if (v['shutdown-timeout'] !== undefined) {
     const n = Number(v['shutdown-timeout']);
     if (!Number.isFinite(n)) throw new InvalidArgumentError('--shutdown-timeout must be a number of seconds');

@@ -18,8 +18,6 @@ export interface DistributionDeps {
   images: ImageService;
   transport: Transport;
   tokens: TokenCache;
-  /** contentDir finds containerd's content store root when it is local (pulls write its ingests). */
-  contentDir?: () => Promise<string | undefined>;
   events?: { publish(type: string, action: string, id: string, attributes?: Record<string, string>): void };
 }
 

@@ -10,7 +10,6 @@ import { RegistrySession } from '../registry/client.js';
 import { registryHost, serverAddressHost } from '../registry/reference.js';
 import { Transport, type TransportOptions } from '../registry/transport.js';
 import type { ContainerdClient } from '../containerd/index.js';
-import { localContentStore } from './archive.js';
 import type { DistributionDeps } from './distribution-common.js';
 import type { ImageService } from './images.js';
 import { pullImage, type PullOptions } from './pull.js';
@@ -40,8 +39,6 @@ export interface DistributionServiceOptions extends TransportOptions {
   client: ContainerdClient;
   images: ImageService;
   events?: DistributionDeps['events'];
-  /** directIngest: write pulled layers straight into a local content store's ingests (default true). */
-  directIngest?: boolean;
 }
 
 /** DistributionService implements DistributionBackend. */
@@ -55,7 +52,6 @@ export class DistributionService implements DistributionBackend {
       images: o.images,
       transport,
       tokens: new TokenCache(),
-      ...(o.directIngest === false ? {} : { contentDir: localContentStore(o.client) }),
       ...(o.events ? { events: o.events } : {}),
     };
   }

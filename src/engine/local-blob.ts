@@ -66,8 +66,13 @@ export async function writeLocalBlob(
     const digest = `sha256:${hash.digest('hex')}`;
     // containerd hashes the data file when the ingest is opened again; the commit checks it
     await w.release();
-    const again = await reopenIngest(client, ref, size, ctx, digest);
+    const again = await reopenIngest(client, ref, size, ctx);
     try {
+      if (again.ingestDigest !== undefined && again.ingestDigest !== digest) {
+        throw new InternalError(
+          `content ingest ${ref}: containerd read ${again.ingestDigest}, ckptd wrote ${digest}`,
+        );
+      }
       await again.commit(size, digest, labels(digest));
     } catch (err) {
       again.destroy();

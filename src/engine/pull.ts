@@ -8,7 +8,6 @@
  * lease's deletion frees what it wrote.
  */
 import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
 import type { CallContext, ContentWriter } from '../containerd/index.js';
 import { isContainerdGone } from '../containerd/index.js';
 import {
@@ -41,7 +40,6 @@ import {
   sourceLabelKey,
   type DistributionDeps,
 } from './distribution-common.js';
-import { openLocalIngest, type LocalIngest } from './local-ingest.js';
 import { message, progress, status, Throttle, type ProgressSink } from './progress.js';
 
 /** MAX_CONCURRENT_DOWNLOADS is dockerd's default `max-concurrent-downloads`. */
@@ -385,15 +383,12 @@ async function downloadLayer(
       throw wrapError(`pulling layer ${desc.digest}`, err);
     }
   }
-  let w = writer;
-  // The containerd in use keeps its content store here: the bytes go to the ingest's data file.
-  const direct = w.exists ? undefined : await openDirect(deps, ref, w, ctx);
+  const w = writer;
   try {
     if (!w.exists) {
       for (let attempt = 1; ; attempt++) {
         try {
-          if (direct) await streamToFile(session, repo, desc, id, direct, signal, sink, throttle);
-          else await streamInto(session, repo, desc, id, w, signal, sink, throttle);
+          await streamInto(session, repo, desc, id, w, signal, sink, throttle);
           break;
         } catch (err) {
           if (signal.aborted) throw err;
@@ -410,12 +405,6 @@ async function downloadLayer(
         }
       }
       sink(status(id, 'Verifying Checksum'));
-      if (direct) {
-        await direct.fh.close();
-        // containerd hashes the data file when the ingest is opened again; the commit checks it.
-        await w.release();
-        w = await reopenIngest(deps, ref, desc, wctx, signal);
-      }
     }
     try {
       await w.commit(desc.size, desc.digest);
@@ -425,70 +414,11 @@ async function downloadLayer(
       });
     }
   } catch (err) {
-    await direct?.fh.close().catch(() => undefined);
     w.destroy();
-    // A released ingest is no writer's any more: abort it here.
-    if (direct) await abortIngest(deps, ref, ctx);
     throw err;
   }
   await addSourceRepo(deps.client, desc.digest, domain, repo, ctx);
   sink(status(id, 'Download complete'));
-}
-
-/** openDirect opens the layer's ingest data file in a local content store, if there is one. */
-async function openDirect(
-  deps: DistributionDeps,
-  ref: string,
-  w: ContentWriter,
-  ctx: CallContext,
-): Promise<LocalIngest | undefined> {
-  const root = await deps.contentDir?.().catch(() => undefined);
-  if (root === undefined) return undefined;
-  await w.settled();
-  return openLocalIngest(root, ctx.namespace ?? deps.client.namespace, ref, w.written);
-}
-
-/** reopenIngest opens a released ingest again (containerd re-reads it), waiting out a holder. */
-async function reopenIngest(
-  deps: DistributionDeps,
-  ref: string,
-  desc: Descriptor,
-  ctx: CallContext,
-  signal: AbortSignal,
-): Promise<ContentWriter> {
-  for (let tries = 0; ; tries++) {
-    const w = deps.client.content.writer(ref, { total: desc.size, expected: desc.digest, resume: true }, ctx);
-    w.on('error', () => undefined);
-    try {
-      await w.ready();
-    } catch (err) {
-      w.destroy();
-      if (err instanceof EngineError && err.kind === 'Unavailable' && tries < 1200) {
-        await sleep(50, signal);
-        continue;
-      }
-      throw wrapError(`pulling layer ${desc.digest}`, err);
-    }
-    if (!w.exists && w.written !== desc.size) {
-      w.destroy();
-      throw new InvalidArgumentError(
-        `filesystem layer verification failed for digest ${desc.digest}: ${w.written} of ${desc.size} bytes in the ingest`,
-      );
-    }
-    return w;
-  }
-}
-
-async function abortIngest(deps: DistributionDeps, ref: string, ctx: CallContext): Promise<void> {
-  try {
-    await deps.client.content.abort(ref, {
-      ...(ctx.namespace ? { namespace: ctx.namespace } : {}),
-      ...(ctx.lease ? { lease: ctx.lease } : {}),
-      deadlineMs: 5000,
-    });
-  } catch {
-    // NotFound: nothing left; anything else: the lease's deletion frees it
-  }
 }
 
 function isNetError(err: unknown): boolean {
@@ -554,81 +484,6 @@ async function streamInto(
       {
         code: 'ECONNRESET',
       },
-    );
-  }
-}
-
-/** DIRECT_WRITE_BUFFER is how much of a layer may wait for the disk while the next bytes arrive. */
-const DIRECT_WRITE_BUFFER = 4 << 20;
-
-/**
- * streamToFile is streamInto for a local ingest: the body goes to the data file from where the
- * file ends (a cut connection resumes with Range from there).
- */
-async function streamToFile(
-  session: RegistrySession,
-  repo: string,
-  desc: Descriptor,
-  id: string,
-  ingest: LocalIngest,
-  signal: AbortSignal,
-  sink: ProgressSink,
-  throttle: Throttle,
-): Promise<void> {
-  const from = (await ingest.fh.stat()).size;
-  if (from > desc.size)
-    throw new InvalidArgumentError(`blob ${desc.digest} is longer than its ${desc.size} bytes`);
-  let current = from;
-  let complete = from === desc.size;
-  if (!complete) {
-    const { body, ranged } = await session.blob(repo, desc.digest, from);
-    if (from > 0 && !ranged) {
-      body.destroy();
-      throw new InvalidArgumentError(`registry ignored the range request resuming blob ${desc.digest}`);
-    }
-    const out = ingest.fh.createWriteStream({
-      start: from,
-      highWaterMark: DIRECT_WRITE_BUFFER,
-      autoClose: false,
-      emitClose: true,
-    });
-    let outError: Error | undefined;
-    out.on('error', (err) => {
-      outError ??= err;
-      body.destroy(err);
-    });
-    const onAbort = (): void => {
-      body.destroy(new CancelledError('pull cancelled'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      body.on('aborted', () =>
-        body.destroy(Object.assign(new Error('connection cut'), { code: 'ECONNRESET' })),
-      );
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        current += chunk.length;
-        if (current > desc.size)
-          throw new InvalidArgumentError(`blob ${desc.digest} is longer than its ${desc.size} bytes`);
-        if (!out.write(chunk)) await once(out, 'drain', { signal });
-        if (throttle.due(id, current === desc.size)) sink(progress(id, 'Downloading', current, desc.size));
-      }
-      complete = current === desc.size;
-    } catch (err) {
-      if (outError) throw outError;
-      if (err instanceof EngineError || signal.aborted) throw err;
-      throw Object.assign(new Error('unexpected EOF'), { code: 'ECONNRESET', cause: err });
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      // Every write done (or failed) before the file is looked at again.
-      out.end();
-      await finished(out).catch(() => undefined);
-    }
-    if (outError) throw outError;
-  }
-  if (!complete) {
-    throw Object.assign(
-      new Error(`unexpected EOF after ${current} of ${desc.size} bytes of ${desc.digest}`),
-      { code: 'ECONNRESET' },
     );
   }
 }

@@ -61,8 +61,15 @@ export class RegistrySession {
     this.#signal = o.signal;
   }
 
+  // One endpoint per session (a pull, a push, a login): certs.d is read once per operation.
+  #ep: Promise<Endpoint> | undefined;
+
   async #endpoint(): Promise<Endpoint> {
-    return this.#transport.endpoint(this.host, this.#signal);
+    if (!this.#ep) {
+      this.#ep = this.#transport.endpoint(this.host, this.#signal);
+      this.#ep.catch(() => (this.#ep = undefined));
+    }
+    return this.#ep;
   }
 
   /** url builds an absolute URL on the registry's endpoint. */

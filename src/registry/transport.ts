@@ -6,6 +6,7 @@
  * `--insecure-registry` (host[:port] or CIDR). An insecure registry is tried over HTTPS first
  * (without certificate verification, as dockerd) and over HTTP when TLS fails.
  */
+import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -50,6 +51,40 @@ export interface RegistryRequest {
   signal?: AbortSignal;
 }
 
+/** tlsKey identifies the TLS material an agent was made with. */
+function tlsKey(tls: https.AgentOptions): string {
+  const h = createHash('sha256');
+  for (const part of [tls.ca, tls.cert, tls.key]) {
+    h.update(JSON.stringify(part === undefined ? null : [part].flat().map((x) => String(x))));
+  }
+  return h.digest('hex');
+}
+
+/** UNKNOWN_AUTHORITY are OpenSSL's verification failures Go reports as an unknown authority. */
+const UNKNOWN_AUTHORITY = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/**
+ * tlsWording words a TLS failure as Go's crypto/tls and crypto/x509 (what dockerd prints), with
+ * OpenSSL's reason kept after it; undefined for other errors.
+ */
+export function tlsWording(code: string | undefined, message: string): string | undefined {
+  if (code === undefined) return undefined;
+  if (UNKNOWN_AUTHORITY.has(code)) return `x509: certificate signed by unknown authority (${message})`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return `x509: certificate has expired or is not yet valid (${message})`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `x509: ${message}`;
+  if (/ALERT_CERTIFICATE_REQUIRED$/.test(code)) return `remote error: tls: certificate required (${message})`;
+  if (/ALERT_BAD_CERTIFICATE$/.test(code)) return `remote error: tls: bad certificate (${message})`;
+  if (/ALERT_UNKNOWN_CA$/.test(code)) return `remote error: tls: unknown certificate authority (${message})`;
+  return undefined;
+}
+
 function nodeError(err: unknown): { code?: string; message: string } {
   const e = err as { code?: string; message?: string };
   return { ...(e.code ? { code: e.code } : {}), message: e.message ?? String(err) };
@@ -60,7 +95,7 @@ export class Transport {
   readonly #insecure: readonly string[];
   readonly #certsDir: string;
   readonly #timeoutMs: number;
-  readonly #endpoints = new Map<string, Promise<Endpoint>>();
+  readonly #endpoints = new Map<string, { key: string; endpoint: Promise<Endpoint> }>();
   readonly #plainAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
   constructor(opts: TransportOptions) {
@@ -73,7 +108,8 @@ export class Transport {
   /** close drops pooled connections. */
   close(): void {
     this.#plainAgent.destroy();
-    for (const p of this.#endpoints.values()) p.then((e) => e.agent.destroy()).catch(() => undefined);
+    for (const e of this.#endpoints.values())
+      e.endpoint.then((ep) => ep.agent.destroy()).catch(() => undefined);
     this.#endpoints.clear();
   }
 
@@ -104,15 +140,21 @@ export class Transport {
 
   /**
    * endpoint returns the base URL and agent for a registry host, probing HTTPS then HTTP for an
-   * insecure registry; the answer is cached per host.
+   * insecure registry. The certs.d directory is read on every call (as dockerd reads it for each
+   * pull or push): the answer is cached per host and TLS material, so a CA or client pair added
+   * or removed takes effect on the next operation.
    */
-  endpoint(hostPort: string, signal?: AbortSignal): Promise<Endpoint> {
-    let p = this.#endpoints.get(hostPort);
-    if (!p) {
-      p = this.#resolve(hostPort, signal);
-      this.#endpoints.set(hostPort, p);
-      p.catch(() => this.#endpoints.delete(hostPort));
-    }
+  async endpoint(hostPort: string, signal?: AbortSignal): Promise<Endpoint> {
+    const tls = await this.#tlsOptions(hostPort);
+    const key = tlsKey(tls);
+    const known = this.#endpoints.get(hostPort);
+    if (known && known.key === key) return known.endpoint;
+    const p = this.#resolve(hostPort, tls, signal);
+    const entry = { key, endpoint: p };
+    this.#endpoints.set(hostPort, entry);
+    p.catch(() => {
+      if (this.#endpoints.get(hostPort) === entry) this.#endpoints.delete(hostPort);
+    });
     return p;
   }
 
@@ -154,9 +196,8 @@ export class Transport {
     };
   }
 
-  async #resolve(hostPort: string, signal?: AbortSignal): Promise<Endpoint> {
+  async #resolve(hostPort: string, tls: https.AgentOptions, signal?: AbortSignal): Promise<Endpoint> {
     const insecure = await this.isInsecure(hostPort);
-    const tls = await this.#tlsOptions(hostPort);
     const agent = new https.Agent({
       keepAlive: true,
       maxSockets: 16,
@@ -229,6 +270,7 @@ export class Transport {
           why = `dial tcp: lookup ${url.hostname}: no such host`;
         else if (e.code === 'ECONNRESET' || e.code === 'EPIPE')
           why = `read tcp ${addr}: connection reset by peer`;
+        else why = tlsWording(e.code, e.message) ?? why;
         reject(new UnavailableError(`${verb} "${req.url}": ${why}`, { cause: err }));
       });
       const body = req.body;
