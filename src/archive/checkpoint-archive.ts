@@ -54,6 +54,13 @@ import {
 } from './compression.js';
 import { cleanArchivePath } from './image-archive-reader.js';
 import { encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
+import {
+  CHECKPOINT_IMAGES_DIR,
+  CONFIG_DUMP,
+  DELETED_FILES,
+  METADATA_FILES,
+  ROOTFS_DIFF_TAR,
+} from './checkpoint-layout.js';
 
 const execFileP = promisify(execFile);
 /**
@@ -61,11 +68,6 @@ const execFileP = promisify(execFile);
  * with fs's default 64 KiB (~200 MB/s for CRIU's page images); 1 MiB reads pack at disk speed.
  */
 const READ_CHUNK = 1 << 20;
-
-/** ROOTFS_DIFF_TAR is the rootfs changes file of the Podman layout. */
-export const ROOTFS_DIFF_TAR = 'rootfs-diff.tar';
-/** DELETED_FILES is the JSON list of paths deleted from the image rootfs. */
-export const DELETED_FILES = 'deleted.files';
 
 /** CheckpointArchiveLimits bound what an imported archive may hold. */
 export interface CheckpointArchiveLimits {
@@ -83,8 +85,6 @@ export const DEFAULT_CHECKPOINT_LIMITS: Readonly<CheckpointArchiveLimits> = Obje
   maxEntries: 1_000_000,
   maxMetadataBytes: 16 * 1024 * 1024,
 });
-
-const METADATA_FILES = new Set(['config.dump', 'spec.dump', DELETED_FILES, 'network.status', 'ckptd.dump']);
 
 const invalid = (m: string) => new InvalidArgumentError(`invalid checkpoint archive: ${m}`);
 
@@ -388,13 +388,13 @@ async function checkExtracted(dest: string, limits: CheckpointArchiveLimits): Pr
       if (METADATA_FILES.has(rel) && st.size > limits.maxMetadataBytes) {
         throw invalid(`${rel} is larger than ${limits.maxMetadataBytes} bytes`);
       }
-      if (rel.startsWith('checkpoint/')) sawImages = true;
+      if (rel.startsWith(`${CHECKPOINT_IMAGES_DIR}/`)) sawImages = true;
     }
     await chown(abs, 0, 0);
   }
-  const config = await lstat(join(dest, 'config.dump')).catch(() => undefined);
-  if (config === undefined || !config.isFile()) throw invalid('config.dump is missing');
-  if (!sawImages) throw invalid('the checkpoint/ directory (CRIU images) is missing');
+  const config = await lstat(join(dest, CONFIG_DUMP)).catch(() => undefined);
+  if (config === undefined || !config.isFile()) throw invalid(`${CONFIG_DUMP} is missing`);
+  if (!sawImages) throw invalid(`the ${CHECKPOINT_IMAGES_DIR}/ directory (CRIU images) is missing`);
 }
 
 function toArchiveError(err: unknown, signal: AbortSignal): EngineError {

@@ -11,7 +11,7 @@ import type { ContainersBackend } from '../engine/containers.js';
 import { registerCommitRoutes } from './routes/commit.routes.js';
 import type { ArchiveBackend } from '../engine/archive.js';
 import { registerArchiveRoutes } from './routes/archive.routes.js';
-import type { CheckpointBackend } from '../engine/checkpoint.js';
+import type { CheckpointBackend } from '../engine/checkpoint/index.js';
 import { registerCheckpointRoutes } from './routes/checkpoint.routes.js';
 import { registerContainersRoutes } from './routes/containers.routes.js';
 import { registerImageRoutes } from './routes/images.routes.js';
