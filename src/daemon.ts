@@ -19,7 +19,7 @@ import { HealthService } from './engine/health/health-service.js';
 import { execProbe } from './engine/health/exec-probe.js';
 import { nullContainerIO } from './engine/null-container-io.js';
 import { gatherHostFacts } from './engine/host-facts.js';
-import { ImageService } from './engine/images.js';
+import { ImageService } from './engine/images/index.js';
 import { SystemService, type TaskState } from './engine/system-service.js';
 import { AlreadyExistsError } from './errors/index.js';
 import { API_VERSION, MIN_API_VERSION } from './http/api-version.js';

@@ -33,7 +33,7 @@ import { buildManifest, layerLabels, manifestGcLabels } from '../oci/manifest.js
 import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers.js';
-import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import type { ManifestDescriptor, ResolvedImage } from './images/index.js';
 import { hasInitLayer, squashMounts } from './init-layer.js';
 import { TaskPauser } from './pause.js';
 import {

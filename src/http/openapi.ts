@@ -5,7 +5,7 @@
 import pino from 'pino';
 import type { SystemBackend } from '../engine/system.js';
 import { NotImplementedError } from '../errors/index.js';
-import type { ImagesBackend } from '../engine/images-backend.js';
+import type { ImagesBackend } from '../engine/images/backend.js';
 import type { CommitBackend } from '../engine/commit.js';
 import type { ContainersBackend } from '../engine/containers.js';
 import { registerCommitRoutes } from './routes/commit.routes.js';

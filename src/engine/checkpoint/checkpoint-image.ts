@@ -59,7 +59,7 @@ import type {
   StartOptions,
   StopOptions,
 } from '../containers.js';
-import type { ManifestDescriptor, ResolvedImage } from '../images.js';
+import type { ManifestDescriptor, ResolvedImage } from '../images/index.js';
 
 const execFileP = promisify(execFile);
 
