@@ -54,6 +54,7 @@ import {
 } from './compression.js';
 import { cleanArchivePath } from './image-archive-reader.js';
 import { encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
+import type { OverlayDirs } from '../host/overlay.js';
 import {
   CHECKPOINT_IMAGES_DIR,
   CONFIG_DUMP,
@@ -409,23 +410,7 @@ function toArchiveError(err: unknown, signal: AbortSignal): EngineError {
 
 // ---- rootfs diff: capture from an overlay upper dir ----
 
-/** OverlayDirs are the directories of an overlay snapshot mount. */
-export interface OverlayDirs {
-  upper: string;
-  lowers: string[];
-}
-
-/** overlayDirs reads upperdir/lowerdir out of an overlay mount's options; undefined for other mounts. */
-export function overlayDirs(mount: { type: string; options: string[] }): OverlayDirs | undefined {
-  if (mount.type !== 'overlay') return undefined;
-  let upper: string | undefined;
-  let lowers: string[] = [];
-  for (const o of mount.options) {
-    if (o.startsWith('upperdir=')) upper = o.slice('upperdir='.length);
-    else if (o.startsWith('lowerdir=')) lowers = o.slice('lowerdir='.length).split(':');
-  }
-  return upper === undefined ? undefined : { upper, lowers };
-}
+export { overlayDirs, type OverlayDirs } from '../host/overlay.js';
 
 async function isOpaque(dir: string): Promise<boolean> {
   // trusted.overlay.opaque=y marks a directory that hides the lower layers' contents. Node has

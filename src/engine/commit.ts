@@ -17,6 +17,7 @@
  * snapshot by consuming it (the container would lose its rootfs), and views of active
  * snapshots do not exist.
  */
+import { hostArchitecture } from '../host/platform.js';
 import type { PauseMarks } from './pause-marks.js';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -478,8 +479,4 @@ export class CommitService implements CommitBackend {
       image: src.record.Config.Image,
     });
   }
-}
-
-function hostArchitecture(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
 }

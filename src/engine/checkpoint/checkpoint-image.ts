@@ -60,6 +60,7 @@ import type {
   StopOptions,
 } from '../containers.js';
 import type { ManifestDescriptor, ResolvedImage } from '../images/index.js';
+import { hostArchitecture } from '../../host/platform.js';
 
 const execFileP = promisify(execFile);
 
@@ -471,10 +472,6 @@ function fullName(ref: string): string {
   } catch {
     return ref;
   }
-}
-
-function hostArchitecture(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
 }
 
 /** HashStream passes bytes through and computes their sha256 (the diffID of a compressed layer). */

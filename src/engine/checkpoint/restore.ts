@@ -11,7 +11,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { applyRootfsDiff } from '../../archive/checkpoint-archive.js';
-import { mountPoints } from '../../archive/container-archive.js';
+import { mountPointsUnder, ownMountPoints } from '../../host/mountinfo.js';
+import { overlayWorkdir } from '../../host/overlay.js';
 import type { Mount } from '../../containerd/index.js';
 import { unpackSpec } from '../../containerd/index.js';
 import { recordedRootMode } from '../../criu/images.js';
@@ -136,9 +137,7 @@ export async function restoreTask(
  * removal that still fails is logged rather than hiding CRIU's own error.
  */
 export async function removeWork(ctx: CheckpointContext, work: string): Promise<void> {
-  const inside = ((await ownMountPoints()) ?? [])
-    .filter((m) => m.startsWith(`${work}/`))
-    .sort((a, b) => b.length - a.length);
+  const inside = await mountPointsUnder(work);
   for (const m of inside) await unmount(m);
   await rm(work, { recursive: true, force: true }).catch((err: unknown) =>
     ctx.o.logger?.warn({ err, work }, 'removing a restore work directory failed'),
@@ -277,12 +276,6 @@ export async function applyRootfs(
   }
 }
 
-/** ownMountPoints lists ckptd's own mount points; undefined when they cannot be read. */
-export async function ownMountPoints(): Promise<string[] | undefined> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : mountPoints(text).map((m) => m.point);
-}
-
 /**
  * mountForApply mounts a new container's snapshot at `target` for the rootfs diff. An overlay
  * is mounted `volatile`: unmounting a writable overlay syncs the whole filesystem under its
@@ -298,8 +291,8 @@ async function mountForApply(mounts: Mount[], target: string): Promise<{ release
   if (m === undefined || mounts.length !== 1)
     throw new InternalError('cannot mount the container rootfs: unexpected mounts');
   const mount = (options: string[]) => execFileP('mount', mountArgs(m, options, target));
-  const workdir = m.options.find((o) => o.startsWith('workdir='))?.slice('workdir='.length);
-  if (m.type === 'overlay' && workdir !== undefined) {
+  const workdir = overlayWorkdir(m);
+  if (workdir !== undefined) {
     const mark = join(workdir, 'work', 'incompat', 'volatile');
     const release = async () => {
       const points = await ownMountPoints();

@@ -20,7 +20,8 @@ import {
   containerCheckpointsDir,
   exists,
 } from './layout.js';
-import { checkpointRestore, createFromCheckpoint, ownMountPoints } from './restore.js';
+import { ownMountPoints } from '../../host/mountinfo.js';
+import { checkpointRestore, createFromCheckpoint } from './restore.js';
 import { checkpointExport, checkpointImport } from './transfer.js';
 import type {
   CheckpointBackend,
