@@ -55,6 +55,14 @@ import {
 } from './compression.js';
 import { cleanArchivePath } from './image-archive-reader.js';
 import { encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
+import type { OverlayDirs } from '../host/overlay.js';
+import {
+  CHECKPOINT_IMAGES_DIR,
+  CONFIG_DUMP,
+  DELETED_FILES,
+  METADATA_FILES,
+  ROOTFS_DIFF_TAR,
+} from './checkpoint-layout.js';
 
 const execFileP = promisify(execFile);
 /**
@@ -62,11 +70,6 @@ const execFileP = promisify(execFile);
  * with fs's default 64 KiB (~200 MB/s for CRIU's page images); 1 MiB reads pack at disk speed.
  */
 const READ_CHUNK = 1 << 20;
-
-/** ROOTFS_DIFF_TAR is the rootfs changes file of the Podman layout. */
-export const ROOTFS_DIFF_TAR = 'rootfs-diff.tar';
-/** DELETED_FILES is the JSON list of paths deleted from the image rootfs. */
-export const DELETED_FILES = 'deleted.files';
 
 /** CheckpointArchiveLimits bound what an imported archive may hold. */
 export interface CheckpointArchiveLimits {
@@ -84,8 +87,6 @@ export const DEFAULT_CHECKPOINT_LIMITS: Readonly<CheckpointArchiveLimits> = Obje
   maxEntries: 1_000_000,
   maxMetadataBytes: 16 * 1024 * 1024,
 });
-
-const METADATA_FILES = new Set(['config.dump', 'spec.dump', DELETED_FILES, 'network.status', 'ckptd.dump']);
 
 const invalid = (m: string) => new InvalidArgumentError(`invalid checkpoint archive: ${m}`);
 
@@ -392,13 +393,13 @@ async function checkExtracted(dest: string, limits: CheckpointArchiveLimits): Pr
       if (METADATA_FILES.has(rel) && st.size > limits.maxMetadataBytes) {
         throw invalid(`${rel} is larger than ${limits.maxMetadataBytes} bytes`);
       }
-      if (rel.startsWith('checkpoint/')) sawImages = true;
+      if (rel.startsWith(`${CHECKPOINT_IMAGES_DIR}/`)) sawImages = true;
     }
     await chown(abs, 0, 0);
   }
-  const config = await lstat(join(dest, 'config.dump')).catch(() => undefined);
-  if (config === undefined || !config.isFile()) throw invalid('config.dump is missing');
-  if (!sawImages) throw invalid('the checkpoint/ directory (CRIU images) is missing');
+  const config = await lstat(join(dest, CONFIG_DUMP)).catch(() => undefined);
+  if (config === undefined || !config.isFile()) throw invalid(`${CONFIG_DUMP} is missing`);
+  if (!sawImages) throw invalid(`the ${CHECKPOINT_IMAGES_DIR}/ directory (CRIU images) is missing`);
 }
 
 function toArchiveError(err: unknown, signal: AbortSignal): EngineError {
@@ -415,23 +416,7 @@ function toArchiveError(err: unknown, signal: AbortSignal): EngineError {
 
 // ---- rootfs diff: capture from an overlay upper dir ----
 
-/** OverlayDirs are the directories of an overlay snapshot mount. */
-export interface OverlayDirs {
-  upper: string;
-  lowers: string[];
-}
-
-/** overlayDirs reads upperdir/lowerdir out of an overlay mount's options; undefined for other mounts. */
-export function overlayDirs(mount: { type: string; options: string[] }): OverlayDirs | undefined {
-  if (mount.type !== 'overlay') return undefined;
-  let upper: string | undefined;
-  let lowers: string[] = [];
-  for (const o of mount.options) {
-    if (o.startsWith('upperdir=')) upper = o.slice('upperdir='.length);
-    else if (o.startsWith('lowerdir=')) lowers = o.slice('lowerdir='.length).split(':');
-  }
-  return upper === undefined ? undefined : { upper, lowers };
-}
+export { overlayDirs, type OverlayDirs } from '../host/overlay.js';
 
 async function isOpaque(dir: string): Promise<boolean> {
   // trusted.overlay.opaque=y marks a directory that hides the lower layers' contents. Node has

@@ -40,6 +40,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
 import { InvalidArgumentError, isEngineError } from '../errors/index.js';
+import { parseMountinfo } from '../host/mountinfo.js';
 import { pipelineSource, type ArchiveSource } from './compression.js';
 import {
   at,
@@ -248,25 +249,9 @@ const KERNEL_FS = new Set([
  * dockerd (it copies from the container's filesystem and volumes, not its live mounts).
  */
 export function kernelMountPoints(mountinfo: string): string[] {
-  return mountPoints(mountinfo)
+  return parseMountinfo(mountinfo)
     .filter((m) => m.point !== '/' && KERNEL_FS.has(m.fstype))
     .map((m) => m.point);
-}
-
-/** mountPoints lists the mounts of a mountinfo text: mount point (octal escapes undone) and type. */
-export function mountPoints(mountinfo: string): { point: string; fstype: string }[] {
-  const out: { point: string; fstype: string }[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    const point = left?.split(' ')[4];
-    const fstype = right?.split(' ')[0];
-    if (!point || !fstype) continue;
-    out.push({
-      point: point.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))),
-      fstype,
-    });
-  }
-  return out;
 }
 
 /** globEscape quotes text for a tar --exclude wildcard pattern. */

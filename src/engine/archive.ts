@@ -60,7 +60,7 @@ import {
 } from '../errors/index.js';
 import { execUserFromFiles } from '../oci/runtime-spec.js';
 import type { CommitSource } from './containers/index.js';
-import type { ResolvedImage } from './images.js';
+import type { ResolvedImage } from './images/index.js';
 import type { TaskPauser } from './pause.js';
 import { unmount, withReadOnlyRootfs, type RootfsMount } from './rootfs.js';
 

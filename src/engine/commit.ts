@@ -17,6 +17,7 @@
  * snapshot by consuming it (the container would lose its rootfs), and views of active
  * snapshots do not exist.
  */
+import { hostArchitecture } from '../host/platform.js';
 import type { PauseMarks } from './pause-marks.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -39,7 +40,7 @@ import { buildManifest, layerLabels, manifestGcLabels } from '../oci/manifest.js
 import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers/index.js';
-import type { ManifestDescriptor, ResolvedImage } from './images.js';
+import type { ManifestDescriptor, ResolvedImage } from './images/index.js';
 import { reopenIngest, writeLocalBlob, type LocalBlob } from './local-blob.js';
 import { openLocalIngest } from './local-ingest.js';
 import {
@@ -682,8 +683,4 @@ export class CommitService implements CommitBackend {
       image: src.record.Config.Image,
     });
   }
-}
-
-function hostArchitecture(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
 }

@@ -7,7 +7,7 @@ import type { CallContext, ContainerdClient } from '../containerd/index.js';
 import { NotFoundError } from '../errors/index.js';
 import type { TokenCache } from '../registry/auth.js';
 import type { Transport } from '../registry/transport.js';
-import type { ImageService } from './images.js';
+import type { ImageService } from './images/index.js';
 
 /** LABEL_DISTRIBUTION_SOURCE_PREFIX is containerd's label naming the repositories a blob came from. */
 export const LABEL_DISTRIBUTION_SOURCE_PREFIX = 'containerd.io/distribution.source.';

@@ -11,7 +11,7 @@ import { registryHost, serverAddressHost } from '../registry/reference.js';
 import { Transport, type TransportOptions } from '../registry/transport.js';
 import type { ContainerdClient } from '../containerd/index.js';
 import type { DistributionDeps } from './distribution-common.js';
-import type { ImageService } from './images.js';
+import type { ImageService } from './images/index.js';
 import { pullImage, type PullOptions } from './pull.js';
 import { pushImage, type PushOptions } from './push.js';
 

@@ -13,9 +13,11 @@
  * container's snapshot. A container created before init layers (its snapshot's parent is the
  * image's chain ID) works as before.
  */
+import { ownMountPoints } from '../host/mountinfo.js';
+import { overlayWorkdir } from '../host/overlay.js';
 import { makeTempDir } from '../host/temp-dirs.js';
 import { execFile } from 'node:child_process';
-import { chmod, lstat, mkdir, open, readFile, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -162,9 +164,9 @@ async function withWritableMount(
     throw new InternalError('cannot mount the init layer: unexpected mounts');
   const target = await makeTempDir('ckptd-init-');
   try {
-    const workdir = m.options.find((o) => o.startsWith('workdir='))?.slice('workdir='.length);
+    const workdir = overlayWorkdir(m);
     let volatile = false;
-    if (m.type === 'overlay' && workdir !== undefined) {
+    if (workdir !== undefined) {
       volatile = await execFileP('mount', mountArgs(m, [...m.options, 'volatile'], target)).then(
         () => true,
         () => false,
@@ -180,10 +182,8 @@ async function withWritableMount(
     } finally {
       await unmount(target);
       if (volatile && workdir !== undefined) {
-        const still = await readFile('/proc/self/mountinfo', 'utf8').then(
-          (t) => t.includes(` ${target} `),
-          () => true,
-        );
+        const points = await ownMountPoints();
+        const still = points === undefined || points.includes(target);
         if (!still) await rm(join(workdir, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
       }
     }

@@ -9,10 +9,10 @@
  * Checkpoint staging has its own sweep (CheckpointService.clearStaging).
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { mountPoints } from '../archive/container-archive.js';
+import { mountPointsUnder } from '../host/mountinfo.js';
 
 const execFileP = promisify(execFile);
 
@@ -55,11 +55,7 @@ export async function removeOwnLeases(
 
 /** clearTempRoot unmounts (deepest first) what is mounted under dir and empties it. */
 export async function clearTempRoot(dir: string, log: RecoveryLogger): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const under = mountPoints(text)
-    .map((m) => m.point)
-    .filter((p) => p.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
+  const under = await mountPointsUnder(dir);
   for (const p of under) {
     await execFileP('umount', [p]).catch(() => execFileP('umount', ['-l', p]).catch(() => undefined));
   }

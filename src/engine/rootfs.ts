@@ -5,6 +5,7 @@
  * workdir are never shared), the overlay upperdir walked for changes, and GNU tar streaming
  * the mounted tree. No containerd calls here: the commit engine passes the mounts in.
  */
+import { overlayDirs } from '../host/overlay.js';
 import { makeTempDir } from '../host/temp-dirs.js';
 import { spawn, execFile } from 'node:child_process';
 import { lstat, readdir, rmdir } from 'node:fs/promises';
@@ -47,14 +48,7 @@ export function overlayLayout(mounts: readonly RootfsMount[]): OverlayLayout | u
   if (mounts.length !== 1) return undefined;
   const m = mounts[0]!;
   if (m.type === 'bind') return { upper: m.source, lowers: [] };
-  if (m.type !== 'overlay') return undefined;
-  let upper: string | undefined;
-  let lowers: string[] = [];
-  for (const o of m.options) {
-    if (o.startsWith('upperdir=')) upper = o.slice('upperdir='.length);
-    else if (o.startsWith('lowerdir=')) lowers = o.slice('lowerdir='.length).split(':');
-  }
-  return upper === undefined ? undefined : { upper, lowers };
+  return overlayDirs(m);
 }
 
 /** unmount unmounts `target`, lazily (detached, freed once unused) when it is busy. */

@@ -5,13 +5,13 @@
 import pino from 'pino';
 import type { SystemBackend } from '../engine/system.js';
 import { NotImplementedError } from '../errors/index.js';
-import type { ImagesBackend } from '../engine/images-backend.js';
+import type { ImagesBackend } from '../engine/images/backend.js';
 import type { CommitBackend } from '../engine/commit.js';
 import type { ContainersBackend } from '../engine/containers/index.js';
 import { registerCommitRoutes } from './routes/commit.routes.js';
 import type { ArchiveBackend } from '../engine/archive.js';
 import { registerArchiveRoutes } from './routes/archive.routes.js';
-import type { CheckpointBackend } from '../engine/checkpoint.js';
+import type { CheckpointBackend } from '../engine/checkpoint/index.js';
 import { registerCheckpointRoutes } from './routes/checkpoint.routes.js';
 import { registerContainersRoutes } from './routes/containers.routes.js';
 import { registerImageRoutes } from './routes/images.routes.js';

@@ -7,6 +7,7 @@
  * container every host device, an allow-all device cgroup and writable /sys and cgroup mounts.
  * Pure: host facts (capabilities, arch, kernel, /dev) come from the caller.
  */
+import { hostArchitecture } from '../host/platform.js';
 import os from 'node:os';
 import { InternalError, InvalidArgumentError } from '../errors/index.js';
 import { hostCapabilitiesFromStatus, tweakCapabilities, type HostCapabilities } from './capabilities.js';
@@ -45,8 +46,6 @@ export interface ConfinementRequest {
   ReadonlyPaths?: readonly unknown[] | null;
 }
 
-const GO_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
-
 /**
  * processConfinementHost describes the running process's host from `process.arch`, the kernel
  * release and, when given, /proc/self/status and /proc/sys/kernel/cap_last_cap texts (without
@@ -55,7 +54,7 @@ const GO_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', ia32: '386', a
 export function processConfinementHost(status?: string, capLastCap?: string): ConfinementHost {
   return {
     capabilities: hostCapabilitiesFromStatus(status ?? '', capLastCap),
-    goArch: GO_ARCH[process.arch] ?? process.arch,
+    goArch: hostArchitecture(),
     kernel: parseKernelRelease(os.release()),
   };
 }

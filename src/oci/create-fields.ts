@@ -9,6 +9,7 @@
  * did not give (`0`, `""`, `false`, `null`, `[]`, `{}`, and the few per-field defaults below).
  */
 import { InvalidArgumentError } from '../errors/index.js';
+import { goArch } from '../host/platform.js';
 
 /** FieldDecision says what ckptd does with one request field. */
 export type FieldDecision =
@@ -284,11 +285,8 @@ export function checkPlatform(platform: string | undefined, hostArch: string = g
   }
 }
 
-/** goArch spells a Node `process.arch` as Go's GOARCH, which platforms use. */
-export function goArch(nodeArch: string): string {
-  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
-  return map[nodeArch] ?? nodeArch;
-}
+/** goArch spells a Node `process.arch` as Go's GOARCH, which platforms use (host/platform.ts). */
+export { goArch };
 
 const KIND_TEXT = { applied: 'applied', refused: 'refused (400)', ignored: 'ignored, as dockerd' } as const;
 

@@ -4,6 +4,7 @@
  * platform asked for (default linux and the host's architecture, as dockerd); schema 1 is
  * refused with moby's deprecation notice.
  */
+import { hostArchitecture } from '../host/platform.js';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.js';
 import {
   parseIndex,
@@ -42,15 +43,7 @@ export interface PlatformSpec {
 
 /** hostPlatform is linux with Node's architecture in Go's naming. */
 export function hostPlatform(): PlatformSpec {
-  const arch =
-    process.arch === 'x64'
-      ? 'amd64'
-      : process.arch === 'ia32'
-        ? '386'
-        : process.arch === 'ppc64'
-          ? 'ppc64le'
-          : process.arch;
-  return { os: 'linux', architecture: arch };
+  return { os: 'linux', architecture: hostArchitecture() };
 }
 
 /** parsePlatform parses the `platform` parameter (`os[/arch[/variant]]`), as containerd's platforms.Parse. */

@@ -20,7 +20,6 @@ import { readImageArchive, type BlobSink } from '../../src/archive/image-archive
 import { ScopedRoot } from '../../src/archive/scoped-fs.js';
 import { CriuImageError, decodeImage, encodeImage, MAGIC, type ImageKind } from '../../src/criu/images.js';
 import { EngineError, httpStatusOf } from '../../src/errors/index.js';
-import { parseFilters as parseQueryFilters } from '../../src/http/params.js';
 import { checkCreateRequest, checkPlatform } from '../../src/oci/create-fields.js';
 import { parseFilters } from '../../src/oci/filters.js';
 import { entryArb, mutate, mutationArb, packTar, tarArb } from './arbitraries.js';
@@ -390,7 +389,7 @@ const filters = target(
   (raw) => {
     for (const [what, f] of [
       ['oci parseFilters', () => parseFilters(raw)],
-      ['http parseFilters', () => parseQueryFilters(raw)],
+      ['oci parseFilters toRecord', () => parseFilters(raw).toRecord()],
     ] as const) {
       try {
         f();

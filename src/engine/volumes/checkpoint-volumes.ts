@@ -17,6 +17,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { applyRootfsDiff } from '../../archive/checkpoint-archive.js';
+import { CHECKPOINT_VOLUMES_DIR, checkpointVolumeTar } from '../../archive/checkpoint-layout.js';
 import { ConflictError, InvalidArgumentError } from '../../errors/index.js';
 import { parseBind } from '../../oci/runtime-spec.js';
 import { validateVolumeName } from './driver.js';
@@ -24,8 +25,6 @@ import { ANONYMOUS_LABEL, type VolumeService } from './store.js';
 
 const execFileP = promisify(execFile);
 
-/** CHECKPOINT_VOLUMES_DIR is Podman's `metadata.CheckpointVolumesDirectory`. */
-export const CHECKPOINT_VOLUMES_DIR = 'volumes';
 /** MAX_VOLUMES bounds the volumes an archive may list. */
 const MAX_VOLUMES = 128;
 
@@ -70,7 +69,7 @@ export async function exportVolumes(
       'tar',
       [
         '--create',
-        `--file=${join(dir, `${v.Name}.tar`)}`,
+        `--file=${join(ckDir, checkpointVolumeTar(v.Name))}`,
         '--format=posix',
         '--numeric-owner',
         '--xattrs',
@@ -156,10 +155,10 @@ export async function importVolumes(
       );
     }
     if (ignoreVolumes) continue;
-    const st = await lstat(join(ckDir, CHECKPOINT_VOLUMES_DIR, `${v.Name}.tar`)).catch(() => undefined);
+    const st = await lstat(join(ckDir, checkpointVolumeTar(v.Name))).catch(() => undefined);
     if (st === undefined || !st.isFile())
       throw new InvalidArgumentError(
-        `invalid checkpoint: ${CHECKPOINT_VOLUMES_DIR}/${v.Name}.tar is missing (export it without ignoreVolumes, or import with ignoreVolumes)`,
+        `invalid checkpoint: ${checkpointVolumeTar(v.Name)} is missing (export it without ignoreVolumes, or import with ignoreVolumes)`,
       );
   }
   const out: ImportedVolumes = { mounts: [], created: [] };
@@ -175,7 +174,7 @@ export async function importVolumes(
         const data = await store.ensureMounted(vol.Name);
         await applyRootfsDiff(
           data,
-          createReadStream(join(ckDir, CHECKPOINT_VOLUMES_DIR, `${v.Name}.tar`)),
+          createReadStream(join(ckDir, checkpointVolumeTar(v.Name))),
           [],
           signal,
           undefined,

@@ -6,7 +6,6 @@
  * `size` needs quota support dockerd only has on xfs/btrfs project quotas: refused.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { InvalidArgumentError } from '../../errors/index.js';
 
@@ -81,19 +80,8 @@ export function needsMount(opts: Readonly<Record<string, string>>): boolean {
   return opts.device !== undefined && opts.device !== '' && opts.type !== undefined;
 }
 
-/** isMountPoint tells whether `path` is a mount point of this process's mount namespace. */
-export async function isMountPoint(path: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f[4] !== undefined && unescapeMountinfo(f[4]) === path) return true;
-  }
-  return false;
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-}
+import { isMountPoint } from '../../host/mountinfo.js';
+export { isMountPoint };
 
 /** mountVolume mounts the volume's device at `path` (moby localVolume.mount). */
 export async function mountVolume(opts: Readonly<Record<string, string>>, path: string): Promise<void> {

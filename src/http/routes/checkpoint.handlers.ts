@@ -6,8 +6,8 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CompressionKind } from '../../archive/compression.js';
-import type { CheckpointBackend } from '../../engine/checkpoint.js';
-import type { CheckpointImageBackend } from '../../engine/checkpoint-image.js';
+import type { CheckpointBackend } from '../../engine/checkpoint/index.js';
+import type { CheckpointImageBackend } from '../../engine/checkpoint/checkpoint-image.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { firstValue, parseBool } from '../params.js';
 import { sendProgramOutput } from '../stream.js';

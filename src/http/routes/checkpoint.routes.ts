@@ -5,8 +5,8 @@
  * delegates to the checkpoint engine).
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import type { CheckpointBackend } from '../../engine/checkpoint.js';
-import type { CheckpointImageBackend } from '../../engine/checkpoint-image.js';
+import type { CheckpointBackend } from '../../engine/checkpoint/index.js';
+import type { CheckpointImageBackend } from '../../engine/checkpoint/checkpoint-image.js';
 import { checkpointHandlers, type CheckpointHandlers } from './checkpoint.handlers.js';
 import {
   checkpointCreateSchema,

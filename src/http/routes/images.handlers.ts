@@ -3,7 +3,7 @@
  * calls one ImagesBackend method with the request's abort signal, and replies.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ImageInspect, ImageSummary, ImagesBackend } from '../../engine/images-backend.js';
+import type { ImageInspect, ImageSummary, ImagesBackend } from '../../engine/images/backend.js';
 import { parseFilters } from '../../oci/filters.js';
 import { compareVersions } from '../api-version.js';
 import { firstValue, parseBool, type QueryValue } from '../params.js';

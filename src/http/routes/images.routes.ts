@@ -4,7 +4,7 @@
  * wildcard routes serve those names through the same handlers.
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import type { ImagesBackend } from '../../engine/images-backend.js';
+import type { ImagesBackend } from '../../engine/images/backend.js';
 import { imagesHandlers, type ImagesHandlers } from './images.handlers.js';
 import {
   imageDeleteSchema,

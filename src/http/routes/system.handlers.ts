@@ -5,7 +5,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SystemBackend } from '../../engine/system.js';
 import { InvalidArgumentError } from '../../errors/index.js';
-import { parseFilters, parseTimestamp, type QueryValue } from '../params.js';
+import { parseFilters } from '../../oci/filters.js';
+import { firstValue, parseTimestamp, type QueryValue } from '../params.js';
 import { streamJsonLines } from '../stream.js';
 
 /** PING_HEADERS are the headers dockerd's pingHandler adds; Builder-Version 1: ckptd builds nothing, so the CLI must not pick BuildKit. */
@@ -62,7 +63,7 @@ export function systemHandlers(backend: SystemBackend): SystemHandlers {
           `\`since\` time (${String(q.since)}) cannot be after \`until\` time (${String(q.until)})`,
         );
       }
-      const filters = parseFilters(q.filters);
+      const filters = parseFilters(firstValue(q.filters)).toRecord();
       const signal = request.abortSignal;
       await streamJsonLines(
         request,

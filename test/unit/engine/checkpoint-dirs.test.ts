@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { resolveCheckpointDir } from '../../../src/engine/checkpoint-dirs.js';
+import { resolveCheckpointDir } from '../../../src/engine/checkpoint/checkpoint-dirs.js';
 import { isEngineError } from '../../../src/errors/index.js';
 
 describe('resolveCheckpointDir', () => {

@@ -21,7 +21,7 @@ import {
   type CheckpointImages,
   type TrustContext,
   type TrustSpec,
-} from '../../../src/engine/checkpoint-trust.js';
+} from '../../../src/engine/checkpoint/checkpoint-trust.js';
 
 const DOCKER_CAPS = [
   'CAP_CHOWN',

@@ -7,7 +7,7 @@ import {
   toHistory,
   toInspect,
   type ImageFacts,
-} from '../../../src/engine/image-views.js';
+} from '../../../src/engine/images/views.js';
 import { parseFilters } from '../../../src/oci/filters.js';
 import { buildManifest, chainIds, manifestGcLabels } from '../../../src/oci/manifest.js';
 import { sha256Digest } from '../../../src/oci/digest.js';

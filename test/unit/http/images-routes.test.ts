@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { ImagesBackend } from '../../../src/engine/images-backend.js';
+import type { ImagesBackend } from '../../../src/engine/images/backend.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../../src/errors/index.js';
 import { registerImageRoutes } from '../../../src/http/routes/images.routes.js';
 import { makeApp } from './helpers.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetworkService, type AttachedContainer } from '../../../src/engine/networks.js';
 import { SystemDfService } from '../../../src/engine/system-df.js';
-import type { ImageFacts } from '../../../src/engine/image-views.js';
+import type { ImageFacts } from '../../../src/engine/images/views.js';
 import type { ContainerSummary } from '../../../src/engine/containers/index.js';
 import { NotFoundError } from '../../../src/errors/index.js';
 import { registerNetworkRoutes } from '../../../src/http/routes/networks.routes.js';

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../../src/errors/index.js';
-import {
-  firstValue,
-  parseBool,
-  parseFilters,
-  parseGoDuration,
-  parseTimestamp,
-} from '../../../src/http/params.js';
+import { parseFilters } from '../../../src/oci/filters.js';
+import { firstValue, parseBool, parseGoDuration, parseTimestamp } from '../../../src/http/params.js';
 
 const S = 1_000_000_000n;
 
@@ -129,7 +124,8 @@ describe('parseTimestamp accepts dockerd and docker CLI forms', () => {
   }
 });
 
-describe('parseFilters accepts both Docker encodings', () => {
+describe('the filters query parameter (oci parseFilters) accepts both Docker encodings', () => {
+  const parseQuery = (v: unknown) => parseFilters(firstValue(v)).toRecord();
   const ok: [unknown, Record<string, string[]>][] = [
     [undefined, {}],
     ['', {}],
@@ -143,7 +139,7 @@ describe('parseFilters accepts both Docker encodings', () => {
     [['{"a":["1"]}', '{"b":["2"]}'], { a: ['1'] }],
   ];
   for (const [input, want] of ok) {
-    it(`${JSON.stringify(input)}`, () => assert.deepEqual(parseFilters(input), want));
+    it(`${JSON.stringify(input)}`, () => assert.deepEqual(parseQuery(input), want));
   }
   for (const bad of [
     '{',
@@ -156,10 +152,10 @@ describe('parseFilters accepts both Docker encodings', () => {
     '{"type":[1]}',
     '{"a":{"x":true},"b":["y"]}',
   ]) {
-    it(`${JSON.stringify(bad)} is a 400`, () => assert.throws(() => parseFilters(bad), InvalidArgumentError));
+    it(`${JSON.stringify(bad)} is a 400`, () => assert.throws(() => parseQuery(bad), InvalidArgumentError));
   }
   it('a "__proto__" key stays data and does not touch the prototype', () => {
-    const f = parseFilters('{"__proto__":["x"]}');
+    const f = parseQuery('{"__proto__":["x"]}');
     assert.deepEqual(Object.getOwnPropertyDescriptor(f, '__proto__')?.value, ['x']);
     assert.equal(Object.getPrototypeOf(f), Object.prototype);
   });

@@ -12,7 +12,7 @@
  */
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { InvalidArgumentError, PermissionDeniedError } from '../errors/index.js';
+import { InvalidArgumentError, PermissionDeniedError } from '../../errors/index.js';
 
 /** realpathPrefix resolves the longest existing prefix of `abs` and appends the rest. */
 export async function realpathPrefix(abs: string): Promise<string> {

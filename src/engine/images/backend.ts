@@ -3,10 +3,10 @@
  * apart from its implementation (ImageService) so handlers are tested with fakes.
  */
 import type { Readable } from 'node:stream';
-import type { Filters } from '../oci/filters.js';
-import type { HistoryItem, ImageInspect, ImageSummary } from './image-views.js';
+import type { Filters } from '../../oci/filters.js';
+import type { HistoryItem, ImageInspect, ImageSummary } from './views.js';
 
-export type { HistoryItem, ImageInspect, ImageSummary } from './image-views.js';
+export type { HistoryItem, ImageInspect, ImageSummary } from './views.js';
 
 /** LoadedImage is one image a load stored: its ID and the familiar tags it got. */
 export interface LoadedImage {

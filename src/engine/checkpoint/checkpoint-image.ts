@@ -26,16 +26,16 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { extractCheckpointArchive } from '../archive/checkpoint-archive.js';
-import { compressStream } from '../archive/compression.js';
-import type { CallContext, ContainerdClient } from '../containerd/index.js';
+import { extractCheckpointArchive } from '../../archive/checkpoint-archive.js';
+import { compressStream } from '../../archive/compression.js';
+import type { CallContext, ContainerdClient } from '../../containerd/index.js';
 import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   isEngineError,
   wrapError,
-} from '../errors/index.js';
+} from '../../errors/index.js';
 import {
   checkpointImageAnnotations,
   checkpointImageConfig,
@@ -44,32 +44,26 @@ import {
   checkCreateFields,
   criuVersionNumber,
   type CheckpointImageInfo,
-} from '../oci/checkpoint-image.js';
-import { sha256Digest } from '../oci/digest.js';
-import { layerLabels, manifestGcLabels } from '../oci/manifest.js';
-import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
-import { familiarName, normalizeName } from '../oci/reference.js';
-import type {
-  CheckpointCreateOptions,
-  CheckpointService,
-  CheckpointStats,
-  RestoreOptions,
-} from './checkpoint.js';
+} from '../../oci/checkpoint-image.js';
+import { sha256Digest } from '../../oci/digest.js';
+import { layerLabels, manifestGcLabels } from '../../oci/manifest.js';
+import { layerMediaType, type LayerCompression } from '../../oci/media-types.js';
+import { familiarName, normalizeName } from '../../oci/reference.js';
+import { IMAGE_CHECKPOINT, PENDING_FILE } from './layout.js';
+import type { CheckpointService } from './service.js';
+import type { CheckpointCreateOptions, CheckpointStats, RestoreOptions } from './types.js';
 import type {
   ContainerInspect,
   CreateContainerRequest,
   CreateContainerResponse,
   StartOptions,
   StopOptions,
-} from './containers/index.js';
-import type { ManifestDescriptor, ResolvedImage } from './images.js';
+} from '../containers/index.js';
+import type { ManifestDescriptor, ResolvedImage } from '../images/index.js';
+import { hostArchitecture } from '../../host/platform.js';
 
 const execFileP = promisify(execFile);
 
-/** IMAGE_CHECKPOINT is the name of the checkpoint a container created from a checkpoint image holds. */
-export const IMAGE_CHECKPOINT = 'image';
-/** PENDING_FILE marks a container whose first start restores its checkpoint image. */
-const PENDING_FILE = 'checkpoint-image.json';
 /** CHECKPOINT_IMAGE_LEASE_MS bounds how long a crashed checkpoint-image write keeps its content. */
 const CHECKPOINT_IMAGE_LEASE_MS = 60 * 60 * 1000;
 
@@ -478,10 +472,6 @@ function fullName(ref: string): string {
   } catch {
     return ref;
   }
-}
-
-function hostArchitecture(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
 }
 
 /** HashStream passes bytes through and computes their sha256 (the diffID of a compressed layer). */

@@ -3,10 +3,10 @@
  * and the matching rules of GET /images/json filters. No I/O: the ImageService gathers the
  * facts, these functions decide what Docker would show.
  */
-import type { Filters } from '../oci/filters.js';
-import { invalidFilterError } from '../oci/filters.js';
-import type { HistoryEntry, ImageConfig, ImageRuntimeConfig } from '../oci/image-config.js';
-import { familiarName, parseReference } from '../oci/reference.js';
+import type { Filters } from '../../oci/filters.js';
+import { invalidFilterError } from '../../oci/filters.js';
+import type { HistoryEntry, ImageConfig, ImageRuntimeConfig } from '../../oci/image-config.js';
+import { familiarName, parseReference } from '../../oci/reference.js';
 
 /** ImageFacts is what the ImageService knows about one image (one config digest). */
 export interface ImageFacts {
