@@ -232,6 +232,27 @@ async function dumpTask(run: CheckpointRun): Promise<void> {
 }
 
 /**
+ * pauseForCheckpoint freezes the task before its dump. A task that is gone or stopped by then
+ * (`rm -f` and `kill` do not wait for the container's lock, as dockerd's) is the caller's race:
+ * 409, as a kill during the dump is.
+ */
+async function pauseForCheckpoint(run: CheckpointRun): Promise<void> {
+  const client = run.ctx.o.client;
+  try {
+    await client.tasks.pause(run.id);
+  } catch (err) {
+    if (isEngineError(err) && err.kind === 'Unavailable') throw err;
+    const now = await client.tasks.get(run.id).catch(() => undefined);
+    if (now?.status !== 'RUNNING' && now?.status !== 'PAUSED') {
+      throw new ConflictError(`Container ${run.displayName} stopped while it was being checkpointed`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/**
  * dumpFrozen dumps a container that keeps running. Files and memory must agree: freeze, then
  * dump (CRIU leaves the freezer as it found it) while the rootfs is captured (nothing can write
  * it while frozen), thaw. A failed thaw is logged (the pause mark then thaws it at next start).
@@ -241,7 +262,7 @@ async function dumpFrozen(run: CheckpointRun): Promise<void> {
   const paused = run.status === 'RUNNING';
   if (paused) {
     await ctx.o.pauseMarks?.mark(id);
-    await ctx.o.client.tasks.pause(id).catch((err: unknown) => {
+    await pauseForCheckpoint(run).catch((err: unknown) => {
       ctx.o.pauseMarks?.done(id); // paused or not, the mark is the recovery's now
       throw err;
     });
@@ -276,7 +297,10 @@ async function dumpStopping(run: CheckpointRun): Promise<void> {
   const paused = run.status === 'RUNNING';
   if (paused) {
     await ctx.o.pauseMarks?.mark(id);
-    await ctx.o.client.tasks.pause(id);
+    await pauseForCheckpoint(run).catch((err: unknown) => {
+      ctx.o.pauseMarks?.done(id);
+      throw err;
+    });
   }
   let dumped = false;
   try {
