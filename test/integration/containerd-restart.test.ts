@@ -303,15 +303,28 @@ for (const mode of ['external', 'managed'] as const) {
         // running containers are listed right
         assert.match(await docker('ps', '--format', '{{.Names}} {{.State}}'), /^keeper running$/m);
         assert.match(await docker('ps', '--format', '{{.Names}} {{.State}}'), /^busy running$/m);
-        // the event stream opened before the restart sees events after it
-        const marker = `ev-${Date.now()}`;
-        await docker('create', '--name', marker, IMG, 'true');
-        await docker('rm', marker);
+        // the event stream opened before the restart sees events after it: ckptd resubscribes to
+        // containerd with back-off (up to 4 s), and what happens before that is not replayed, so a
+        // new marker is made every few seconds until one's destroy event arrives
+        const markers: string[] = [];
+        let lastMarker = 0;
         assert.ok(
-          await waitFor(
-            () => events.lines.slice(seen).some((l) => l.includes(marker) && l.includes('"destroy"')),
-            30_000,
-          ),
+          await waitFor(async () => {
+            if (
+              events.lines
+                .slice(seen)
+                .some((l) => markers.some((m) => l.includes(m)) && l.includes('"destroy"'))
+            )
+              return true;
+            if (Date.now() - lastMarker > 5_000) {
+              lastMarker = Date.now();
+              const marker = `ev-${Date.now()}`;
+              markers.push(marker);
+              await docker('create', '--name', marker, IMG, 'true');
+              await docker('rm', marker);
+            }
+            return false;
+          }, 45_000),
           `no event after the restart: ${events.lines.slice(seen).join('\n').slice(-2000)}`,
         );
         assert.equal(await docker('inspect', '-f', '{{.State.Running}}', keeper), 'true');
