@@ -366,6 +366,13 @@ export class EventsService {
         if (opts.untilNano !== undefined && this.#o.nowNano() > opts.untilNano) return;
         const item = queue.shift();
         if (!item) {
+          if (opts.untilNano !== undefined) {
+            // (re)armed before each wait: a timer may fire a little before `until` by the wall
+            // clock (libuv's cached loop time), and a wake while not waiting is lost
+            const left = Number((opts.untilNano - this.#o.nowNano()) / 1_000_000n) + 1;
+            if (timer) clearTimeout(timer);
+            timer = setTimeout(onAbort, Math.min(Math.max(left, 1), 2 ** 31 - 1));
+          }
           await new Promise<void>((r) => (wake = r));
           wake = undefined;
           continue;
