@@ -41,7 +41,7 @@ import { layerMediaType, type LayerCompression } from '../oci/media-types.js';
 import { familiarName, withTag } from '../oci/reference.js';
 import type { CommitSource, ContainerRecord } from './containers/index.js';
 import type { ManifestDescriptor, ResolvedImage } from './images/index.js';
-import { reopenIngest, writeLocalBlob, type LocalBlob } from './local-blob.js';
+import { abortIngest, reopenIngest, writeLocalBlob, type LocalBlob } from './local-blob.js';
 import { openLocalIngest } from './local-ingest.js';
 import {
   isEmptyPlan,
@@ -554,7 +554,7 @@ export class CommitService implements CommitBackend {
           'commit: the ingest is not on this host',
         );
         await w.release();
-        await this.#abortIngest(ref, ctx);
+        await abortIngest(this.#client, ref, ctx, CLEANUP_DEADLINE_MS);
         return undefined;
       }
       let size: number;
@@ -577,20 +577,8 @@ export class CommitService implements CommitBackend {
     } catch (err) {
       w.destroy();
       reopened?.destroy();
-      await this.#abortIngest(ref, ctx);
+      await abortIngest(this.#client, ref, ctx, CLEANUP_DEADLINE_MS);
       throw wrapError('commit: writing the layer', err);
-    }
-  }
-
-  async #abortIngest(ref: string, ctx: CallContext): Promise<void> {
-    try {
-      await this.#client.content.abort(ref, {
-        ...(ctx.namespace ? { namespace: ctx.namespace } : {}),
-        ...(ctx.lease ? { lease: ctx.lease } : {}),
-        deadlineMs: CLEANUP_DEADLINE_MS,
-      });
-    } catch {
-      // NotFound: nothing left; anything else: the lease's deletion frees it
     }
   }
 

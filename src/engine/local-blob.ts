@@ -124,12 +124,18 @@ export async function reopenIngest(
   }
 }
 
-async function abortIngest(client: ContainerdClient, ref: string, ctx: CallContext): Promise<void> {
+/** abortIngest drops an ingest best-effort (the caller's lease frees whatever is left). */
+export async function abortIngest(
+  client: ContainerdClient,
+  ref: string,
+  ctx: CallContext,
+  deadlineMs = 5000,
+): Promise<void> {
   try {
     await client.content.abort(ref, {
       ...(ctx.namespace ? { namespace: ctx.namespace } : {}),
       ...(ctx.lease ? { lease: ctx.lease } : {}),
-      deadlineMs: 5000,
+      deadlineMs,
     });
   } catch {
     // NotFound: nothing left; anything else: the lease's deletion frees it
